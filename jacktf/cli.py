@@ -1,0 +1,66 @@
+"""The `jacktf` command: plugins | convert | inspect-checkpoint | export | predict | eval.
+
+Each subcommand is a small function over the public pieces; user mistakes exit with 2.
+"""
+
+import argparse
+import json
+import sys
+
+from jacktf.core import runtime
+
+
+def cmd_plugins(args):
+    registry = runtime.load_plugins()
+    rows = []
+    for entry in registry.entries(args.kind):
+        row = {'name': entry.name, 'kind': entry.kind, 'provider': entry.provider,
+               'summary': entry.summary}
+        if entry.card is not None:
+            card = entry.card
+            row['card'] = {'scope': card.scope, 'default_image_size': card.default_image_size,
+                           'preprocessing': card.preprocessing,
+                           'num_classes_official': card.num_classes_official,
+                           'features_endpoint': card.features_endpoint,
+                           'cam_endpoint': card.cam_endpoint,
+                           'classifier_scopes': list(card.classifier_scopes)}
+        rows.append(row)
+    if args.json:
+        print(json.dumps({'plugins': rows, 'failures': [
+            {'provider': p, 'message': m} for p, m in registry.failures]}, indent=2))
+        return 0
+    width = max([len(r['name']) for r in rows] + [4])
+    pwidth = max([len(r['provider']) for r in rows] + [8])
+    print(f'{"NAME":<{width}}  {"KIND":<12}  {"PROVIDER":<{pwidth}}  SUMMARY')
+    for r in rows:
+        summary = r['summary']
+        if 'card' in r:
+            c = r['card']
+            summary = (f"scope={c['scope']} size={c['default_image_size']} "
+                       f"prep={c['preprocessing']} classes={c['num_classes_official']}")
+        print(f"{r['name']:<{width}}  {r['kind']:<12}  {r['provider']:<{pwidth}}  {summary}")
+    for provider, message in registry.failures:
+        print(f'FAILED {provider}: {message}', file=sys.stderr)
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog='jacktf', description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest='command', required=True)
+    p = sub.add_parser('plugins', help='list registered plugins')
+    p.add_argument('--kind', choices=['backbone', 'head', 'optimizer', 'lr_schedule',
+                                      'decoder', 'preprocessor'])
+    p.add_argument('--json', action='store_true', help='print JSON')
+    p.set_defaults(func=cmd_plugins)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    runtime.setup_logging()
+    with runtime.user_errors():
+        return args.func(args) or 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

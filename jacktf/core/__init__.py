@@ -1,0 +1,1 @@
+"""jacktf internals: registry, plugin manager, Model, scope rules, restore, trainer."""

@@ -1,0 +1,62 @@
+"""The one place where jacktf adapts TensorFlow, tf-keras and tf-slim to each other.
+
+TF-Slim is TF1 code. It runs in TF2 through
+``tf.compat.v1.keras.utils.track_tf1_style_variables``, which exists only when
+``tf.keras`` is the legacy Keras 2 (the ``tf-keras`` package). Two things are needed:
+
+* ``TF_USE_LEGACY_KERAS=1`` must be set before TensorFlow is first imported;
+* tf_slim's batch_norm imports ``tf_keras.legacy_tf_layers.normalization``, which
+  tf-keras 2.16+ ships as ``tf_keras.src.legacy_tf_layers.normalization``.
+
+``ensure()`` does both, once, and fails with instructions when TensorFlow was already
+imported with Keras 3.
+"""
+
+import importlib
+import os
+import sys
+
+_LEGACY_BN = 'tf_keras.legacy_tf_layers.normalization'
+_LEGACY_BN_SRC = 'tf_keras.src.legacy_tf_layers.normalization'
+_done = False
+
+
+class CompatError(RuntimeError):
+    """TensorFlow was imported in a way jacktf cannot work with."""
+
+
+def _keras3_already_loaded():
+    tf = sys.modules.get('tensorflow')
+    if tf is None:
+        return False
+    if os.environ.get('TF_USE_LEGACY_KERAS') not in ('1', 'true', 'True'):
+        return True
+    keras = getattr(tf, 'keras', None)
+    name = getattr(keras, '__name__', '') or ''
+    return not name.startswith('tf_keras')
+
+
+def ensure():
+    """Prepares TensorFlow for slim code. Safe to call many times.
+
+    Raises:
+      CompatError: TensorFlow was imported before jacktf with Keras 3 as tf.keras.
+    """
+    global _done
+    if _done:
+        return
+    if 'tensorflow' not in sys.modules:
+        os.environ['TF_USE_LEGACY_KERAS'] = '1'
+        os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    elif _keras3_already_loaded():
+        raise CompatError(
+            'TensorFlow was imported before jacktf with Keras 3 as tf.keras, but TF-Slim '
+            'needs the legacy Keras 2 (tf-keras). Import jacktf before tensorflow, or set '
+            'the environment variable TF_USE_LEGACY_KERAS=1 before Python starts.')
+    if _LEGACY_BN not in sys.modules:
+        try:
+            sys.modules[_LEGACY_BN] = importlib.import_module(_LEGACY_BN_SRC)
+        except ImportError:
+            # Older tf-keras ships the public path itself.
+            importlib.import_module(_LEGACY_BN)
+    _done = True

@@ -1,0 +1,210 @@
+"""Experiment: one run of train / eval / train_and_eval in a model directory.
+
+The controller: builds the input pipelines, restores (resume from the model directory,
+else warm start from CHECKPOINT_PATH), runs the trainer's step in a loop, writes
+checkpoints, TensorBoard summaries and progress lines, evaluates periodically and ends
+with a summary. Everything a run needs to resume or be audited is in the model directory.
+"""
+
+import logging
+import os
+import time
+
+import tensorflow as tf
+
+from jacktf.core.errors import ConfigError
+from jacktf.core.restore import restore_from_checkpoint
+from jacktf.core.trainer import ProgressLine, checkpoint_manager
+from jacktf.data import pipeline
+
+log = logging.getLogger('jacktf')
+MODES = ('train_and_eval', 'train', 'eval')
+
+
+class Experiment:
+    """Wires a Model, input files, a Trainer and warm-start rules to a model directory.
+
+    Args:
+      model_dir: where checkpoints, summaries, configs and exports go.
+      model: a jacktf Model (``@Model()`` in gin).
+      trainer: a Trainer (``@Trainer()`` in gin).
+      train_files / eval_files: TFRecord globs or demo://split.
+      batch_size: global batch size.
+      decoder: a registered decoder name.
+      checkpoint_path: slim or jacktf checkpoint to warm-start from (None: scratch).
+      checkpoint_exclude_scopes: variables not restored from checkpoint_path.
+      scope_map: {model scope: checkpoint scope} for checkpoints with another root.
+      shuffle_buffer: examples in the training shuffle buffer.
+      eval_batch_size: batch size for evaluation (default batch_size).
+      seed: makes data order and initialization repeatable.
+    """
+
+    def __init__(self, *, model_dir, model, trainer, train_files, eval_files=None,
+                 batch_size=32, decoder='tfexample_classification', checkpoint_path=None,
+                 checkpoint_exclude_scopes=(), scope_map=None, shuffle_buffer=2048,
+                 eval_batch_size=None, seed=None, after_first_step=None):
+        if not model_dir:
+            raise ConfigError('MODEL_DIR is not set: give --model_dir or bind MODEL_DIR.')
+        if int(batch_size) <= 0:
+            raise ConfigError(f'BATCH_SIZE must be > 0, got {batch_size}.')
+        self.model_dir = model_dir
+        self.model = model
+        self.trainer = trainer
+        self.train_files = train_files
+        self.eval_files = eval_files
+        self.batch_size = int(batch_size)
+        self.eval_batch_size = int(eval_batch_size or batch_size)
+        self.decode_fn = model.registry.get('decoder', decoder).factory()
+        self.checkpoint_path = checkpoint_path
+        self.checkpoint_exclude_scopes = checkpoint_exclude_scopes
+        self.scope_map = scope_map
+        self.shuffle_buffer = shuffle_buffer
+        self.seed = seed
+        self.after_first_step = after_first_step
+        self.strategy = tf.distribute.get_strategy()
+
+    # -- input ---------------------------------------------------------------------
+    def dataset(self, files, *, training):
+        model = self.model
+        return pipeline.read_dataset(
+            files, decode_fn=self.decode_fn,
+            preprocess_fn=lambda image, t: model.preprocess(image, training=t),
+            batch_size=self.batch_size if training else self.eval_batch_size,
+            is_training=training, num_classes=model.num_classes,
+            shuffle_buffer=self.shuffle_buffer, seed=self.seed)
+
+    def _copy_labels(self):
+        names = pipeline.labels_for(self.train_files)
+        if names is None:
+            return None
+        if len(names) != self.model.num_classes:
+            raise ConfigError(
+                f'labels.txt next to {self.train_files} lists {len(names)} classes but '
+                f'NUM_CLASSES is {self.model.num_classes}. Set NUM_CLASSES = {len(names)}.')
+        with tf.io.gfile.GFile(os.path.join(self.model_dir, 'labels.txt'), 'w') as f:
+            f.write('\n'.join(names) + '\n')
+        return names
+
+    # -- modes ---------------------------------------------------------------------
+    def run(self, mode='train_and_eval'):
+        if mode not in MODES:
+            raise ConfigError(f'mode must be one of {MODES}, got {mode!r}.')
+        tf.io.gfile.makedirs(self.model_dir)
+        if mode == 'eval':
+            return self.evaluate_latest()
+        return self.train(evaluate=mode == 'train_and_eval')
+
+    def evaluate_latest(self):
+        self.model.build()
+        ckpt_dir = os.path.join(self.model_dir, 'checkpoints')
+        latest = tf.train.latest_checkpoint(ckpt_dir)
+        if latest is None:
+            raise ConfigError(f'No checkpoint to evaluate in {ckpt_dir}; train first.')
+        tf.train.Checkpoint(network=self.model.network).restore(latest).expect_partial()
+        metrics = self.trainer.evaluate(self.model, self.dataset(self.eval_files,
+                                                                 training=False))
+        log.info('eval of %s: accuracy %.4f  loss %.4f  (%d examples)', latest,
+                 metrics['accuracy'], metrics['loss'], metrics['examples'])
+        return metrics
+
+    def _initialize(self, model, manager, checkpoint, frozen):
+        latest = manager.latest_checkpoint
+        if latest:
+            checkpoint.restore(latest).assert_existing_objects_matched()
+            log.info('Resuming from %s at step %d (CHECKPOINT_PATH is not applied to a '
+                     'model directory that has its own checkpoints).', latest,
+                     int(checkpoint.step.numpy()))
+            return
+        if self.checkpoint_path:
+            restore_from_checkpoint(
+                model, self.checkpoint_path, exclude_scopes=self.checkpoint_exclude_scopes,
+                scope_map=self.scope_map, frozen=frozen,
+                report_path=os.path.join(self.model_dir, 'restore_report.json'))
+        else:
+            log.warning('CHECKPOINT_PATH is None: training %s from scratch (random '
+                        'initialization).', model.backbone_name)
+
+    def train(self, evaluate=True):
+        model, trainer, strategy = self.model, self.trainer, self.strategy
+        if self.seed is not None:
+            tf.random.set_seed(self.seed)
+        self._copy_labels()
+        with strategy.scope():
+            model.build()
+            variables, frozen = trainer.split_variables(model)
+            model.set_frozen_batch_norm(trainer.is_frozen)
+            optimizer = trainer.optimizer_factory(trainer.learning_rate_fn())
+            step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
+            checkpoint = tf.train.Checkpoint(network=model.network, optimizer=optimizer,
+                                             step=step)
+        manager = checkpoint_manager(checkpoint, self.model_dir, trainer)
+        self._initialize(model, manager, checkpoint, frozen)
+        train_ds = strategy.experimental_distribute_dataset(
+            self.dataset(self.train_files, training=True))
+        eval_ds = self.dataset(self.eval_files, training=False) if (
+            evaluate and self.eval_files) else None
+        train_step = trainer.make_train_step(model, optimizer, variables, self.batch_size,
+                                             strategy)
+        writer = tf.summary.create_file_writer(os.path.join(self.model_dir, 'train'))
+        eval_writer = tf.summary.create_file_writer(os.path.join(self.model_dir, 'eval'))
+        iterator = iter(train_ds)
+        start = int(step.numpy())
+        progress = ProgressLine(trainer.train_steps, self.batch_size, start)
+        log.info('Training %s + %s head on %s: steps %d..%d, batch %d, %d trainable / %d '
+                 'frozen variables, model_dir %s', model.backbone_name, model.head_name,
+                 self.train_files, start, trainer.train_steps, self.batch_size,
+                 len(variables), len(frozen), self.model_dir)
+        metrics, t_start = {}, time.time()
+        while int(step.numpy()) < trainer.train_steps:
+            loss, total, acc = train_step(iterator)
+            current = int(step.assign_add(1).numpy())
+            progress.add(float(loss), float(total), float(acc))
+            if current == start + 1 and self.after_first_step:
+                self.after_first_step(self.model_dir)
+            if current % trainer.log_every_steps == 0 or current == trainer.train_steps:
+                lr = _current_lr(optimizer)
+                line = progress.emit(current, lr)
+                with writer.as_default(step=current):
+                    tf.summary.scalar('loss', line['loss'])
+                    tf.summary.scalar('total_loss', line['total_loss'])
+                    tf.summary.scalar('accuracy', line['accuracy'])
+                    tf.summary.scalar('learning_rate', lr)
+                    tf.summary.scalar('images_per_second', line['images_per_second'])
+            if current % trainer.checkpoint_every_steps == 0:
+                manager.save(checkpoint_number=current)
+            if eval_ds is not None and trainer.eval_every_steps and \
+                    current % trainer.eval_every_steps == 0 and current < trainer.train_steps:
+                metrics = self._eval(model, eval_ds, eval_writer, current)
+        final = int(step.numpy())
+        if manager.latest_checkpoint is None or \
+                not manager.latest_checkpoint.endswith(f'-{final}'):
+            manager.save(checkpoint_number=final)
+        if eval_ds is not None:
+            metrics = self._eval(model, eval_ds, eval_writer, final)
+        writer.flush()
+        eval_writer.flush()
+        summary = {'step': final, 'seconds': round(time.time() - t_start, 1),
+                   'checkpoint': manager.latest_checkpoint, 'model_dir': self.model_dir,
+                   **{f'eval_{k}': v for k, v in metrics.items()}}
+        acc = f"eval accuracy {metrics['accuracy']:.4f} on {metrics['examples']} " \
+              'examples' if metrics else 'no evaluation'
+        log.info('Done at step %d: %s. Checkpoint: %s. TensorBoard: tensorboard --logdir '
+                 '%s', final, acc, manager.latest_checkpoint, self.model_dir)
+        return summary
+
+    def _eval(self, model, dataset, writer, step):
+        metrics = self.trainer.evaluate(model, dataset, self.strategy)
+        log.info('eval at step %d: accuracy %.4f  loss %.4f  (%d examples)', step,
+                 metrics['accuracy'], metrics['loss'], metrics['examples'])
+        with writer.as_default(step=step):
+            tf.summary.scalar('accuracy', metrics['accuracy'])
+            tf.summary.scalar('loss', metrics['loss'])
+        return metrics
+
+
+def _current_lr(optimizer):
+    lr = optimizer.learning_rate
+    if isinstance(lr, tf.keras.optimizers.schedules.LearningRateSchedule):
+        lr = lr(optimizer.iterations)
+    return float(tf.convert_to_tensor(lr).numpy())
+

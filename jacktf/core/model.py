@@ -1,0 +1,202 @@
+"""Model: a slim backbone plus a head, run in TF2 with slim's variable names.
+
+``SlimNetwork`` is a Keras layer whose ``call`` runs the slim code under
+``tf.compat.v1.keras.utils.track_tf1_style_variables``: variables are created once by
+``tf.compat.v1.get_variable`` with exactly slim's names (``resnet_v1_50/conv1/weights``)
+and tracked by the layer, so checkpoints, optimizers and tf.distribute see them.
+"""
+
+import contextlib
+
+import tensorflow as tf
+import tf_slim as slim
+
+from jacktf.core import plugins, scopes
+from jacktf.core.batchnorm import frozen_bn_arg_scope
+from jacktf.core.errors import ConfigError
+
+PRECISIONS = ('float32', 'bfloat16', 'float16')
+
+
+def _resolve(registry, kind, value):
+    """(callable, entry) for a registered name or a gin-configured factory."""
+    if isinstance(value, str):
+        entry = registry.get(kind, value)
+        return entry.factory, entry
+    entry = getattr(value, 'jacktf_entry', None)
+    if entry is None or entry.kind != kind:
+        raise ConfigError(f'Expected a registered {kind} name or @{kind}_name in gin, '
+                          f'got {value!r}. Run `jacktf plugins --kind {kind}`.')
+    return value, entry
+
+
+class SlimNetwork(tf.keras.layers.Layer):
+    """Keras layer running backbone + head as slim code; returns a dict of outputs."""
+
+    def __init__(self, *, net_fn, head_fn, card, num_classes, native, backbone_kwargs,
+                 head_kwargs, arg_scope_kwargs=None, name='jacktf_network'):
+        super().__init__(name=name)
+        self._net_fn = net_fn
+        self._head_fn = head_fn
+        self._card = card
+        self._num_classes = num_classes
+        self._native = native
+        self._backbone_kwargs = dict(backbone_kwargs or {})
+        self._head_kwargs = dict(head_kwargs or {})
+        self._arg_scope_kwargs = dict(arg_scope_kwargs or {})
+        self.bn_frozen = None  # predicate over moving_mean names; set before tracing
+
+    def _arg_scope(self):
+        if self._card.arg_scope is None:
+            return contextlib.nullcontext()
+        base = self._card.arg_scope(**self._arg_scope_kwargs)
+        return slim.arg_scope(frozen_bn_arg_scope(base, self.bn_frozen))
+
+    @tf.compat.v1.keras.utils.track_tf1_style_variables
+    def call(self, images, training=False):
+        with self._arg_scope():
+            if self._native:
+                logits, end_points = self._net_fn(
+                    images, num_classes=self._num_classes, is_training=training,
+                    **self._backbone_kwargs)
+                features = end_points.get(self._card.features_endpoint)
+            else:
+                features, end_points = self._net_fn(
+                    images, num_classes=None, is_training=training,
+                    **self._backbone_kwargs)
+        if not self._native:
+            logits = self._head_fn(features, num_classes=self._num_classes,
+                                   is_training=training, **self._head_kwargs)
+        if logits.shape.rank == 4:
+            logits = tf.squeeze(logits, [1, 2])
+        if features is not None and features.shape.rank == 4:
+            features = tf.reduce_mean(features, [1, 2])
+        return {'logits': logits, 'features': features, 'end_points': dict(end_points)}
+
+
+class Model:
+    """A classifier: preprocessing, a slim backbone, a head and the loss.
+
+    Args:
+      backbone: a registered backbone name, or a gin reference (``@resnet_v1_50``).
+      num_classes: number of classes; with head 'native' defaults to the official count.
+      head: a registered head name or gin reference; 'native' uses the net's own logits.
+      image_size: input size; None uses the backbone card's default.
+      preprocessing: a preprocessor name; None uses the card's default.
+      precision: 'float32', 'bfloat16' or 'float16'.
+      registry: the Registry to resolve names in; None uses the process default.
+      backbone_kwargs: extra keyword arguments for the network function.
+      head_kwargs: extra keyword arguments for the head.
+      arg_scope_kwargs: options of the backbone's arg_scope factory, e.g.
+        {'weight_decay': 4e-5, 'batch_norm_decay': 0.9}.
+      frozen_bn_scopes: batch norms under these scopes run in inference mode.
+      all_bn_frozen: every batch norm reached through the arg_scope runs in inference.
+    """
+
+    def __init__(self, *, backbone, num_classes=None, head='logits', image_size=None,
+                 preprocessing=None, precision='float32', registry=None,
+                 backbone_kwargs=None, head_kwargs=None, arg_scope_kwargs=None,
+                 frozen_bn_scopes=(), all_bn_frozen=False):
+        self.registry = registry or plugins.default_registry()
+        net_fn, entry = _resolve(self.registry, 'backbone', backbone)
+        head_fn, head_entry = _resolve(self.registry, 'head', head)
+        self.card = entry.card
+        self.backbone_name = entry.name
+        self.head_name = head_entry.name
+        native = bool(getattr(head_entry.factory, 'uses_backbone_logits', False))
+        if num_classes is None:
+            if not native:
+                raise ConfigError('num_classes is required for the '
+                                  f'{head_entry.name!r} head (set NUM_CLASSES).')
+            num_classes = self.card.num_classes_official
+        if int(num_classes) < 2:
+            raise ConfigError(f'num_classes must be at least 2, got {num_classes}.')
+        self.num_classes = int(num_classes)
+        self.image_size = int(image_size or self.card.default_image_size)
+        if self.image_size < 16:
+            raise ConfigError(f'image_size must be at least 16, got {self.image_size}.')
+        if precision not in PRECISIONS:
+            raise ConfigError(f'precision must be one of {PRECISIONS}, got {precision!r}.')
+        if precision != 'float32':
+            raise ConfigError(f'precision {precision!r} is not available yet; '
+                              "use 'float32'.")
+        self.precision = precision
+        self.preprocessing = preprocessing or self.card.preprocessing
+        self._preprocess_fn = self.registry.get('preprocessor', self.preprocessing).factory
+        self.frozen_bn_scopes = scopes.parse_scopes(frozen_bn_scopes)
+        self.network = SlimNetwork(
+            net_fn=net_fn, head_fn=head_fn, card=self.card, num_classes=self.num_classes,
+            native=native, backbone_kwargs=backbone_kwargs, head_kwargs=head_kwargs,
+            arg_scope_kwargs=arg_scope_kwargs)
+        self.all_bn_frozen = bool(all_bn_frozen)
+        self.set_frozen_batch_norm(None)
+        self.built = False
+
+    def set_frozen_batch_norm(self, is_frozen_variable):
+        """Batch norm runs in inference mode where its moving_mean is frozen.
+
+        Combines ``is_frozen_variable`` (a predicate over variable names, e.g. the
+        trainer's freeze rules) with ``frozen_bn_scopes`` and ``all_bn_frozen``. Takes
+        effect for calls traced afterwards.
+        """
+        rules, everything = self.frozen_bn_scopes, self.all_bn_frozen
+
+        def is_frozen(name):
+            return (everything or scopes.matches_any(name, rules) or
+                    bool(is_frozen_variable and is_frozen_variable(name)))
+
+        active = everything or rules or is_frozen_variable is not None
+        self.network.bn_frozen = is_frozen if active else None
+
+    def build(self):
+        """Creates the variables by running the network once on a zero image."""
+        if not self.built:
+            size = self.image_size
+            self.network(tf.zeros([1, size, size, 3]), training=False)
+            self.built = True
+        return self
+
+    @property
+    def variables(self):
+        return self.network.variables
+
+    def variable_names(self):
+        return [scopes.var_name(v.name) for v in self.network.variables]
+
+    def preprocess(self, image, training=False):
+        """uint8 image [H, W, 3] -> float32 [S, S, 3] as the backbone expects."""
+        return self._preprocess_fn(image, image_size=self.image_size,
+                                   is_training=training)
+
+    def predict(self, images, training=False):
+        """Preprocessed images [N, S, S, 3] -> dict(logits, features, end_points)."""
+        return self.network(images, training=training)
+
+    @staticmethod
+    def postprocess(logits):
+        """Logits -> dict(probabilities, classes)."""
+        logits = tf.cast(logits, tf.float32)
+        return {'probabilities': tf.nn.softmax(logits),
+                'classes': tf.argmax(logits, axis=-1, output_type=tf.int32)}
+
+    @staticmethod
+    def loss(labels, logits, label_smoothing=0.0):
+        """Per-example cross-entropy [N] (the caller averages or scales it)."""
+        logits = tf.cast(logits, tf.float32)
+        if label_smoothing:
+            onehot = tf.one_hot(labels, tf.shape(logits)[-1])
+            return tf.keras.losses.categorical_crossentropy(
+                onehot, logits, from_logits=True, label_smoothing=label_smoothing)
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+
+    def regularization_loss(self):
+        """Sum of the slim regularizers' losses (weight decay), 0 when there are none."""
+        losses = self.network.losses
+        return tf.add_n([tf.cast(l, tf.float32) for l in losses]) if losses else 0.0
+
+    @staticmethod
+    def accuracy(labels, logits):
+        """Fraction of examples whose arg-max logit is the label."""
+        hits = tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
+                        tf.cast(labels, tf.int32))
+        return tf.reduce_mean(tf.cast(hits, tf.float32))

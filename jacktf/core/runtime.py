@@ -1,0 +1,75 @@
+"""What every command does first: logging, plugins, gin, and turning user errors into
+a message and exit code 2 instead of a traceback."""
+
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+import warnings
+
+import jacktf  # noqa: F401  (prepares TensorFlow for slim)
+from jacktf.core import compat, configurables, plugins
+from jacktf.core.errors import JacktfError
+
+log = logging.getLogger('jacktf')
+EXIT_USER_ERROR = 2
+
+
+def setup_logging(level=logging.INFO):
+    """jacktf's messages on stdout; TensorFlow's deprecation chatter off."""
+    warnings.filterwarnings('ignore', category=UserWarning)
+    warnings.filterwarnings('ignore', category=DeprecationWarning)
+    import tensorflow as tf
+    tf.get_logger().setLevel(logging.ERROR)
+    from absl import logging as absl_logging
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter('[jacktf %(asctime)s] %(message)s',
+                                               '%H:%M:%S'))
+        log.addHandler(handler)
+    log.setLevel(level)
+    log.propagate = False
+
+
+def fail(message):
+    sys.stderr.write(f'jacktf: error: {message}\n')
+    sys.stderr.flush()
+    sys.exit(EXIT_USER_ERROR)
+
+
+@contextlib.contextmanager
+def user_errors():
+    """Prints JacktfError (and compat errors) as one message and exits with 2."""
+    try:
+        yield
+    except (JacktfError, compat.CompatError) as e:
+        fail(str(e))
+
+
+def load_plugins():
+    registry = plugins.set_default_registry(plugins.load_registry())
+    configurables.register(registry)
+    return registry
+
+
+def write_atomic(path, text):
+    directory = os.path.dirname(path) or '.'
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-')
+    with os.fdopen(fd, 'w') as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def experiment_from_gin(gin_files, gin_params=(), model_dir=None):
+    """Loads plugins, parses the recipes and returns the configured Experiment."""
+    load_plugins()
+    configurables.parse(gin_files, gin_params, model_dir)
+
+    def after_first_step(directory):
+        write_atomic(os.path.join(directory, 'operative_config.gin'),
+                     configurables.operative_config())
+
+    return configurables.configured('Experiment')(after_first_step=after_first_step)

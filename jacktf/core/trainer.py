@@ -1,0 +1,192 @@
+"""The training loop: an inner tf.function step and an outer controller.
+
+The step (``_make_train_step``) computes the loss under tf.GradientTape on each replica
+and applies gradients to the trainable variables only. The controller (``Trainer.fit``)
+owns the checkpoints, TensorBoard summaries, progress lines and periodic evaluation, and
+resumes from the model directory's latest checkpoint.
+"""
+
+import logging
+import math
+import os
+import time
+
+import tensorflow as tf
+
+from jacktf.core import scopes
+from jacktf.core.errors import ConfigError
+
+log = logging.getLogger('jacktf')
+
+
+class Trainer:
+    """Trains a Model with a custom loop.
+
+    Args:
+      train_steps: total optimizer steps of the run.
+      optimizer: optimizer factory ``fn(learning_rate) -> optimizer`` (a plugin).
+      lr_schedule: schedule factory ``fn(learning_rate) -> schedule`` or None (fixed).
+      learning_rate: the initial learning rate.
+      freeze_scopes: variables under these scopes do not train; their batch norm runs
+        in inference mode.
+      trainable_scopes: when set, only variables under these scopes train.
+      label_smoothing: cross-entropy label smoothing.
+      clip_gradient_norm: clip gradients by this global norm (None: no clipping).
+      log_every_steps: steps between progress lines and train summaries.
+      eval_every_steps: steps between evaluations (None: only at the end).
+      checkpoint_every_steps: steps between checkpoints.
+      max_to_keep: checkpoints kept.
+      keep_checkpoint_every_n_hours: additionally keep one checkpoint per this many hours.
+    """
+
+    def __init__(self, *, train_steps, optimizer, lr_schedule=None, learning_rate=0.01,
+                 freeze_scopes=(), trainable_scopes=(), label_smoothing=0.0,
+                 clip_gradient_norm=None, log_every_steps=20, eval_every_steps=None,
+                 checkpoint_every_steps=200, max_to_keep=3,
+                 keep_checkpoint_every_n_hours=None):
+        if int(train_steps) <= 0:
+            raise ConfigError(f'TRAIN_STEPS must be > 0, got {train_steps}.')
+        if not learning_rate or learning_rate <= 0:
+            raise ConfigError(f'LEARNING_RATE must be > 0, got {learning_rate}.')
+        if not callable(optimizer):
+            raise ConfigError(f'Trainer.optimizer must be an optimizer plugin such as '
+                              f'@momentum, got {optimizer!r}.')
+        self.train_steps = int(train_steps)
+        self.optimizer_factory = optimizer
+        self.lr_schedule_factory = lr_schedule
+        self.learning_rate = float(learning_rate)
+        self.freeze_scopes = scopes.parse_scopes(freeze_scopes)
+        self.trainable_scopes = scopes.parse_scopes(trainable_scopes)
+        self.label_smoothing = float(label_smoothing)
+        self.clip_gradient_norm = clip_gradient_norm
+        self.log_every_steps = max(1, int(log_every_steps))
+        self.eval_every_steps = eval_every_steps
+        self.checkpoint_every_steps = max(1, int(checkpoint_every_steps))
+        self.max_to_keep = max_to_keep
+        self.keep_checkpoint_every_n_hours = keep_checkpoint_every_n_hours
+
+    def learning_rate_fn(self):
+        if self.lr_schedule_factory is None:
+            return self.learning_rate
+        return self.lr_schedule_factory(self.learning_rate)
+
+    def split_variables(self, model):
+        """(trainable variables, frozen variable names) by the freeze rules."""
+        candidates = {scopes.var_name(v.name): v for v in model.network.trainable_variables}
+        names = scopes.trainable(candidates, freeze_scopes=self.freeze_scopes,
+                                 trainable_scopes=self.trainable_scopes)
+        for rules, label in ((self.freeze_scopes, 'FREEZE_SCOPES'),
+                             (self.trainable_scopes, 'trainable_scopes')):
+            bad = scopes.unmatched_rules(model.variable_names(), rules)
+            if bad:
+                raise ConfigError(f'{label} rules match no model variable: {bad}. '
+                                  f'Scopes start with {model.card.scope!r}.')
+        if not names:
+            raise ConfigError('Every variable is frozen: nothing would train. Loosen '
+                              'FREEZE_SCOPES or trainable_scopes.')
+        keep = set(names)
+        frozen = [n for n in candidates if n not in keep]
+        return [candidates[n] for n in names], frozen
+
+    def is_frozen(self, name):
+        """True when the freeze rules keep ``name`` (any variable name) from training."""
+        return not scopes.trainable([name], freeze_scopes=self.freeze_scopes,
+                                    trainable_scopes=self.trainable_scopes)
+
+    def make_train_step(self, model, optimizer, variables, global_batch, strategy):
+        smoothing, clip = self.label_smoothing, self.clip_gradient_norm
+
+        def step_fn(images, labels):
+            with tf.GradientTape() as tape:
+                logits = model.predict(images, training=True)['logits']
+                per_example = model.loss(labels, logits, label_smoothing=smoothing)
+                loss = tf.nn.compute_average_loss(per_example,
+                                                  global_batch_size=global_batch)
+                reg = model.regularization_loss()
+                total = loss + tf.nn.scale_regularization_loss(reg)
+            grads = tape.gradient(total, variables)
+            if clip:
+                grads, _ = tf.clip_by_global_norm(grads, clip)
+            optimizer.apply_gradients(zip(grads, variables))
+            hits = tf.reduce_sum(tf.cast(tf.equal(
+                tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32))
+            return loss, total, hits
+
+        @tf.function
+        def train_step(iterator):
+            """One step; returns (cross-entropy, total loss, accuracy) of the batch."""
+            images, labels = next(iterator)
+            loss, total, hits = strategy.run(step_fn, args=(images, labels))
+            sum_ = tf.distribute.ReduceOp.SUM
+            return (strategy.reduce(sum_, loss, axis=None),
+                    strategy.reduce(sum_, total, axis=None),
+                    strategy.reduce(sum_, hits, axis=None) / global_batch)
+
+        return train_step
+
+    @staticmethod
+    def evaluate(model, dataset, strategy=None):
+        """One pass over ``dataset``: dict(accuracy, loss, examples)."""
+        strategy = strategy or tf.distribute.get_strategy()
+
+        @tf.function(reduce_retracing=True)
+        def eval_step(images, labels):
+            def replica_fn(images, labels):
+                logits = model.predict(images, training=False)['logits']
+                loss = tf.reduce_sum(model.loss(labels, logits))
+                hits = tf.reduce_sum(tf.cast(tf.equal(
+                    tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32))
+                return loss, hits, tf.cast(tf.shape(labels)[0], tf.float32)
+            out = strategy.run(replica_fn, args=(images, labels))
+            return [strategy.reduce(tf.distribute.ReduceOp.SUM, t, axis=None) for t in out]
+
+        loss = hits = count = 0.0
+        for images, labels in strategy.experimental_distribute_dataset(dataset):
+            l, h, c = eval_step(images, labels)
+            loss, hits, count = loss + float(l), hits + float(h), count + float(c)
+        if not count:
+            return {'accuracy': float('nan'), 'loss': float('nan'), 'examples': 0}
+        return {'accuracy': hits / count, 'loss': loss / count, 'examples': int(count)}
+
+
+class ProgressLine:
+    """Step, loss, accuracy, learning rate, images/s and ETA every N steps."""
+
+    def __init__(self, total_steps, batch_size, first_step):
+        self.total_steps, self.batch = total_steps, batch_size
+        self.t0, self.s0 = time.time(), first_step
+        self.loss = self.total = self.acc = 0.0
+        self.n = 0
+
+    def add(self, loss, total, acc):
+        self.loss += loss
+        self.total += total
+        self.acc += acc
+        self.n += 1
+
+    def emit(self, step, lr):
+        dt = max(time.time() - self.t0, 1e-9)
+        rate = (step - self.s0) * self.batch / dt
+        eta = (self.total_steps - step) * self.batch / rate if rate else float('inf')
+        n = max(self.n, 1)
+        loss, total, acc = self.loss / n, self.total / n, self.acc / n
+        log.info('step %d/%d  loss %.4f (with regularization %.4f)  acc %.3f  lr %.3g  '
+                 '%.1f img/s  ETA %s', step, self.total_steps, loss, total, acc, lr, rate,
+                 _fmt_seconds(eta))
+        self.t0, self.s0, self.n = time.time(), step, 0
+        self.loss = self.total = self.acc = 0.0
+        return {'loss': loss, 'total_loss': total, 'accuracy': acc,
+                'images_per_second': rate}
+
+
+def _fmt_seconds(s):
+    if not math.isfinite(s):
+        return '?'
+    s = int(s)
+    return f'{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}'
+
+
+def checkpoint_manager(checkpoint, model_dir, trainer):
+    return tf.train.CheckpointManager(
+        checkpoint, os.path.join(model_dir, 'checkpoints'), max_to_keep=trainer.max_to_keep,
+        keep_checkpoint_every_n_hours=trainer.keep_checkpoint_every_n_hours)

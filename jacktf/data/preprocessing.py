@@ -1,0 +1,110 @@
+"""Preprocessor plugins: uint8 [H, W, 3] -> float32 [S, S, 3].
+
+``vgg`` and ``inception`` follow the official research/slim preprocessing (at 224 the
+VGG resize range is slim's [256, 512]; at other sizes it scales with the output, so
+small inputs keep the same framing). ``simple`` resizes the whole image and maps it to
+[-1, 1], for data already framed like the model input.
+"""
+
+import tensorflow as tf
+
+import jacktf
+
+VGG_MEANS = (123.68, 116.78, 103.94)
+
+
+def _to_float(image):
+    return tf.image.convert_image_dtype(image, tf.float32)  # [0, 1]
+
+
+def _resize_smaller_side(image, side):
+    shape = tf.shape(image)
+    h, w = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
+    side = tf.cast(side, tf.float32)
+    scale = side / tf.minimum(h, w)
+    new_h = tf.cast(tf.math.round(h * scale), tf.int32)
+    new_w = tf.cast(tf.math.round(w * scale), tf.int32)
+    return tf.image.resize(image, [tf.maximum(new_h, 1), tf.maximum(new_w, 1)],
+                           method='bilinear')
+
+
+def _central_crop_to(image, size):
+    shape = tf.shape(image)
+    top = (shape[0] - size) // 2
+    left = (shape[1] - size) // 2
+    return tf.image.crop_to_bounding_box(image, top, left, size, size)
+
+
+def vgg(image, *, image_size, is_training, resize_side_min=None, resize_side_max=None):
+    """Slim VGG/ResNet-v1: smaller side to [256, 512] (train) or 256 (eval), crop, mean."""
+    low = resize_side_min or int(round(image_size * 256 / 224))
+    high = resize_side_max or int(round(image_size * 512 / 224))
+    image = tf.cast(image, tf.float32)
+    if is_training:
+        side = tf.random.uniform([], low, high + 1, dtype=tf.int32)
+        image = _resize_smaller_side(image, side)
+        image = tf.image.random_crop(image, [image_size, image_size, 3])
+        image = tf.image.random_flip_left_right(image)
+    else:
+        image = _resize_smaller_side(image, low)
+        image = _central_crop_to(image, image_size)
+    image = tf.reshape(image, [image_size, image_size, 3])
+    return image - tf.constant(VGG_MEANS, tf.float32)
+
+
+def _distort_color(image):
+    """Slim's fast-mode colour distortion: brightness and saturation, random order."""
+    def bright_then_sat():
+        x = tf.image.random_brightness(image, max_delta=32. / 255.)
+        return tf.image.random_saturation(x, lower=0.5, upper=1.5)
+
+    def sat_then_bright():
+        x = tf.image.random_saturation(image, lower=0.5, upper=1.5)
+        return tf.image.random_brightness(x, max_delta=32. / 255.)
+
+    image = tf.cond(tf.random.uniform([]) < 0.5, bright_then_sat, sat_then_bright)
+    return tf.clip_by_value(image, 0.0, 1.0)
+
+
+def inception(image, *, image_size, is_training, central_fraction=0.875,
+              min_object_covered=0.1, area_range=(0.05, 1.0),
+              aspect_ratio_range=(0.75, 1.33), fast_mode=True):
+    """Slim Inception: distorted box crop + flip + colour (train) or 0.875 crop; [-1, 1]."""
+    image = _to_float(image)
+    if is_training:
+        bbox = tf.constant([0.0, 0.0, 1.0, 1.0], tf.float32, [1, 1, 4])
+        begin, size, _ = tf.image.sample_distorted_bounding_box(
+            tf.shape(image), bounding_boxes=bbox, min_object_covered=min_object_covered,
+            aspect_ratio_range=aspect_ratio_range, area_range=area_range,
+            max_attempts=100, use_image_if_no_bounding_boxes=True)
+        image = tf.slice(image, begin, size)
+        image = tf.image.resize(image, [image_size, image_size], method='bilinear')
+        image = tf.image.random_flip_left_right(image)
+        if fast_mode:
+            image = _distort_color(image)
+        else:
+            image = tf.image.random_hue(_distort_color(image), max_delta=0.2)
+            image = tf.clip_by_value(
+                tf.image.random_contrast(image, lower=0.5, upper=1.5), 0.0, 1.0)
+    else:
+        if central_fraction:
+            image = tf.image.central_crop(image, central_fraction=central_fraction)
+        image = tf.image.resize(image, [image_size, image_size], method='bilinear')
+    image = tf.reshape(image, [image_size, image_size, 3])
+    return (image - 0.5) * 2.0
+
+
+def simple(image, *, image_size, is_training):
+    """Resize the whole image to the input size, random flip when training, [-1, 1]."""
+    image = tf.image.resize(_to_float(image), [image_size, image_size], method='bilinear')
+    if is_training:
+        image = tf.image.random_flip_left_right(image)
+    image = tf.reshape(image, [image_size, image_size, 3])
+    return (image - 0.5) * 2.0
+
+
+@jacktf.hookimpl
+def jacktf_register_preprocessors(registry):
+    """Registers vgg, inception and simple."""
+    for fn in (vgg, inception, simple):
+        registry.preprocessor(fn.__name__, fn)

@@ -1,0 +1,99 @@
+"""Learning-rate schedules: exponential decay (the seed's), polynomial, fixed,
+cosine with linear warmup, piecewise constant."""
+
+import math
+
+import tensorflow as tf
+
+import jacktf
+
+
+def exponential_decay(learning_rate, *, decay_steps=None, decay_rate=0.94, staircase=True,
+                      num_epochs_per_decay=None, examples_per_epoch=None, batch_size=None):
+    """lr * decay_rate ** (step / decay_steps); or slim's num_epochs_per_decay form.
+
+    Give ``decay_steps``, or ``num_epochs_per_decay`` with ``examples_per_epoch`` and
+    ``batch_size`` (decay_steps = examples_per_epoch / batch_size * epochs).
+    """
+    if decay_steps is None:
+        if not (num_epochs_per_decay and examples_per_epoch and batch_size):
+            raise jacktf.ConfigError(
+                'exponential_decay needs decay_steps, or num_epochs_per_decay with '
+                'examples_per_epoch and batch_size.')
+        decay_steps = int(examples_per_epoch / batch_size * num_epochs_per_decay)
+    if decay_steps <= 0:
+        raise jacktf.ConfigError(f'exponential_decay.decay_steps must be > 0, '
+                                 f'got {decay_steps}.')
+    return tf.keras.optimizers.schedules.ExponentialDecay(
+        learning_rate, decay_steps=decay_steps, decay_rate=decay_rate, staircase=staircase)
+
+
+def polynomial(learning_rate, *, decay_steps, end_learning_rate=1e-4, power=1.0,
+               cycle=False):
+    """Polynomial decay from learning_rate to end_learning_rate over decay_steps."""
+    return tf.keras.optimizers.schedules.PolynomialDecay(
+        learning_rate, decay_steps=decay_steps, end_learning_rate=end_learning_rate,
+        power=power, cycle=cycle)
+
+
+class _Fixed(tf.keras.optimizers.schedules.LearningRateSchedule):
+    def __init__(self, learning_rate):
+        self.learning_rate = learning_rate
+
+    def __call__(self, step):
+        return tf.constant(self.learning_rate, tf.float32)
+
+    def get_config(self):
+        return {'learning_rate': self.learning_rate}
+
+
+def fixed(learning_rate):
+    """A constant learning rate."""
+    return _Fixed(float(learning_rate))
+
+
+class _WarmupCosine(tf.keras.optimizers.schedules.LearningRateSchedule):
+    def __init__(self, learning_rate, decay_steps, warmup_steps, alpha):
+        self.learning_rate = learning_rate
+        self.decay_steps = decay_steps
+        self.warmup_steps = warmup_steps
+        self.alpha = alpha
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        lr = tf.constant(self.learning_rate, tf.float32)
+        warm = lr * (step + 1.0) / max(self.warmup_steps, 1)
+        t = tf.clip_by_value((step - self.warmup_steps) /
+                             max(self.decay_steps - self.warmup_steps, 1), 0.0, 1.0)
+        cosine = lr * (self.alpha + (1 - self.alpha) * 0.5 * (1 + tf.cos(math.pi * t)))
+        return tf.where(step < self.warmup_steps, warm, cosine)
+
+    def get_config(self):
+        return dict(learning_rate=self.learning_rate, decay_steps=self.decay_steps,
+                    warmup_steps=self.warmup_steps, alpha=self.alpha)
+
+
+def cosine(learning_rate, *, decay_steps, warmup_steps=0, alpha=0.0):
+    """Linear warmup over warmup_steps, then cosine decay to alpha * lr at decay_steps."""
+    if decay_steps <= warmup_steps:
+        raise jacktf.ConfigError(f'cosine.decay_steps ({decay_steps}) must exceed '
+                                 f'warmup_steps ({warmup_steps}).')
+    return _WarmupCosine(float(learning_rate), int(decay_steps), int(warmup_steps),
+                         float(alpha))
+
+
+def piecewise_constant(learning_rate, *, boundaries, multipliers):
+    """lr * multipliers[i] between boundaries (len(multipliers) = len(boundaries) + 1)."""
+    if len(multipliers) != len(boundaries) + 1:
+        raise jacktf.ConfigError(
+            f'piecewise_constant needs one more multiplier than boundaries, got '
+            f'{len(boundaries)} boundaries and {len(multipliers)} multipliers.')
+    return tf.keras.optimizers.schedules.PiecewiseConstantDecay(
+        list(boundaries), [learning_rate * m for m in multipliers])
+
+
+@jacktf.hookimpl
+def jacktf_register_lr_schedules(registry):
+    """Registers the five built-in schedules."""
+    for fn in (exponential_decay, polynomial, fixed, cosine, piecewise_constant):
+        registry.lr_schedule(fn.__name__, fn)

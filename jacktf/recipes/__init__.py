@@ -1,0 +1,1 @@
+"""Gin recipes shipped with jacktf (the repository's gin/ folder points here)."""

@@ -1,0 +1,41 @@
+"""`python -m jacktf.run --gin_file=F [--gin_param=B ...] [--model_dir=D] [--mode=M]`.
+
+Flags -> plugins -> gin -> one Experiment -> mode. User mistakes (bad gin, missing
+files, unknown plugins, checkpoints that do not fit) exit with code 2 and a message.
+"""
+
+import sys
+
+from absl import app, flags
+
+from jacktf.core import runtime
+
+FLAGS = flags.FLAGS
+flags.DEFINE_multi_string('gin_file', [], 'Gin recipe(s): a path, or a shipped recipe '
+                          'name such as gin/demo.gin or resnet50_2cls.gin.')
+flags.DEFINE_multi_string('gin_param', [], "Gin bindings, e.g. --gin_param='TRAIN_STEPS "
+                          "= 500'. Applied after the files.")
+flags.DEFINE_string('model_dir', None, 'Overrides MODEL_DIR of the recipe.')
+flags.DEFINE_enum('mode', 'train_and_eval', ['train_and_eval', 'train', 'eval'],
+                  'What to run.')
+
+
+def main(argv):
+    if len(argv) > 1:
+        runtime.fail(f'Unexpected arguments: {" ".join(argv[1:])}. Use --gin_file and '
+                     '--gin_param.')
+    if not FLAGS.gin_file:
+        runtime.fail('Give a recipe: --gin_file=gin/demo.gin (see README).')
+    with runtime.user_errors():
+        runtime.setup_logging()
+        experiment = runtime.experiment_from_gin(FLAGS.gin_file, FLAGS.gin_param,
+                                                 FLAGS.model_dir)
+        experiment.run(FLAGS.mode)
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == '__main__':
+    sys.exit(run())

@@ -1,0 +1,1 @@
+"""Example jacktf plugin: the TinyNet backbone and the mlp head."""

@@ -1,0 +1,64 @@
+"""Shared fixtures: a private demo-data cache, fresh registries, small helpers."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+FIXTURES = os.path.join(HERE, 'fixtures')
+
+
+def pytest_configure(config):
+    cache = os.environ.setdefault(
+        'JACKTF_CACHE_DIR', os.path.join(config.rootpath, '.pytest_cache', 'jacktf-data'))
+    os.makedirs(cache, exist_ok=True)
+
+
+@pytest.fixture
+def registry():
+    """A fresh registry of the built-in plugins only."""
+    from jacktf.core import plugins
+    return plugins.load_registry(autoload=False)
+
+
+@pytest.fixture(scope='session')
+def default_registry():
+    from jacktf.core import configurables, plugins
+    reg = plugins.set_default_registry(plugins.load_registry(autoload=False))
+    configurables.register(reg)
+    return reg
+
+
+def read_manifest(name):
+    """{name: shape list} from a slim manifest .tsv (comment lines skipped)."""
+    rows = {}
+    with open(os.path.join(FIXTURES, name)) as f:
+        for line in f:
+            if line.startswith('#') or not line.strip():
+                continue
+            parts = line.rstrip('\n').split('\t')
+            rows[parts[0]] = [int(d) for d in parts[1].split(',') if d.strip()]
+    return rows
+
+
+def read_endpoints(name):
+    """[(endpoint name, shape)] from a slim endpoints .tsv, in order."""
+    out = []
+    with open(os.path.join(FIXTURES, name)) as f:
+        for line in f:
+            if line.startswith('#') or not line.strip():
+                continue
+            parts = line.rstrip('\n').split('\t')
+            out.append((parts[0], [int(d) for d in parts[1].split(',')]))
+    return out
+
+
+def run_cli(args, env=None, timeout=600, cwd=None):
+    """Runs `python -m <args>` in a subprocess; returns CompletedProcess."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, '-m'] + list(args), capture_output=True,
+                          text=True, env=full_env, timeout=timeout, cwd=cwd or ROOT)
