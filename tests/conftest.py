@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+import jacktf  # noqa: F401  (must come before tensorflow: legacy Keras for slim)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 FIXTURES = os.path.join(HERE, 'fixtures')

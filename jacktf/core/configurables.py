@@ -81,7 +81,7 @@ def _suggest(name, options):
 def explain_gin_error(error):
     """Rewrites a gin parse error with the closest configurable or parameter."""
     text = str(error)
-    m = re.search(r"No configurable matching '([\w.]+)'", text)
+    m = re.search(r"No configurable matching (?:reference )?'@?([\w.]+)'", text)
     if m:
         name = m.group(1).split('.')[-1]
         return (f'{text}\nUnknown configurable {name!r}.{_suggest(name, _known)} Run '

@@ -1,1 +1,0 @@
-"""Gin recipes shipped with jacktf (the repository's gin/ folder points here)."""

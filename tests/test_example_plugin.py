@@ -1,0 +1,63 @@
+"""The example third-party package, pip-installed, loads through its entry point and
+trains from gin alone."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+
+from conftest import ROOT, run_cli
+from jacktf.core.restore import checkpoint_variables
+
+
+@pytest.fixture(scope='module')
+def plugin_path(tmp_path_factory):
+    target = str(tmp_path_factory.mktemp('site'))
+    r = subprocess.run([sys.executable, '-m', 'pip', 'install', '--quiet', '--no-deps',
+                        '--target', target, os.path.join(ROOT, 'plugins', 'jacktf-example')],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return target
+
+
+def _env(plugin_path):
+    return {'PYTHONPATH': os.pathsep.join([plugin_path, ROOT])}
+
+
+def test_installed_plugin_is_listed_with_its_distribution(plugin_path):
+    r = run_cli(['jacktf.cli', 'plugins', '--json'], env=_env(plugin_path))
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = {(p['kind'], p['name']): p for p in json.loads(r.stdout)['plugins']}
+    assert rows[('backbone', 'tiny_net')]['provider'] == 'jacktf-example==0.1.0'
+    assert rows[('backbone', 'tiny_net')]['card']['scope'] == 'TinyNet'
+    assert rows[('head', 'mlp')]['provider'] == 'jacktf-example==0.1.0'
+    assert rows[('backbone', 'resnet_v1_50')]['provider'] == 'builtin'
+    blocked = run_cli(['jacktf.cli', 'plugins', '--json'],
+                      env={**_env(plugin_path), 'JACKTF_DISABLED_PLUGINS': 'example'})
+    assert ('backbone', 'tiny_net') not in {
+        (p['kind'], p['name']) for p in json.loads(blocked.stdout)['plugins']}
+
+
+def test_trains_with_plugin_backbone_and_head_from_gin_alone(plugin_path, tmp_path):
+    recipe = tmp_path / 'tiny.gin'
+    recipe.write_text("include 'gin/demo.gin'\n"
+                      "BACKBONE = @tiny_net\n"
+                      "TRAIN_STEPS = 30\n"
+                      "tiny_net.width = 8\n"
+                      "Model.head = @mlp\n"
+                      "mlp.hidden_units = 16\n"
+                      "Trainer.eval_every_steps = None\n")
+    model_dir = str(tmp_path / 'm')
+    r = run_cli(['jacktf.run', f'--gin_file={recipe}', f'--model_dir={model_dir}'],
+                env=_env(plugin_path))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'Training tiny_net + mlp head' in r.stdout and 'Done at step 30' in r.stdout
+    ckpt = tf.train.latest_checkpoint(os.path.join(model_dir, 'checkpoints'))
+    _, variables = checkpoint_variables(ckpt)
+    assert variables['TinyNet/Conv2d_0/weights'][1] == [3, 3, 3, 8]  # tiny_net.width
+    assert variables['TinyNet/Conv2d_3/weights'][1] == [3, 3, 32, 64]
+    assert variables['MLPHead/hidden/weights'][1] == [64, 16]  # mlp.hidden_units
+    assert variables['MLPHead/logits/weights'][1] == [16, 2]

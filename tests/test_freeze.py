@@ -1,0 +1,45 @@
+"""Freezing: frozen variables and their batch-norm statistics stay bit-identical."""
+
+import json
+import os
+
+import numpy as np
+from tf_slim.nets import resnet_v1
+
+from jacktf.backbones import resnet
+from jacktf.core.experiment import Experiment
+from jacktf.core.model import Model
+from jacktf.core.trainer import Trainer
+from jacktf.optim.optimizers import momentum
+from slim_ckpt import write_net_checkpoint
+
+
+def test_block1_frozen_for_20_steps_stays_as_restored(default_registry, tmp_path):
+    path = str(tmp_path / 'resnet_v1_50.ckpt')
+    ckpt = write_net_checkpoint(path, resnet.resnet_v1_50, resnet_v1.resnet_arg_scope,
+                                num_classes=1000, size=32)
+    model = Model(backbone='resnet_v1_50', num_classes=2, image_size=48,
+                  preprocessing='simple', registry=default_registry)
+    trainer = Trainer(train_steps=20, optimizer=momentum, learning_rate=0.01,
+                      freeze_scopes=['resnet_v1_50/block1'], log_every_steps=10,
+                      checkpoint_every_steps=100)
+    model_dir = str(tmp_path / 'run')
+    Experiment(model_dir=model_dir, model=model, trainer=trainer,
+               train_files='demo://train', batch_size=8, checkpoint_path=path,
+               checkpoint_exclude_scopes=['resnet_v1_50/logits']).run('train')
+    after = {n: v.numpy() for n, v in zip(model.variable_names(), model.variables)}
+    block1 = [n for n in after if n.startswith('resnet_v1_50/block1/')]
+    stats = [n for n in block1 if 'moving_' in n]
+    assert len(block1) == 50 and len(stats) == 20  # 10 convs: weights + 4 BN each
+    for name in block1:
+        np.testing.assert_array_equal(after[name], ckpt[name], err_msg=name)
+    changed = [n for n in after if n.startswith('resnet_v1_50/block4/') and
+               not np.array_equal(after[n], ckpt[n])]
+    block4 = [n for n in after if n.startswith('resnet_v1_50/block4/')]
+    assert changed == block4  # weights, BN parameters and moving statistics all moved
+    assert not np.allclose(after['Predict/logits/weights'], 0.0)
+    report = json.loads(open(os.path.join(model_dir, 'restore_report.json')).read())
+    assert sorted(report['frozen']) == sorted(n for n in block1 if 'moving_' not in n)
+    assert sorted(report['excluded']) == []  # the model has no resnet_v1_50/logits
+    assert sorted(report['auto_excluded']) == ['Predict/logits/biases',
+                                               'Predict/logits/weights']

@@ -1,0 +1,52 @@
+"""Gin is strict and user mistakes exit with code 2 and a message, never a traceback."""
+
+import json
+
+from conftest import run_cli
+
+
+def _write(tmp_path, text):
+    path = tmp_path / 'recipe.gin'
+    path.write_text("include 'gin/demo.gin'\n" + text)
+    return str(path)
+
+
+def test_misspelt_backbone_gives_did_you_mean_and_exit_2(tmp_path):
+    recipe = _write(tmp_path, 'BACKBONE = @resnet_v1_5O\n')
+    r = run_cli(['jacktf.run', f'--gin_file={recipe}', f'--model_dir={tmp_path}/m'])
+    assert r.returncode == 2
+    assert 'Traceback' not in r.stderr
+    assert "No configurable matching reference '@resnet_v1_5O'" in r.stderr
+    assert 'Did you mean resnet_v1_50' in r.stderr and 'jacktf plugins' in r.stderr
+    assert 'recipe.gin' in r.stderr and 'line 2' in r.stderr
+
+
+def test_misspelt_parameter_names_file_line_and_nearest(tmp_path):
+    recipe = _write(tmp_path, 'Trainer.log_evry_steps = 5\n')
+    r = run_cli(['jacktf.run', f'--gin_file={recipe}'])
+    assert r.returncode == 2
+    assert "doesn't have a parameter named 'log_evry_steps'" in r.stderr
+    assert 'Did you mean log_every_steps' in r.stderr
+    assert 'line 2' in r.stderr
+
+
+def test_missing_gin_file_and_missing_data_exit_2(tmp_path):
+    r = run_cli(['jacktf.run', '--gin_file=gin/nope.gin'])
+    assert r.returncode == 2 and 'demo.gin' in r.stderr  # lists the shipped recipes
+    r = run_cli(['jacktf.run', '--gin_file=gin/demo.gin', f'--model_dir={tmp_path}/m',
+                 f"--gin_param=TRAIN_FILES = '{tmp_path}/none-*.tfrecord'"])
+    assert r.returncode == 2 and 'No files match' in r.stderr and 'Traceback' not in r.stderr
+
+
+def test_plugins_command_lists_builtins():
+    r = run_cli(['jacktf.cli', 'plugins', '--json'])
+    assert r.returncode == 0, r.stderr
+    rows = {(p['kind'], p['name']): p for p in json.loads(r.stdout)['plugins']}
+    card = rows[('backbone', 'resnet_v1_50')]
+    assert card['provider'] == 'builtin'
+    assert card['card']['scope'] == 'resnet_v1_50'
+    assert card['card']['default_image_size'] == 224
+    assert ('optimizer', 'momentum') in rows and ('head', 'logits') in rows
+    table = run_cli(['jacktf.cli', 'plugins', '--kind', 'backbone'])
+    assert table.returncode == 0
+    assert 'resnet_v2_152' in table.stdout and 'momentum' not in table.stdout
