@@ -44,6 +44,36 @@ def cmd_plugins(args):
     return 0
 
 
+def cmd_inspect_checkpoint(args):
+    from jacktf.core.restore import restore_from_checkpoint
+    experiment = runtime.experiment_from_gin(args.gin_file, args.gin_param)
+    model = experiment.model.build()
+    _, frozen = experiment.trainer.split_variables(model)
+    report = restore_from_checkpoint(
+        model, args.checkpoint, exclude_scopes=experiment.checkpoint_exclude_scopes,
+        scope_map=experiment.scope_map, strict=False, frozen=frozen, dry_run=True)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.summary_line())
+        sections = [('restored', report.restored), ('excluded', report.excluded),
+                    ('auto-excluded', report.auto_excluded), ('missing', report.missing),
+                    ('shape-mismatched', [f'{n} model {m} checkpoint {c}'
+                                          for n, m, c in report.shape_mismatched]),
+                    ('frozen', report.frozen)]
+        for title, names in sections:
+            if names:
+                print(f'{title} ({len(names)}):')
+                for name in names if args.verbose or title != 'restored' else names[:10]:
+                    print(f'  {name}')
+                if not args.verbose and title == 'restored' and len(names) > 10:
+                    print(f'  ... {len(names) - 10} more (--verbose lists all)')
+    if not report.ok:
+        runtime.fail(report.error_message())
+    print('OK: a training run would start from this checkpoint.')
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog='jacktf', description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='command', required=True)
@@ -52,6 +82,14 @@ def build_parser():
                                       'decoder', 'preprocessor'])
     p.add_argument('--json', action='store_true', help='print JSON')
     p.set_defaults(func=cmd_plugins)
+    p = sub.add_parser('inspect-checkpoint',
+                       help='dry-run the restore a training run would do, and report')
+    p.add_argument('--checkpoint', required=True, help='checkpoint prefix or directory')
+    p.add_argument('--gin_file', action='append', required=True, help='recipe(s)')
+    p.add_argument('--gin_param', action='append', default=[], help='gin bindings')
+    p.add_argument('--json', action='store_true', help='print the report as JSON')
+    p.add_argument('--verbose', action='store_true', help='list every restored variable')
+    p.set_defaults(func=cmd_inspect_checkpoint)
     return parser
 
 

@@ -12,6 +12,7 @@ import time
 
 import tensorflow as tf
 
+from jacktf.core import fingerprint
 from jacktf.core.errors import ConfigError
 from jacktf.core.restore import restore_from_checkpoint
 from jacktf.core.trainer import ProgressLine, checkpoint_manager
@@ -109,6 +110,7 @@ class Experiment:
 
     def _initialize(self, model, manager, checkpoint, frozen):
         latest = manager.latest_checkpoint
+        fingerprint.check_or_write(self.model_dir, model, has_checkpoint=bool(latest))
         if latest:
             checkpoint.restore(latest).assert_existing_objects_matched()
             log.info('Resuming from %s at step %d (CHECKPOINT_PATH is not applied to a '

@@ -161,7 +161,7 @@ def plan_restore(model_shapes: Dict[str, list], ckpt_shapes: Dict[str, list], *,
 
 
 def restore_from_checkpoint(model, checkpoint_path, *, exclude_scopes=(), scope_map=None,
-                            strict=True, frozen=(), report_path=None):
+                            strict=True, frozen=(), report_path=None, dry_run=False):
     """Assigns checkpoint values to the model's variables by name.
 
     Args:
@@ -172,6 +172,7 @@ def restore_from_checkpoint(model, checkpoint_path, *, exclude_scopes=(), scope_
       strict: raise on missing variables, shape mismatches and unmatched rules.
       frozen: names of frozen variables, recorded in the report.
       report_path: where to write the report as JSON.
+      dry_run: only plan and report; assign nothing.
 
     Returns:
       The RestoreReport.
@@ -196,6 +197,8 @@ def restore_from_checkpoint(model, checkpoint_path, *, exclude_scopes=(), scope_
         report.write_json(report_path)
     if strict and not report.ok:
         raise RestoreError(report.error_message())
+    if dry_run:
+        return report
     for name in report.restored:
         key = ckpt[_map_name(name, scope_map)][0]
         variables[name].assign(tf.cast(reader.get_tensor(key), variables[name].dtype))

@@ -1,0 +1,55 @@
+"""The model directory's fingerprint: what a checkpoint in it was trained as.
+
+A run writes MODEL_DIR/fingerprint.json before its first checkpoint. A later run in the
+same directory resumes only when the model-defining part of its configuration (backbone,
+head, classes, input size, preprocessing, variable names and shapes) is the same;
+training length, learning rate and logging may change between runs.
+"""
+
+import hashlib
+import json
+import os
+
+import tensorflow as tf
+
+from jacktf.core.errors import ConfigError
+
+FILENAME = 'fingerprint.json'
+
+
+def model_fingerprint(model):
+    """A dict describing the model, with a digest over it."""
+    variables = sorted(f'{n}:{v.shape.as_list()}' for n, v in
+                       zip(model.variable_names(), model.variables))
+    fields = {'backbone': model.backbone_name, 'head': model.head_name,
+              'num_classes': model.num_classes, 'image_size': model.image_size,
+              'preprocessing': model.preprocessing, 'precision': model.precision,
+              'variables': hashlib.sha256('\n'.join(variables).encode()).hexdigest()[:16]}
+    fields['digest'] = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()
+                                      ).hexdigest()[:16]
+    return fields
+
+
+def check_or_write(model_dir, model, has_checkpoint):
+    """Writes the fingerprint for a new run; raises when it differs from a resumed one.
+
+    Raises:
+      ConfigError: the directory's checkpoints were trained as another configuration.
+    """
+    path = os.path.join(model_dir, FILENAME)
+    current = model_fingerprint(model)
+    if has_checkpoint and tf.io.gfile.exists(path):
+        with tf.io.gfile.GFile(path) as f:
+            stored = json.load(f)
+        if stored.get('digest') != current['digest']:
+            diffs = [f'{k}: {stored.get(k)!r} in the directory, {current[k]!r} now'
+                     for k in current if k != 'digest' and stored.get(k) != current[k]]
+            raise ConfigError(
+                f'MODEL_DIR {model_dir} holds checkpoints of another configuration ('
+                f'{"; ".join(diffs)}). Use a new --model_dir to start this configuration, '
+                'or restore the recipe that wrote the directory to resume it.')
+        return current
+    tf.io.gfile.makedirs(model_dir)
+    with tf.io.gfile.GFile(path, 'w') as f:
+        json.dump(current, f, indent=2)
+    return current
