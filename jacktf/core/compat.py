@@ -60,3 +60,22 @@ def ensure():
             # Older tf-keras ships the public path itself.
             importlib.import_module(_LEGACY_BN)
     _done = True
+
+
+def eager_safe_arg_scope(arg_scope):
+    """Drops ``variables_collections`` from a slim arg_scope dict.
+
+    tf_slim adds a variable to a named collection with ``var not in collection``, which
+    compares variables element-wise under eager execution and fails (the Inception arg
+    scopes put batch-norm statistics in 'moving_vars'). Collections have no use in TF2,
+    so the option is removed, also inside ``normalizer_params``.
+    """
+    cleaned = {}
+    for key, kwargs in arg_scope.items():
+        kwargs = {k: v for k, v in kwargs.items() if k != 'variables_collections'}
+        params = kwargs.get('normalizer_params')
+        if isinstance(params, dict) and 'variables_collections' in params:
+            kwargs['normalizer_params'] = {k: v for k, v in params.items()
+                                           if k != 'variables_collections'}
+        cleaned[key] = kwargs
+    return cleaned

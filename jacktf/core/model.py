@@ -11,7 +11,7 @@ import contextlib
 import tensorflow as tf
 import tf_slim as slim
 
-from jacktf.core import plugins, scopes
+from jacktf.core import compat, plugins, scopes
 from jacktf.core.batchnorm import frozen_bn_arg_scope
 from jacktf.core.errors import ConfigError
 
@@ -49,7 +49,7 @@ class SlimNetwork(tf.keras.layers.Layer):
     def _arg_scope(self):
         if self._card.arg_scope is None:
             return contextlib.nullcontext()
-        base = self._card.arg_scope(**self._arg_scope_kwargs)
+        base = compat.eager_safe_arg_scope(self._card.arg_scope(**self._arg_scope_kwargs))
         return slim.arg_scope(frozen_bn_arg_scope(base, self.bn_frozen))
 
     @tf.compat.v1.keras.utils.track_tf1_style_variables
@@ -59,7 +59,8 @@ class SlimNetwork(tf.keras.layers.Layer):
                 logits, end_points = self._net_fn(
                     images, num_classes=self._num_classes, is_training=training,
                     **self._backbone_kwargs)
-                features = end_points.get(self._card.features_endpoint)
+                features = end_points.get(self._card.features_endpoint,
+                                          end_points.get('global_pool'))
             else:
                 features, end_points = self._net_fn(
                     images, num_classes=None, is_training=training,

@@ -26,6 +26,9 @@ log = logging.getLogger('jacktf')
 ENTRY_POINT_GROUP = 'jacktf'
 BUILTIN_PLUGINS = (
     'jacktf.backbones.resnet',
+    'jacktf.backbones.inception',
+    'jacktf.backbones.vgg',
+    'jacktf.backbones.mobilenet_v1',
     'jacktf.heads.linear',
     'jacktf.optim.optimizers',
     'jacktf.optim.schedules',
