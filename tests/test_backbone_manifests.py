@@ -21,6 +21,12 @@ CASES = [
     ('vgg_16', 'vgg_16', 224, {}),
     ('mobilenet_v1', 'mobilenet_v1_1.0_224', 224, {}),
     ('mobilenet_v1_025', 'mobilenet_v1_0.25_128', 128, {}),
+    ('mobilenet_v2', 'mobilenet_v2_1.0_224', 224, {}),
+    ('mobilenet_v2_140', 'mobilenet_v2_1.4_224', 224, {}),
+    ('mobilenet_v2_035', 'mobilenet_v2_0.35_224', 224, {}),
+    ('mobilenet_v2_035', 'mobilenet_v2_0.35_96', 96, {}),
+    ('mobilenet_v3_large', 'mobilenet_v3_large_1.0_224', 224, {}),
+    ('mobilenet_v3_small', 'mobilenet_v3_small_1.0_224', 224, {}),
 ]
 
 

@@ -29,6 +29,8 @@ BUILTIN_PLUGINS = (
     'jacktf.backbones.inception',
     'jacktf.backbones.vgg',
     'jacktf.backbones.mobilenet_v1',
+    'jacktf.backbones.mobilenet.mobilenet_v2',
+    'jacktf.backbones.mobilenet.mobilenet_v3',
     'jacktf.heads.linear',
     'jacktf.optim.optimizers',
     'jacktf.optim.schedules',
