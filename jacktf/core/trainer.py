@@ -31,6 +31,8 @@ class Trainer:
         in inference mode.
       trainable_scopes: when set, only variables under these scopes train.
       label_smoothing: cross-entropy label smoothing.
+      aux_loss_weight: weight of the auxiliary logits' loss when the network has them
+        (inception_v3 with create_aux_logits=True and the native head); slim's 0.4.
       clip_gradient_norm: clip gradients by this global norm (None: no clipping).
       log_every_steps: steps between progress lines and train summaries.
       eval_every_steps: steps between evaluations (None: only at the end).
@@ -41,7 +43,7 @@ class Trainer:
 
     def __init__(self, *, train_steps, optimizer, lr_schedule=None, learning_rate=0.01,
                  freeze_scopes=(), trainable_scopes=(), label_smoothing=0.0,
-                 clip_gradient_norm=None, log_every_steps=20, eval_every_steps=None,
+                 aux_loss_weight=0.4, clip_gradient_norm=None, log_every_steps=20, eval_every_steps=None,
                  checkpoint_every_steps=200, max_to_keep=3,
                  keep_checkpoint_every_n_hours=None):
         if int(train_steps) <= 0:
@@ -58,6 +60,7 @@ class Trainer:
         self.freeze_scopes = scopes.parse_scopes(freeze_scopes)
         self.trainable_scopes = scopes.parse_scopes(trainable_scopes)
         self.label_smoothing = float(label_smoothing)
+        self.aux_loss_weight = float(aux_loss_weight)
         self.clip_gradient_norm = clip_gradient_norm
         self.log_every_steps = max(1, int(log_every_steps))
         self.eval_every_steps = eval_every_steps
@@ -95,11 +98,17 @@ class Trainer:
 
     def make_train_step(self, model, optimizer, variables, global_batch, strategy):
         smoothing, clip = self.label_smoothing, self.clip_gradient_norm
+        aux_weight = self.aux_loss_weight
 
         def step_fn(images, labels):
             with tf.GradientTape() as tape:
-                logits = model.predict(images, training=True)['logits']
+                outputs = model.predict(images, training=True)
+                logits = outputs['logits']
                 per_example = model.loss(labels, logits, label_smoothing=smoothing)
+                aux = outputs['end_points'].get('AuxLogits')
+                if aux is not None and aux_weight:
+                    per_example += aux_weight * model.loss(labels, aux,
+                                                           label_smoothing=smoothing)
                 loss = tf.nn.compute_average_loss(per_example,
                                                   global_batch_size=global_batch)
                 reg = model.regularization_loss()

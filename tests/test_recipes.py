@@ -1,0 +1,52 @@
+"""Every shipped recipe runs out of the box on the demo data; Inception's aux loss."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import jacktf
+from jacktf.core.configurables import RECIPES_DIR
+from jacktf.core.trainer import Trainer
+from jacktf.optim.optimizers import sgd
+from conftest import run_cli
+
+RECIPES = sorted(f for f in os.listdir(RECIPES_DIR) if f.endswith('.gin'))
+
+
+def test_recipes_share_the_macro_header():
+    macros = ['BACKBONE', 'NUM_CLASSES', 'IMAGE_SIZE', 'BATCH_SIZE', 'TRAIN_STEPS',
+              'LEARNING_RATE', 'TRAIN_FILES', 'EVAL_FILES', 'CHECKPOINT_PATH',
+              'CHECKPOINT_EXCLUDE_SCOPES', 'FREEZE_SCOPES', 'PRECISION', 'MODEL_DIR']
+    assert len(RECIPES) == 6
+    for name in RECIPES:
+        with open(os.path.join(RECIPES_DIR, name)) as f:
+            lines = [l.split('=')[0].strip() for l in f if l[:1].isupper() and '=' in l]
+        assert lines[:len(macros)] == macros, name
+
+
+@pytest.mark.parametrize('recipe', [r for r in RECIPES if r != 'demo.gin'])
+def test_recipe_trains_on_demo_data(recipe, tmp_path):
+    r = run_cli(['jacktf.run', f'--gin_file=gin/{recipe}', f'--model_dir={tmp_path}',
+                 '--gin_param=TRAIN_STEPS = 2', '--gin_param=BATCH_SIZE = 4',
+                 '--gin_param=EVAL_FILES = None', '--mode=train'])
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'Done at step 2' in r.stdout
+    assert tf.train.latest_checkpoint(os.path.join(tmp_path, 'checkpoints'))
+
+
+def test_inception_v3_aux_logits_enter_the_loss(default_registry):
+    model = jacktf.build_model('inception_v3', head='native', num_classes=2,
+                               registry=default_registry, create_aux_logits=True)
+    aux = [v for v in model.variables if 'AuxLogits/Conv2d_2b_1x1/weights' in v.name][0]
+    before = aux.numpy().copy()
+    trainer = Trainer(train_steps=1, optimizer=sgd, learning_rate=0.1)
+    variables, _ = trainer.split_variables(model)
+    optimizer = sgd(0.1)
+    step = trainer.make_train_step(model, optimizer, variables, 2,
+                                   tf.distribute.get_strategy())
+    data = tf.data.Dataset.from_tensors((tf.random.uniform([2, 299, 299, 3], -1, 1),
+                                         tf.constant([0, 1]))).repeat()
+    step(iter(data))
+    assert not np.array_equal(aux.numpy(), before)
