@@ -74,6 +74,20 @@ def cmd_inspect_checkpoint(args):
     return 0
 
 
+def cmd_convert(args):
+    from jacktf.data.converter import convert
+    info = convert(args.image_dir, args.output_dir, val_fraction=args.val_fraction,
+                   num_shards=args.num_shards, workers=args.workers, seed=args.seed,
+                   overwrite=args.overwrite, max_pixels=args.max_pixels)
+    per_split = ', '.join(f'{split} {sum(c.values())}' for split, c in info['counts'].items())
+    print(f"Wrote {info['num_written']} images of {len(info['classes'])} classes "
+          f"({per_split}) to {args.output_dir} in {info['seconds']} s; "
+          f"{info['num_skipped']} skipped.")
+    for item in info['skipped']:
+        print(f"  skipped {item['file']}: {item['reason']}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog='jacktf', description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='command', required=True)
@@ -90,6 +104,17 @@ def build_parser():
     p.add_argument('--json', action='store_true', help='print the report as JSON')
     p.add_argument('--verbose', action='store_true', help='list every restored variable')
     p.set_defaults(func=cmd_inspect_checkpoint)
+    p = sub.add_parser('convert', help='image folder (one subfolder per class) to TFRecords')
+    p.add_argument('--image_dir', required=True)
+    p.add_argument('--output_dir', required=True)
+    p.add_argument('--val_fraction', type=float, default=0.1)
+    p.add_argument('--num_shards', type=int, default=4)
+    p.add_argument('--workers', type=int, default=None, help='processes (default: CPUs)')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--overwrite', action='store_true')
+    p.add_argument('--max_pixels', type=int, default=100_000_000,
+                   help='images with more pixels are skipped before decoding')
+    p.set_defaults(func=cmd_convert)
     return parser
 
 

@@ -13,7 +13,7 @@ import time
 import tensorflow as tf
 
 from jacktf.core import fingerprint
-from jacktf.core.errors import ConfigError
+from jacktf.core.errors import ConfigError, DataError
 from jacktf.core.restore import restore_from_checkpoint
 from jacktf.core.trainer import ProgressLine, checkpoint_manager
 from jacktf.data import pipeline
@@ -38,12 +38,16 @@ class Experiment:
       shuffle_buffer: examples in the training shuffle buffer.
       eval_batch_size: batch size for evaluation (default batch_size).
       seed: makes data order and initialization repeatable.
+      skip_corrupt: skip (and count) corrupt, truncated or oversized records instead of
+        stopping at the first one.
+      max_pixels: records whose image header declares more pixels are bad records.
     """
 
     def __init__(self, *, model_dir, model, trainer, train_files, eval_files=None,
                  batch_size=32, decoder='tfexample_classification', checkpoint_path=None,
                  checkpoint_exclude_scopes=(), scope_map=None, shuffle_buffer=2048,
-                 eval_batch_size=None, seed=None, after_first_step=None):
+                 eval_batch_size=None, seed=None, skip_corrupt=True,
+                 max_pixels=pipeline.DEFAULT_MAX_PIXELS, after_first_step=None):
         if not model_dir:
             raise ConfigError('MODEL_DIR is not set: give --model_dir or bind MODEL_DIR.')
         if int(batch_size) <= 0:
@@ -61,6 +65,9 @@ class Experiment:
         self.scope_map = scope_map
         self.shuffle_buffer = shuffle_buffer
         self.seed = seed
+        self.skip_corrupt = bool(skip_corrupt)
+        self.max_pixels = int(max_pixels)
+        self.counters = pipeline.make_counters()
         self.after_first_step = after_first_step
         self.strategy = tf.distribute.get_strategy()
 
@@ -72,7 +79,9 @@ class Experiment:
             preprocess_fn=lambda image, t: model.preprocess(image, training=t),
             batch_size=self.batch_size if training else self.eval_batch_size,
             is_training=training, num_classes=model.num_classes,
-            shuffle_buffer=self.shuffle_buffer, seed=self.seed)
+            shuffle_buffer=self.shuffle_buffer, seed=self.seed,
+            skip_corrupt=self.skip_corrupt, max_pixels=self.max_pixels,
+            counters=self.counters)
 
     def _copy_labels(self):
         names = pipeline.labels_for(self.train_files)
@@ -158,14 +167,14 @@ class Experiment:
                  len(variables), len(frozen), self.model_dir)
         metrics, t_start = {}, time.time()
         while int(step.numpy()) < trainer.train_steps:
-            loss, total, acc = train_step(iterator)
+            loss, total, acc = _data_errors(train_step, iterator)
             current = int(step.assign_add(1).numpy())
             progress.add(float(loss), float(total), float(acc))
             if current == start + 1 and self.after_first_step:
                 self.after_first_step(self.model_dir)
             if current % trainer.log_every_steps == 0 or current == trainer.train_steps:
                 lr = _current_lr(optimizer)
-                line = progress.emit(current, lr)
+                line = progress.emit(current, lr, int(self.counters['skipped'].numpy()))
                 with writer.as_default(step=current):
                     tf.summary.scalar('loss', line['loss'])
                     tf.summary.scalar('total_loss', line['total_loss'])
@@ -185,13 +194,16 @@ class Experiment:
             metrics = self._eval(model, eval_ds, eval_writer, final)
         writer.flush()
         eval_writer.flush()
+        skipped = int(self.counters['skipped'].numpy())
         summary = {'step': final, 'seconds': round(time.time() - t_start, 1),
+                   'skipped_records': skipped,
                    'checkpoint': manager.latest_checkpoint, 'model_dir': self.model_dir,
                    **{f'eval_{k}': v for k, v in metrics.items()}}
         acc = f"eval accuracy {metrics['accuracy']:.4f} on {metrics['examples']} " \
               'examples' if metrics else 'no evaluation'
-        log.info('Done at step %d: %s. Checkpoint: %s. TensorBoard: tensorboard --logdir '
-                 '%s', final, acc, manager.latest_checkpoint, self.model_dir)
+        log.info('Done at step %d: %s. %d corrupt or oversized records skipped. '
+                 'Checkpoint: %s. TensorBoard: tensorboard --logdir %s', final, acc, skipped,
+                 manager.latest_checkpoint, self.model_dir)
         return summary
 
     def _eval(self, model, dataset, writer, step):
@@ -202,6 +214,18 @@ class Experiment:
             tf.summary.scalar('accuracy', metrics['accuracy'])
             tf.summary.scalar('loss', metrics['loss'])
         return metrics
+
+
+def _data_errors(fn, *args):
+    """Runs ``fn``; a bad-record assertion from the pipeline becomes a DataError."""
+    try:
+        return fn(*args)
+    except tf.errors.InvalidArgumentError as e:
+        text = e.message
+        for marker in ('Label out of range', 'Corrupt, truncated'):
+            if marker in text:
+                raise DataError(text[text.index(marker):].split('\n')[0]) from None
+        raise
 
 
 def _current_lr(optimizer):

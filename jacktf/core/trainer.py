@@ -151,7 +151,7 @@ class Trainer:
 
         loss = hits = count = 0.0
         for images, labels in strategy.experimental_distribute_dataset(dataset):
-            l, h, c = eval_step(images, labels)
+            l, h, c = eval_step(images, labels)  # noqa: E741
             loss, hits, count = loss + float(l), hits + float(h), count + float(c)
         if not count:
             return {'accuracy': float('nan'), 'loss': float('nan'), 'examples': 0}
@@ -173,15 +173,16 @@ class ProgressLine:
         self.acc += acc
         self.n += 1
 
-    def emit(self, step, lr):
+    def emit(self, step, lr, skipped=0):
         dt = max(time.time() - self.t0, 1e-9)
         rate = (step - self.s0) * self.batch / dt
         eta = (self.total_steps - step) * self.batch / rate if rate else float('inf')
         n = max(self.n, 1)
         loss, total, acc = self.loss / n, self.total / n, self.acc / n
+        bad = f'  skipped {skipped} bad records' if skipped else ''
         log.info('step %d/%d  loss %.4f (with regularization %.4f)  acc %.3f  lr %.3g  '
-                 '%.1f img/s  ETA %s', step, self.total_steps, loss, total, acc, lr, rate,
-                 _fmt_seconds(eta))
+                 '%.1f img/s  ETA %s%s', step, self.total_steps, loss, total, acc, lr, rate,
+                 _fmt_seconds(eta), bad)
         self.t0, self.s0, self.n = time.time(), step, 0
         self.loss = self.total = self.acc = 0.0
         return {'loss': loss, 'total_loss': total, 'accuracy': acc,

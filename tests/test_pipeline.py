@@ -1,0 +1,132 @@
+"""The input pipeline with bad records, the image_folder decoder and the preprocessors."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from jacktf.data import pipeline, preprocessing
+from jacktf.data.decoders import image_folder, tfexample_classification
+from data_factory import (bad_image_folder, huge_png_header, jpeg_bytes, png_bytes,
+                          random_image, write_records)
+
+
+def _simple(image, training):
+    return preprocessing.simple(image, image_size=32, is_training=training)
+
+
+def _good(rng, label, i):
+    return dict(encoded=jpeg_bytes(random_image(rng)), image_format='jpeg', label=label,
+                filename=f'img{i}.jpg')
+
+
+@pytest.fixture
+def shards(tmp_path):
+    rng = np.random.default_rng(0)
+    good = [_good(rng, i % 2, i) for i in range(10)]
+    bad = [dict(encoded=jpeg_bytes(random_image(rng))[:200], image_format='jpeg', label=0),
+           dict(encoded=huge_png_header(), image_format='png', label=1),
+           tf.train.Example().SerializeToString(),  # no image/encoded at all
+           dict(encoded=png_bytes(random_image(rng))[:-20], image_format='png', label=0)]
+    write_records(str(tmp_path / 'train-00000-of-00003.tfrecord'), good[:5] + bad[:2])
+    write_records(str(tmp_path / 'train-00001-of-00003.tfrecord'), good[5:] + bad[2:])
+    write_records(str(tmp_path / 'train-00002-of-00003.tfrecord'), [])  # an empty shard
+    return str(tmp_path / 'train-*.tfrecord')
+
+
+def _read(pattern, **kwargs):
+    return pipeline.read_dataset(pattern, decode_fn=tfexample_classification(),
+                                 preprocess_fn=_simple, batch_size=4, is_training=False,
+                                 **kwargs)
+
+
+def test_bad_records_are_skipped_and_counted(shards):
+    counters = pipeline.make_counters()
+    labels = np.concatenate([l.numpy() for _, l in _read(shards, num_classes=2,
+                                                         counters=counters)])
+    assert len(labels) == 10 and sorted(labels) == [0] * 5 + [1] * 5
+    assert int(counters['skipped'].numpy()) == 4
+
+
+def test_skip_corrupt_false_fails_naming_file_and_record(shards):
+    with pytest.raises(tf.errors.InvalidArgumentError) as e:
+        for _ in _read(shards, skip_corrupt=False):
+            pass
+    assert 'Corrupt, truncated, non-image or oversized record in' in e.value.message
+    assert 'train-00000-of-00003.tfrecord' in e.value.message
+    assert 'record' in e.value.message and '5' in e.value.message
+
+
+def test_pixel_limit_rejects_before_decoding(shards):
+    counters = pipeline.make_counters()
+    n = sum(len(l) for _, l in _read(shards, counters=counters, max_pixels=56 * 40 - 1))
+    assert n == 0 and int(counters['skipped'].numpy()) == 14
+
+
+def test_label_out_of_range_names_file_and_record(tmp_path):
+    rng = np.random.default_rng(1)
+    path = str(tmp_path / 'labels.tfrecord')
+    write_records(path, [_good(rng, 0, 0), _good(rng, 1, 1), _good(rng, 2, 2)])
+    with pytest.raises(tf.errors.InvalidArgumentError) as e:
+        for _ in _read(path, num_classes=2):
+            pass
+    assert 'Label out of range [0, NUM_CLASSES =' in e.value.message
+    assert 'labels.tfrecord' in e.value.message and 'record' in e.value.message
+
+
+def test_image_folder_decoder_reads_folders_directly(tmp_path):
+    root = str(tmp_path / 'images')
+    bad_image_folder(root, good_per_class=3)
+    counters = pipeline.make_counters()
+    ds = pipeline.read_dataset(root, decode_fn=image_folder(), preprocess_fn=_simple,
+                               batch_size=5, is_training=False, num_classes=2,
+                               counters=counters)
+    labels = np.concatenate([l.numpy() for _, l in ds])
+    # cat: 3 good + png_named, cmyk, gray (.jpg) + rgba (.png) + truncated + empty + huge;
+    # notes.txt is not an image extension. Bad ones are skipped by the header checks.
+    assert sorted(labels.tolist()) == [0] * 7 + [1] * 3
+    assert int(counters['skipped'].numpy()) == 3
+    assert pipeline.labels_for(root) == ['cat', 'dog']
+
+
+def test_training_pipeline_batches_shuffles_and_repeats(shards):
+    ds = pipeline.read_dataset(shards, decode_fn=tfexample_classification(),
+                               preprocess_fn=_simple, batch_size=4, is_training=True,
+                               shuffle_buffer=16, seed=1)
+    batches = [b for _, b in zip(range(6), ds)]
+    assert all(img.shape == (4, 32, 32, 3) for img, _ in batches)  # 24 > 10: repeats
+
+
+# -- preprocessing ---------------------------------------------------------------------
+
+@pytest.mark.parametrize('name,low,high', [('vgg', -123.68, 151.061),
+                                           ('inception', -1.0, 1.0), ('simple', -1.0, 1.0)])
+@pytest.mark.parametrize('training', [True, False])
+def test_preprocessing_shapes_dtypes_ranges(name, low, high, training):
+    fn = getattr(preprocessing, name)
+    image = tf.constant(np.random.default_rng(0).integers(0, 256, (300, 420, 3)), tf.uint8)
+    for size in (224, 64):
+        out = fn(image, image_size=size, is_training=training)
+        assert out.dtype == tf.float32 and out.shape.as_list() == [size, size, 3]
+        assert float(tf.reduce_min(out)) >= low - 1e-3
+        assert float(tf.reduce_max(out)) <= high + 1e-3
+
+
+@pytest.mark.parametrize('name', ['vgg', 'inception', 'simple'])
+def test_eval_preprocessing_is_deterministic(name):
+    fn = getattr(preprocessing, name)
+    image = tf.constant(np.random.default_rng(1).integers(0, 256, (200, 150, 3)), tf.uint8)
+    a = fn(image, image_size=96, is_training=False).numpy()
+    b = fn(image, image_size=96, is_training=False).numpy()
+    np.testing.assert_array_equal(a, b)
+    t1 = fn(image, image_size=96, is_training=True).numpy()
+    t2 = fn(image, image_size=96, is_training=True).numpy()
+    assert not np.array_equal(t1, t2) or name == 'simple'
+
+
+def test_vgg_eval_is_central_crop_of_resized_image():
+    image = tf.constant(np.arange(256 * 512 * 3).reshape(256, 512, 3) % 251, tf.uint8)
+    out = preprocessing.vgg(image, image_size=224, is_training=False)
+    expected = tf.cast(image, tf.float32)[16:240, 144:368] - preprocessing.VGG_MEANS
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), atol=1e-4)
