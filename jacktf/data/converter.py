@@ -1,8 +1,8 @@
 """ImageFolder -> sharded TFRecords, labels.txt and dataset.json (`jacktf convert`).
 
-Images are checked and normalized in parallel worker processes (``image_check``); the
-parent writes the records. The train/validation split is stratified per class and
-deterministic for a seed. Corrupt, empty, oversized and non-image files are skipped and
+Images are checked and normalized in parallel worker processes (``image_check``) while
+the parent writes the records of the ones already checked. The train/validation split
+is made over the files, stratified per class and deterministic for a seed. Corrupt, empty, oversized and non-image files are skipped and
 listed in dataset.json with their reason; nothing else is lost. Output goes to a staging
 folder first and is moved into place at the end, so a crash never leaves a half output.
 """
@@ -43,7 +43,7 @@ def split_items(items, num_classes, val_fraction, seed):
 
 def _check(args):
     path, max_pixels = args
-    return image_check.inspect_image(path, max_pixels=max_pixels)
+    return image_check.inspect_image(path, max_pixels=max_pixels, return_original=False)
 
 
 def _progress(done, total, skipped, start):
@@ -81,59 +81,62 @@ def convert(image_dir, output_dir, *, val_fraction=0.1, num_shards=4, workers=No
         raise DataError(f'{image_dir!r} has class folders but no files.')
     workers = workers or os.cpu_count() or 1
     start = time.time()
-    results = [None] * len(items)
-    jobs = [(path, max_pixels) for path, _ in items]
-    skipped = 0
-    if workers > 1:
-        ctx = multiprocessing.get_context('fork' if 'fork' in
-                                          multiprocessing.get_all_start_methods() else None)
-        with ctx.Pool(workers) as pool:
-            for i, result in enumerate(pool.imap(_check, jobs, chunksize=8)):
-                results[i] = result
-                skipped += not result['ok']
-                if progress and (i % 50 == 49 or i == len(jobs) - 1):
-                    _progress(i + 1, len(jobs), skipped, start)
-    else:
-        for i, job in enumerate(jobs):
-            results[i] = _check(job)
-            skipped += not results[i]['ok']
-            if progress and (i % 50 == 49 or i == len(jobs) - 1):
-                _progress(i + 1, len(jobs), skipped, start)
-
-    good = [(path, label, r) for (path, label), r in zip(items, results) if r['ok']]
-    skipped_list = [{'file': os.path.relpath(path, image_dir), 'reason': r['reason']}
-                    for (path, _), r in zip(items, results) if not r['ok']]
-    converted = [{'file': os.path.relpath(p, image_dir), 'conversion': r['converted']}
-                 for p, _, r in good if r['converted']]
-    splits = split_items(good, len(classes), val_fraction, seed)
-
+    # Split every file first (stratified, deterministic), then check and write in one
+    # streaming pass: the parent writes records while the workers decode the next ones.
+    splits = split_items(items, len(classes), val_fraction, seed)
+    plan = [(split, i, path, label) for split, members in splits.items()
+            for i, (path, label) in enumerate(members)]
     parent = os.path.dirname(os.path.abspath(output_dir)) or '.'
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix='.jacktf-convert-', dir=parent)
     try:
-        counts = {}
+        writers, shard_counts = {}, {}
         for split, members in splits.items():
-            counts[split] = {c: 0 for c in classes}
-            if not members:
-                continue
-            shards = min(num_shards, len(members))
-            writers = [tf.io.TFRecordWriter(os.path.join(
-                staging, f'{split}-{s:05d}-of-{shards:05d}.tfrecord')) for s in range(shards)]
-            for i, (path, label, r) in enumerate(members):
-                writers[i % shards].write(make_example(
-                    encoded=r['encoded'], image_format=r['format'], label=label,
-                    text=classes[label], height=r['height'], width=r['width'],
-                    filename=os.path.relpath(path, image_dir)))
-                counts[split][classes[label]] += 1
-            for w in writers:
-                w.close()
+            shard_counts[split] = min(num_shards, len(members))
+            writers[split] = [tf.io.TFRecordWriter(os.path.join(
+                staging, f'{split}-{k:05d}-of-{shard_counts[split]:05d}.tfrecord'))
+                for k in range(shard_counts[split])]
+        counts = {split: {c: 0 for c in classes} for split in splits}
+        skipped, converted = [], []
+        jobs = [(path, max_pixels) for _, _, path, _ in plan]
+        if workers > 1:
+            method = 'fork' if 'fork' in multiprocessing.get_all_start_methods() else None
+            pool = multiprocessing.get_context(method).Pool(workers)
+            results = pool.imap(_check, jobs, chunksize=8)
+        else:
+            pool, results = None, map(_check, jobs)
+        try:
+            for n, ((split, i, path, label), r) in enumerate(zip(plan, results), start=1):
+                rel = os.path.relpath(path, image_dir)
+                if not r['ok']:
+                    skipped.append({'file': rel, 'reason': r['reason']})
+                else:
+                    if r['converted']:
+                        converted.append({'file': rel, 'conversion': r['converted']})
+                    if r['encoded'] is None:  # kept as it is
+                        with open(path, 'rb') as f:
+                            r['encoded'] = f.read()
+                    writers[split][i % shard_counts[split]].write(make_example(
+                        encoded=r['encoded'], image_format=r['format'], label=label,
+                        text=classes[label], height=r['height'], width=r['width'],
+                        filename=rel))
+                    counts[split][classes[label]] += 1
+                if progress and (n % 50 == 0 or n == len(plan)):
+                    _progress(n, len(plan), len(skipped), start)
+        finally:
+            if pool is not None:
+                pool.terminate()
+            for split_writers in writers.values():
+                for w in split_writers:
+                    w.close()
         with open(os.path.join(staging, 'labels.txt'), 'w') as f:
             f.write('\n'.join(classes) + '\n')
+        written = sum(sum(c.values()) for c in counts.values())
         info = {'image_dir': os.path.abspath(image_dir), 'classes': classes,
-                'num_files': len(items), 'num_written': len(good),
-                'num_skipped': len(skipped_list), 'counts': counts,
+                'num_files': len(items), 'num_written': written,
+                'num_skipped': len(skipped), 'counts': counts,
                 'val_fraction': val_fraction, 'seed': seed, 'num_shards': num_shards,
-                'skipped': skipped_list, 'converted': converted,
+                'skipped': skipped, 'converted': converted,
                 'seconds': round(time.time() - start, 2), 'workers': workers}
         with open(os.path.join(staging, 'dataset.json'), 'w') as f:
             json.dump(info, f, indent=2)

@@ -27,8 +27,13 @@ def _to_rgb(image):
     return image.convert('RGB')
 
 
-def inspect_image(path, max_pixels=DEFAULT_MAX_PIXELS, quality=95):
-    """Returns dict(ok, encoded, format, height, width, converted, reason) for ``path``."""
+def inspect_image(path, max_pixels=DEFAULT_MAX_PIXELS, quality=95, return_original=True):
+    """Returns dict(ok, encoded, format, height, width, converted, reason) for ``path``.
+
+    With ``return_original=False`` a file kept as it is comes back with encoded=None
+    (the caller reads the file itself, which is cheaper than shipping it between
+    processes).
+    """
     try:
         with open(path, 'rb') as f:
             data = f.read()
@@ -52,7 +57,8 @@ def inspect_image(path, max_pixels=DEFAULT_MAX_PIXELS, quality=95):
         kind = 'not an image' if 'cannot identify' in str(e) else 'corrupt image'
         return {'ok': False, 'reason': f'{kind}: {e}'}
     if fmt == 'JPEG' and image.mode == 'RGB':
-        return {'ok': True, 'encoded': data, 'format': 'jpeg', 'height': height,
+        return {'ok': True, 'encoded': data if return_original else None,
+                'format': 'jpeg', 'height': height,
                 'width': width, 'converted': None}
     out = io.BytesIO()
     _to_rgb(image).save(out, format='JPEG', quality=quality)
