@@ -88,6 +88,84 @@ def cmd_convert(args):
     return 0
 
 
+def _experiment_for(model_dir, gin_files=(), gin_params=()):
+    """The Experiment of a model directory: its operative config unless files are given."""
+    import os
+    files = list(gin_files) or [os.path.join(model_dir, 'operative_config.gin')]
+    if not gin_files and not os.path.exists(files[0]):
+        runtime.fail(f'{files[0]} not found: give --gin_file, or a --model_dir written by '
+                     'a jacktf training run.')
+    return runtime.experiment_from_gin(files, gin_params, model_dir)
+
+
+def cmd_export(args):
+    experiment = _experiment_for(args.model_dir, args.gin_file or (), args.gin_param)
+    path, diff = experiment.export(checkpoint=args.checkpoint, export_dir=args.export_dir)
+    print(f'SavedModel: {path} (parity max |diff| {diff:.2g})')
+    if args.tflite:
+        from jacktf.core.tflite import export_tflite
+        tflite_path, tdiff = export_tflite(experiment.model, path)
+        print(f'TFLite: {tflite_path} (max |diff| vs SavedModel {tdiff:.2g})')
+    return 0
+
+
+def cmd_eval(args):
+    experiment = _experiment_for(args.model_dir, args.gin_file or (), args.gin_param)
+    report = experiment.evaluate_latest(checkpoint=args.checkpoint,
+                                        saved_model=args.saved_model)
+    k = [key for key in report if key.startswith('top_') and key != 'top_1_accuracy'][0]
+    print(f"top-1 {report['top_1_accuracy']:.4f}  {k.replace('_accuracy', '')} "
+          f"{report[k]:.4f}  macro-F1 {report['macro_f1']:.4f}  on {report['examples']} "
+          f"examples -> {args.model_dir}/eval/metrics.json")
+    return 0
+
+
+def cmd_predict(args):
+    import os
+    import tensorflow as tf
+    from PIL import Image
+    from jacktf.core import predict
+    files = predict.collect_images(args.inputs)
+    loaded = [predict.load_checked(f) for f in files]  # checks every file first
+    if not os.path.isdir(args.saved_model):
+        runtime.fail(f'--saved_model {args.saved_model!r} is not a directory.')
+    module = tf.saved_model.load(args.saved_model)
+    serve = module.signatures['serving_default']
+    rows = []
+    for start in range(0, len(files), 32):
+        chunk = loaded[start:start + 32]
+        out = serve(images=tf.constant([enc for enc, _ in chunk]))
+        probs = out['probabilities'].numpy()
+        names = [n.decode() for n in module.class_names.numpy()]
+        for i, path in enumerate(files[start:start + 32]):
+            order = probs[i].argsort()[::-1][:args.top_k]
+            rows.append({'file': path, 'predictions': [
+                {'class': int(c), 'class_name': names[c], 'probability': float(probs[i][c])}
+                for c in order]})
+    if args.cam_dir:
+        if 'explain_images' not in module.signatures:
+            runtime.fail('This SavedModel has no explain_images signature (its backbone '
+                         'card names no CAM endpoint).')
+        os.makedirs(args.cam_dir, exist_ok=True)
+        explain = module.signatures['explain_images']
+        for row, (_, array) in zip(rows, loaded):
+            cam = explain(images=tf.constant(array[None]))['cam'].numpy()[0]
+            overlay, _ = predict.cam_overlay(array, cam)
+            base = os.path.splitext(os.path.basename(row['file']))[0]
+            row['cam'] = os.path.join(args.cam_dir, f'{base}.cam.png')
+            Image.fromarray(overlay).save(row['cam'])
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    width = max(len(r['file']) for r in rows)
+    print(f'{"FILE":<{width}}  {"CLASS":<20}  PROBABILITY')
+    for r in rows:
+        for j, p in enumerate(r['predictions']):
+            print(f"{r['file'] if j == 0 else '':<{width}}  {p['class_name']:<20}  "
+                  f"{p['probability']:.4f}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog='jacktf', description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='command', required=True)
@@ -115,6 +193,28 @@ def build_parser():
     p.add_argument('--max_pixels', type=int, default=100_000_000,
                    help='images with more pixels are skipped before decoding')
     p.set_defaults(func=cmd_convert)
+    p = sub.add_parser('export', help='export a SavedModel (TF Serving layout)')
+    p.add_argument('--model_dir', required=True)
+    p.add_argument('--checkpoint', help='default: the latest of the model directory')
+    p.add_argument('--export_dir', help='default: MODEL_DIR/export')
+    p.add_argument('--gin_file', action='append', help='default: its operative_config.gin')
+    p.add_argument('--gin_param', action='append', default=[])
+    p.add_argument('--tflite', action='store_true', help='also write a float TFLite model')
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser('eval', help='evaluate a checkpoint or SavedModel on EVAL_FILES')
+    p.add_argument('--model_dir', required=True)
+    p.add_argument('--checkpoint')
+    p.add_argument('--saved_model', help='evaluate this SavedModel instead of a checkpoint')
+    p.add_argument('--gin_file', action='append')
+    p.add_argument('--gin_param', action='append', default=[])
+    p.set_defaults(func=cmd_eval)
+    p = sub.add_parser('predict', help='classify image files with a SavedModel')
+    p.add_argument('--saved_model', required=True)
+    p.add_argument('inputs', nargs='+', help='image files or folders')
+    p.add_argument('--top_k', type=int, default=5)
+    p.add_argument('--json', action='store_true')
+    p.add_argument('--cam_dir', help='write class activation map overlays here')
+    p.set_defaults(func=cmd_predict)
     return parser
 
 

@@ -48,7 +48,7 @@ def _slim_resnet_v1_tiny(inputs, num_classes=None, is_training=True, global_pool
                          output_stride=None, reuse=None, scope='resnet_v1_tiny'):
     blocks = [slim_v1.resnet_v1_block('block1', base_depth=16, num_units=1, stride=2),
               slim_v1.resnet_v1_block('block2', base_depth=32, num_units=1, stride=2),
-              slim_v1.resnet_v1_block('block3', base_depth=64, num_units=1, stride=2),
+              slim_v1.resnet_v1_block('block3', base_depth=64, num_units=1, stride=1),
               slim_v1.resnet_v1_block('block4', base_depth=128, num_units=1, stride=1)]
     return slim_v1.resnet_v1(inputs, blocks, num_classes, is_training,
                              global_pool=global_pool, output_stride=output_stride,
@@ -60,7 +60,8 @@ resnet_v1_101 = _make(slim_v1.resnet_v1_101, 'resnet_v1_101')
 resnet_v1_152 = _make(slim_v1.resnet_v1_152, 'resnet_v1_152')
 resnet_v1_tiny = _make(_slim_resnet_v1_tiny, 'resnet_v1_tiny')
 resnet_v1_tiny.__doc__ = ('Slim ResNet v1 with one bottleneck unit per block (base depths '
-                          '16-128): for CPU demos and tests; no official checkpoint.')
+                          '16-128, output stride 16): for CPU demos and tests; no official '
+                          'checkpoint.')
 resnet_v2_50 = _make(slim_v2.resnet_v2_50, 'resnet_v2_50')
 resnet_v2_101 = _make(slim_v2.resnet_v2_101, 'resnet_v2_101')
 resnet_v2_152 = _make(slim_v2.resnet_v2_152, 'resnet_v2_152')

@@ -10,9 +10,11 @@ import logging
 import os
 import time
 
+import numpy as np
 import tensorflow as tf
 
-from jacktf.core import fingerprint
+from jacktf.core import export, fingerprint
+from jacktf.core import metrics as metrics_lib
 from jacktf.core.errors import ConfigError, DataError
 from jacktf.core.restore import restore_from_checkpoint
 from jacktf.core.trainer import ProgressLine, checkpoint_manager
@@ -41,13 +43,15 @@ class Experiment:
       skip_corrupt: skip (and count) corrupt, truncated or oversized records instead of
         stopping at the first one.
       max_pixels: records whose image header declares more pixels are bad records.
+      export_at_end: export a SavedModel (checked for parity) when training ends.
     """
 
     def __init__(self, *, model_dir, model, trainer, train_files, eval_files=None,
                  batch_size=32, decoder='tfexample_classification', checkpoint_path=None,
                  checkpoint_exclude_scopes=(), scope_map=None, shuffle_buffer=2048,
                  eval_batch_size=None, seed=None, skip_corrupt=True,
-                 max_pixels=pipeline.DEFAULT_MAX_PIXELS, after_first_step=None):
+                 max_pixels=pipeline.DEFAULT_MAX_PIXELS, export_at_end=True,
+                 after_first_step=None):
         if not model_dir:
             raise ConfigError('MODEL_DIR is not set: give --model_dir or bind MODEL_DIR.')
         if int(batch_size) <= 0:
@@ -68,6 +72,7 @@ class Experiment:
         self.skip_corrupt = bool(skip_corrupt)
         self.max_pixels = int(max_pixels)
         self.counters = pipeline.make_counters()
+        self.export_at_end = bool(export_at_end)
         self.after_first_step = after_first_step
         self.strategy = tf.distribute.get_strategy()
 
@@ -104,18 +109,59 @@ class Experiment:
             return self.evaluate_latest()
         return self.train(evaluate=mode == 'train_and_eval')
 
-    def evaluate_latest(self):
+    def restore_latest(self, checkpoint=None):
+        """Loads a checkpoint of this model directory (the latest by default)."""
         self.model.build()
         ckpt_dir = os.path.join(self.model_dir, 'checkpoints')
-        latest = tf.train.latest_checkpoint(ckpt_dir)
-        if latest is None:
-            raise ConfigError(f'No checkpoint to evaluate in {ckpt_dir}; train first.')
-        tf.train.Checkpoint(network=self.model.network).restore(latest).expect_partial()
-        metrics = self.trainer.evaluate(self.model, self.dataset(self.eval_files,
-                                                                 training=False))
-        log.info('eval of %s: accuracy %.4f  loss %.4f  (%d examples)', latest,
-                 metrics['accuracy'], metrics['loss'], metrics['examples'])
-        return metrics
+        path = checkpoint or tf.train.latest_checkpoint(ckpt_dir)
+        if path is None:
+            raise ConfigError(f'No checkpoint in {ckpt_dir}; train first.')
+        tf.train.Checkpoint(network=self.model.network).restore(path).expect_partial()
+        return path
+
+    def class_names(self):
+        return export.read_labels(self.model_dir, self.model.num_classes)
+
+    def evaluate_latest(self, checkpoint=None, saved_model=None):
+        """Full evaluation report of a checkpoint (or a SavedModel) on EVAL_FILES."""
+        if not self.eval_files:
+            raise ConfigError('EVAL_FILES is not set: nothing to evaluate.')
+        names, _ = self.class_names()
+        labels, probabilities = [], []
+        if saved_model:
+            serve = tf.saved_model.load(saved_model).signatures['serving_default']
+            source = saved_model
+            raw = tf.data.TFRecordDataset(pipeline.list_files(self.eval_files)).map(
+                lambda r: (self.decode_fn(r)['encoded'], self.decode_fn(r)['label']))
+            for encoded, label in raw.batch(self.eval_batch_size):
+                probabilities.append(serve(images=encoded)['probabilities'].numpy())
+                labels.append(label.numpy())
+        else:
+            source = self.restore_latest(checkpoint)
+            predict = tf.function(lambda x: tf.nn.softmax(
+                self.model.predict(x, training=False)['logits']), reduce_retracing=True)
+            for images, label in self.dataset(self.eval_files, training=False):
+                probabilities.append(predict(images).numpy())
+                labels.append(label.numpy())
+        report = metrics_lib.classification_report(np.concatenate(labels),
+                                               np.concatenate(probabilities), names)
+        report['source'] = source
+        report['eval_files'] = str(self.eval_files)
+        path = metrics_lib.write_report(report, os.path.join(self.model_dir, 'eval'))
+        log.info('eval of %s: top-1 %.4f on %d examples; report %s', source,
+                 report['top_1_accuracy'], report['examples'], path)
+        return report
+
+    def export(self, checkpoint=None, export_dir=None, restore=True):
+        """Exports a SavedModel (TF Serving layout) and checks its parity."""
+        path = self.restore_latest(checkpoint) if restore else None
+        names, labels_path = self.class_names()
+        version = int(path.rsplit('-', 1)[1]) if path and '-' in path else None
+        parity = export.parity_images(self.eval_files or self.train_files, self.decode_fn)
+        return export.export_saved_model(
+            self.model, export_dir or os.path.join(self.model_dir, 'export'),
+            class_names=names, labels_path=labels_path, version=version,
+            parity_encoded=parity)
 
     def _initialize(self, model, manager, checkpoint, frozen):
         latest = manager.latest_checkpoint
@@ -192,6 +238,13 @@ class Experiment:
             manager.save(checkpoint_number=final)
         if eval_ds is not None:
             metrics = self._eval(model, eval_ds, eval_writer, final)
+        if self.export_at_end:
+            exported, _ = export.export_saved_model(
+                model, os.path.join(self.model_dir, 'export'),
+                class_names=self.class_names()[0], labels_path=self.class_names()[1],
+                version=final, parity_encoded=export.parity_images(
+                    self.eval_files or self.train_files, self.decode_fn))
+            metrics = dict(metrics, export=exported)
         writer.flush()
         eval_writer.flush()
         skipped = int(self.counters['skipped'].numpy())
@@ -200,7 +253,7 @@ class Experiment:
                    'checkpoint': manager.latest_checkpoint, 'model_dir': self.model_dir,
                    **{f'eval_{k}': v for k, v in metrics.items()}}
         acc = f"eval accuracy {metrics['accuracy']:.4f} on {metrics['examples']} " \
-              'examples' if metrics else 'no evaluation'
+              'examples' if 'accuracy' in metrics else 'no evaluation'
         log.info('Done at step %d: %s. %d corrupt or oversized records skipped. '
                  'Checkpoint: %s. TensorBoard: tensorboard --logdir %s', final, acc, skipped,
                  manager.latest_checkpoint, self.model_dir)

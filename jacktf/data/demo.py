@@ -35,8 +35,12 @@ def cache_root():
         os.path.expanduser('~'), '.cache', 'jacktf')
 
 
-def render(rng, size, label):
-    """One uint8 [size, size, 3] image of class ``label`` (0 stripes, 1 dots)."""
+def render(rng, size, label, center=None, radius=None, period=None):
+    """One uint8 [size, size, 3] image of class ``label`` (0 stripes, 1 dots).
+
+    ``center`` (x, y), ``radius`` and ``period`` (pixels) fix the object's placement and
+    pattern scale instead of drawing them at random.
+    """
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     base = rng.uniform(0, 255, 3)
     tilt = rng.uniform(-60, 60, 3)
@@ -47,14 +51,14 @@ def render(rng, size, label):
     while np.abs(ink - base).sum() < 200:
         ink = rng.uniform(0, 255, 3)
     paper = 255 - ink
-    radius = rng.uniform(0.25, 0.42) * size
-    cx, cy = rng.uniform(radius + 1, size - radius - 1, 2)
+    radius = radius or rng.uniform(0.25, 0.42) * size
+    cx, cy = center if center is not None else rng.uniform(radius + 1, size - radius - 1, 2)
     if rng.uniform() < 0.5:
         mask = (xx - cx) ** 2 + (yy - cy) ** 2 <= radius ** 2
     else:
         half = radius * np.sqrt(np.pi) / 2  # a square of the disk's area
         mask = (np.abs(xx - cx) <= half) & (np.abs(yy - cy) <= half)
-    period = rng.uniform(5, 9) * size / 64
+    period = period or rng.uniform(5, 9) * size / 64
     theta = rng.uniform(0, np.pi)
     u = np.cos(theta) * xx + np.sin(theta) * yy
     v = -np.sin(theta) * xx + np.cos(theta) * yy

@@ -54,8 +54,9 @@ def inspect_image(path, max_pixels=DEFAULT_MAX_PIXELS, quality=95, return_origin
     except Image.DecompressionBombError as e:
         return {'ok': False, 'reason': f'image too large: {e}'}
     except (OSError, SyntaxError, ValueError) as e:
-        kind = 'not an image' if 'cannot identify' in str(e) else 'corrupt image'
-        return {'ok': False, 'reason': f'{kind}: {e}'}
+        if 'cannot identify' in str(e):
+            return {'ok': False, 'reason': 'not an image (unrecognized format)'}
+        return {'ok': False, 'reason': f'corrupt image: {e}'}
     if fmt == 'JPEG' and image.mode == 'RGB':
         return {'ok': True, 'encoded': data if return_original else None,
                 'format': 'jpeg', 'height': height,

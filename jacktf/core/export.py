@@ -1,0 +1,167 @@
+"""SavedModel export in TF Serving's layout, checked against the training-side eval path.
+
+The exported module holds only the network's variables and traced functions, so it
+loads in a process that imports TensorFlow alone. Signatures:
+
+* ``serving_default``: ``images`` string [N] of encoded JPEG/PNG/GIF/BMP;
+* ``predict_images``: ``images`` uint8 [N, H, W, 3];
+* ``explain_images``: uint8 [N, H, W, 3] -> the outputs plus ``cam`` [N, h, w], a
+  Grad-CAM map of the top class at the backbone card's last conv endpoint (for a linear
+  head on globally pooled features this is the class activation map, up to scale).
+
+Outputs: ``probabilities`` [N, K], ``classes`` [N], ``class_names`` [N], and
+``top_k_classes`` / ``top_k_probabilities`` / ``top_k_class_names`` [N, k].
+"""
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from jacktf.core.errors import JacktfError
+
+log = logging.getLogger('jacktf')
+
+
+class ExportError(JacktfError):
+    """The export failed its parity check or could not be written."""
+
+
+def _outputs(logits, class_names, top_k):
+    probabilities = tf.nn.softmax(tf.cast(logits, tf.float32))
+    classes = tf.argmax(probabilities, -1, output_type=tf.int32)
+    top_p, top_c = tf.math.top_k(probabilities, k=top_k)
+    return {'probabilities': probabilities, 'classes': classes,
+            'class_names': tf.gather(class_names, classes),
+            'top_k_classes': top_c, 'top_k_probabilities': top_p,
+            'top_k_class_names': tf.gather(class_names, top_c)}
+
+
+class ServingModule(tf.Module):
+    """What the SavedModel holds: variables, class names and the traced signatures."""
+
+    def __init__(self, model, class_names, labels_path=None):
+        super().__init__(name='jacktf_serving')
+        self._model = model
+        self.model_variables = list(model.variables)
+        self.class_names = tf.Variable(class_names, trainable=False, name='class_names')
+        self.image_size = tf.Variable(model.image_size, trainable=False, name='image_size')
+        self.top_k = min(5, model.num_classes)
+        self.cam_endpoint = model.card.cam_endpoint
+        if labels_path:
+            self.labels_asset = tf.saved_model.Asset(labels_path)
+
+    def preprocess_batch(self, images_uint8):
+        model = self._model
+        return tf.map_fn(lambda im: model.preprocess(im, training=False), images_uint8,
+                         fn_output_signature=tf.TensorSpec(
+                             [model.image_size, model.image_size, 3], tf.float32))
+
+    def _decode(self, encoded):
+        image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+        image.set_shape([None, None, 3])
+        return self._model.preprocess(image, training=False)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='images')])
+    def serve_encoded(self, images):
+        size = self._model.image_size
+        batch = tf.map_fn(self._decode, images,
+                          fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
+        logits = self._model.predict(batch, training=False)['logits']
+        return _outputs(logits, self.class_names, self.top_k)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8,
+                                                name='images')])
+    def serve_images(self, images):
+        logits = self._model.predict(self.preprocess_batch(images), training=False)['logits']
+        return _outputs(logits, self.class_names, self.top_k)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8,
+                                                name='images')])
+    def explain(self, images):
+        batch = self.preprocess_batch(images)
+        with tf.GradientTape() as tape:
+            out = self._model.predict(batch, training=False)
+            features = out['end_points'][self.cam_endpoint]
+            logits = tf.cast(out['logits'], tf.float32)
+            top = tf.argmax(logits, -1, output_type=tf.int32)
+            score = tf.reduce_sum(tf.gather(logits, top, batch_dims=1))
+        grads = tape.gradient(score, features)
+        weights = tf.reduce_mean(grads, axis=[1, 2], keepdims=True)
+        cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1))
+        result = _outputs(logits, self.class_names, self.top_k)
+        result['cam'] = cam
+        return result
+
+
+def read_labels(model_dir, num_classes):
+    path = os.path.join(model_dir, 'labels.txt')
+    if os.path.exists(path):
+        with open(path) as f:
+            names = [line.strip() for line in f if line.strip()]
+        if len(names) == num_classes:
+            return names, path
+    return [str(i) for i in range(num_classes)], None
+
+
+def parity_images(files, decode_fn, count=4):
+    """Encoded images from the first records of ``files`` (for the parity check)."""
+    from jacktf.data import pipeline
+    out = []
+    for path in pipeline.list_files(files):
+        for record in tf.data.TFRecordDataset(path).take(count - len(out)):
+            out.append(decode_fn(record)['encoded'].numpy())
+        if len(out) >= count:
+            break
+    return out
+
+
+def check_parity(model, loaded, encoded_images, atol=1e-4):
+    """The SavedModel's probabilities equal the training-side eval path's, or raise."""
+    served = loaded.signatures['serving_default'](images=tf.constant(encoded_images))
+    served = served['probabilities'].numpy()
+    expected = []
+    for data in encoded_images:
+        image = tf.io.decode_image(data, channels=3, expand_animations=False)
+        x = model.preprocess(image, training=False)[None]
+        expected.append(model.postprocess(model.predict(x)['logits'])['probabilities'][0])
+    expected = np.stack([e.numpy() for e in expected])
+    diff = float(np.max(np.abs(served - expected)))
+    if not diff <= atol:
+        raise ExportError(f'Export parity check failed: the SavedModel\'s probabilities '
+                          f'differ from the eval path\'s by up to {diff:.3g} (tolerance '
+                          f'{atol}) on {len(encoded_images)} images. Served: '
+                          f'{served.round(5).tolist()}; eval path: '
+                          f'{expected.round(5).tolist()}.')
+    return diff
+
+
+def export_saved_model(model, export_dir, *, class_names, labels_path=None, version=None,
+                       parity_encoded=None, atol=1e-4):
+    """Writes ``export_dir/<version>/`` atomically; returns (path, parity difference)."""
+    module = ServingModule(model, class_names, labels_path)
+    version = int(version if version is not None else time.time())
+    target = os.path.join(export_dir, str(version))
+    os.makedirs(export_dir, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f'.{version}-', dir=export_dir)
+    try:
+        signatures = {'serving_default': module.serve_encoded,
+                      'predict_images': module.serve_images}
+        if module.cam_endpoint:
+            signatures['explain_images'] = module.explain
+        tf.saved_model.save(module, staging, signatures=signatures)
+        diff = None
+        if parity_encoded:
+            diff = check_parity(model, tf.saved_model.load(staging), parity_encoded, atol)
+        if os.path.exists(target):
+            shutil.rmtree(target)
+        os.rename(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info('Exported SavedModel to %s (parity max |diff| %s)', target,
+             'not checked' if diff is None else f'{diff:.2g}')
+    return target, diff
