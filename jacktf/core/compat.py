@@ -79,3 +79,22 @@ def eager_safe_arg_scope(arg_scope):
                                            if k != 'variables_collections'}
         cleaned[key] = kwargs
     return cleaned
+
+
+def refresh_learning_rate(optimizer):
+    """Recomputes a tf-keras optimizer's cached learning rate from its schedule.
+
+    tf-keras optimizers cache the scheduled rate in a variable that is checkpointed and
+    only refreshed during ``apply_gradients``; after a restore (or after changing a
+    variable the schedule reads) the first step would use the stale value.
+    """
+    inner = getattr(optimizer, 'inner_optimizer', optimizer)
+    cached = getattr(inner, '_current_learning_rate', None)
+    schedule = getattr(inner, '_learning_rate', None)
+    if cached is not None and callable(schedule):
+        cached.assign(tf_cast_float(schedule(inner.iterations)))
+
+
+def tf_cast_float(value):
+    import tensorflow as tf
+    return tf.cast(value, tf.float32)

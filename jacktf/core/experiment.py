@@ -8,20 +8,27 @@ with a summary. Everything a run needs to resume or be audited is in the model d
 
 import logging
 import os
+import tempfile
 import time
 
 import numpy as np
 import tensorflow as tf
 
-from jacktf.core import export, fingerprint
+from jacktf.core import compat, export, fingerprint
+from jacktf.core import strategy as strategy_lib
+from jacktf.core.signals import StopRequests
 from jacktf.core import metrics as metrics_lib
-from jacktf.core.errors import ConfigError, DataError
+from jacktf.core.errors import ConfigError, DataError, JacktfError
 from jacktf.core.restore import restore_from_checkpoint
 from jacktf.core.trainer import ProgressLine, checkpoint_manager
 from jacktf.data import pipeline
 
 log = logging.getLogger('jacktf')
 MODES = ('train_and_eval', 'train', 'eval')
+
+
+class TrainingDiverged(JacktfError):
+    """The loss stayed non-finite after the configured retries."""
 
 
 class Experiment:
@@ -44,6 +51,7 @@ class Experiment:
         stopping at the first one.
       max_pixels: records whose image header declares more pixels are bad records.
       export_at_end: export a SavedModel (checked for parity) when training ends.
+      strategy: 'default', 'mirrored' or 'multi_worker_mirrored' (TF_CONFIG).
     """
 
     def __init__(self, *, model_dir, model, trainer, train_files, eval_files=None,
@@ -51,7 +59,7 @@ class Experiment:
                  checkpoint_exclude_scopes=(), scope_map=None, shuffle_buffer=2048,
                  eval_batch_size=None, seed=None, skip_corrupt=True,
                  max_pixels=pipeline.DEFAULT_MAX_PIXELS, export_at_end=True,
-                 after_first_step=None):
+                 strategy='default', after_first_step=None):
         if not model_dir:
             raise ConfigError('MODEL_DIR is not set: give --model_dir or bind MODEL_DIR.')
         if int(batch_size) <= 0:
@@ -74,15 +82,16 @@ class Experiment:
         self.counters = pipeline.make_counters()
         self.export_at_end = bool(export_at_end)
         self.after_first_step = after_first_step
-        self.strategy = tf.distribute.get_strategy()
+        self.strategy = strategy_lib.make_strategy(strategy)
 
     # -- input ---------------------------------------------------------------------
-    def dataset(self, files, *, training):
+    def dataset(self, files, *, training, input_context=None, batch_size=None):
         model = self.model
         return pipeline.read_dataset(
             files, decode_fn=self.decode_fn,
             preprocess_fn=lambda image, t: model.preprocess(image, training=t),
-            batch_size=self.batch_size if training else self.eval_batch_size,
+            batch_size=batch_size or (self.batch_size if training else self.eval_batch_size),
+            input_context=input_context,
             is_training=training, num_classes=model.num_classes,
             shuffle_buffer=self.shuffle_buffer, seed=self.seed,
             skip_corrupt=self.skip_corrupt, max_pixels=self.max_pixels,
@@ -182,63 +191,103 @@ class Experiment:
                         'initialization).', model.backbone_name)
 
     def train(self, evaluate=True):
-        model, trainer, strategy = self.model, self.trainer, self.strategy
+        model, trainer = self.model, self.trainer
+        strategy_lib.configure_precision(model.precision)
+        strategy = self.strategy
         if self.seed is not None:
             tf.random.set_seed(self.seed)
-        self._copy_labels()
+        chief = strategy_lib.is_chief()
+        if chief:
+            self._copy_labels()
         with strategy.scope():
             model.build()
             variables, frozen = trainer.split_variables(model)
             model.set_frozen_batch_norm(trainer.is_frozen)
-            optimizer = trainer.optimizer_factory(trainer.learning_rate_fn())
+            lr_scale = tf.Variable(1.0, trainable=False, name='lr_scale')
+            optimizer = strategy_lib.wrap_optimizer(
+                trainer.optimizer_factory(trainer.learning_rate_fn(lr_scale)),
+                model.precision)
+            # Slots exist before any checkpoint, so every restore (resume, divergence
+            # guard) resets them too.
+            getattr(optimizer, 'inner_optimizer', optimizer).build(variables)
             step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
             checkpoint = tf.train.Checkpoint(network=model.network, optimizer=optimizer,
-                                             step=step)
+                                             step=step, lr_scale=lr_scale)
         manager = checkpoint_manager(checkpoint, self.model_dir, trainer)
         self._initialize(model, manager, checkpoint, frozen)
-        train_ds = strategy.experimental_distribute_dataset(
-            self.dataset(self.train_files, training=True))
+        if manager.latest_checkpoint is None:  # a restore point for the divergence guard
+            manager.save(checkpoint_number=0)
+        per_replica = self.batch_size // strategy.num_replicas_in_sync
+        if per_replica * strategy.num_replicas_in_sync != self.batch_size:
+            raise ConfigError(f'BATCH_SIZE {self.batch_size} does not split evenly over '
+                              f'{strategy.num_replicas_in_sync} replicas.')
+        train_ds = strategy.distribute_datasets_from_function(
+            lambda ctx: self.dataset(self.train_files, training=True, input_context=ctx,
+                                     batch_size=per_replica))
         eval_ds = self.dataset(self.eval_files, training=False) if (
             evaluate and self.eval_files) else None
         train_step = trainer.make_train_step(model, optimizer, variables, self.batch_size,
                                              strategy)
-        writer = tf.summary.create_file_writer(os.path.join(self.model_dir, 'train'))
-        eval_writer = tf.summary.create_file_writer(os.path.join(self.model_dir, 'eval'))
+        writer = tf.summary.create_file_writer(
+            os.path.join(self.model_dir, 'train') if chief else tempfile.mkdtemp())
+        eval_writer = tf.summary.create_file_writer(
+            os.path.join(self.model_dir, 'eval') if chief else tempfile.mkdtemp())
         iterator = iter(train_ds)
         start = int(step.numpy())
         progress = ProgressLine(trainer.train_steps, self.batch_size, start)
-        log.info('Training %s + %s head on %s: steps %d..%d, batch %d, %d trainable / %d '
-                 'frozen variables, model_dir %s', model.backbone_name, model.head_name,
-                 self.train_files, start, trainer.train_steps, self.batch_size,
+        log.info('Training %s + %s head on %s: steps %d..%d, batch %d on %d replica(s), '
+                 '%s, %d trainable / %d frozen variables, model_dir %s', model.backbone_name,
+                 model.head_name, self.train_files, start, trainer.train_steps,
+                 self.batch_size, strategy.num_replicas_in_sync, model.precision,
                  len(variables), len(frozen), self.model_dir)
-        metrics, t_start = {}, time.time()
-        while int(step.numpy()) < trainer.train_steps:
-            loss, total, acc = _data_errors(train_step, iterator)
-            current = int(step.assign_add(1).numpy())
-            progress.add(float(loss), float(total), float(acc))
-            if current == start + 1 and self.after_first_step:
-                self.after_first_step(self.model_dir)
-            if current % trainer.log_every_steps == 0 or current == trainer.train_steps:
-                lr = _current_lr(optimizer)
-                line = progress.emit(current, lr, int(self.counters['skipped'].numpy()))
-                with writer.as_default(step=current):
-                    tf.summary.scalar('loss', line['loss'])
-                    tf.summary.scalar('total_loss', line['total_loss'])
-                    tf.summary.scalar('accuracy', line['accuracy'])
-                    tf.summary.scalar('learning_rate', lr)
-                    tf.summary.scalar('images_per_second', line['images_per_second'])
-            if current % trainer.checkpoint_every_steps == 0:
-                manager.save(checkpoint_number=current)
-            if eval_ds is not None and trainer.eval_every_steps and \
-                    current % trainer.eval_every_steps == 0 and current < trainer.train_steps:
-                metrics = self._eval(model, eval_ds, eval_writer, current)
+        metrics, t_start, last_save, retries = {}, time.time(), time.time(), 0
+        with StopRequests() as stop:
+            while int(step.numpy()) < trainer.train_steps:
+                loss, total, acc = _data_errors(train_step, iterator)
+                if not np.isfinite(float(total)):
+                    retries = self._diverged(model, variables, optimizer, manager,
+                                             checkpoint, lr_scale, int(step.numpy()) + 1,
+                                             retries)
+                    iterator = iter(train_ds)
+                    progress = ProgressLine(trainer.train_steps, self.batch_size,
+                                            int(step.numpy()))
+                    continue
+                current = int(step.assign_add(1).numpy())
+                progress.add(float(loss), float(total), float(acc))
+                if current == start + 1 and self.after_first_step and chief:
+                    self.after_first_step(self.model_dir)
+                if current % trainer.log_every_steps == 0 or current == trainer.train_steps:
+                    lr = _current_lr(optimizer)
+                    line = progress.emit(current, lr, int(self.counters['skipped'].numpy()))
+                    with writer.as_default(step=current):
+                        for key in ('loss', 'total_loss', 'accuracy', 'images_per_second'):
+                            tf.summary.scalar(key, line[key])
+                        tf.summary.scalar('learning_rate', lr)
+                timed = trainer.checkpoint_every_seconds and \
+                    time.time() - last_save >= trainer.checkpoint_every_seconds
+                if current % trainer.checkpoint_every_steps == 0 or timed:
+                    manager.save(checkpoint_number=current)
+                    last_save = time.time()
+                if stop.requested:
+                    manager.save(checkpoint_number=current)
+                    log.info('%s received at step %d: checkpoint %s written; run the same '
+                             'command to resume.', stop.requested, current,
+                             manager.latest_checkpoint)
+                    writer.flush()
+                    return {'step': current, 'stopped_by': stop.requested,
+                            'checkpoint': manager.latest_checkpoint}
+                if eval_ds is not None and trainer.eval_every_steps and \
+                        current % trainer.eval_every_steps == 0 and \
+                        current < trainer.train_steps:
+                    metrics = self._eval(model, eval_ds, eval_writer, current)
         final = int(step.numpy())
         if manager.latest_checkpoint is None or \
                 not manager.latest_checkpoint.endswith(f'-{final}'):
             manager.save(checkpoint_number=final)
         if eval_ds is not None:
             metrics = self._eval(model, eval_ds, eval_writer, final)
-        if self.export_at_end:
+        if self.export_at_end and chief:
+            strategy_lib.configure_precision('float32')  # serving graphs are float32
             exported, _ = export.export_saved_model(
                 model, os.path.join(self.model_dir, 'export'),
                 class_names=self.class_names()[0], labels_path=self.class_names()[1],
@@ -258,6 +307,29 @@ class Experiment:
                  'Checkpoint: %s. TensorBoard: tensorboard --logdir %s', final, acc, skipped,
                  manager.latest_checkpoint, self.model_dir)
         return summary
+
+    def _diverged(self, model, variables, optimizer, manager, checkpoint, lr_scale, at_step,
+                  retries):
+        """Non-finite loss: restore the last checkpoint with a lower LR, or stop."""
+        trainer = self.trainer
+        if retries >= trainer.nan_retries:
+            images, labels = next(iter(self.dataset(self.train_files, training=True)))
+            culprit = trainer.first_nonfinite_gradient(model, variables, images, labels)
+            raise TrainingDiverged(
+                f'The loss became NaN/Inf at step {at_step} and stayed so after '
+                f'{retries} retries with the learning rate lowered by '
+                f'{trainer.nan_lr_factor} each time. First variable with a non-finite '
+                f'gradient: {culprit or "none found on a fresh batch"}. Lower '
+                'LEARNING_RATE, set Trainer.clip_gradient_norm, or check the data.')
+        latest = manager.latest_checkpoint
+        scale = float(lr_scale.numpy()) * trainer.nan_lr_factor
+        checkpoint.restore(latest)
+        lr_scale.assign(scale)
+        compat.refresh_learning_rate(optimizer)
+        log.warning('Loss became NaN/Inf at step %d: restored %s and retrying with the '
+                    'learning rate scaled by %.3g (retry %d of %d).', at_step, latest, scale,
+                    retries + 1, trainer.nan_retries)
+        return retries + 1
 
     def _eval(self, model, dataset, writer, step):
         metrics = self.trainer.evaluate(model, dataset, self.strategy)

@@ -117,11 +117,8 @@ class Model:
         if self.image_size < 16:
             raise ConfigError(f'image_size must be at least 16, got {self.image_size}.')
         if precision not in PRECISIONS:
-            raise ConfigError(f'precision must be one of {PRECISIONS}, got {precision!r}.')
-        if precision != 'float32':
-            raise ConfigError(f'precision {precision!r} is not available yet; '
-                              "use 'float32'.")
-        self.precision = precision
+            raise ConfigError(f'PRECISION must be one of {PRECISIONS}, got {precision!r}.')
+        self.precision = precision  # applied by jacktf.core.strategy.configure_precision
         self.preprocessing = preprocessing or self.card.preprocessing
         self._preprocess_fn = self.registry.get('preprocessor', self.preprocessing).factory
         self.frozen_bn_scopes = scopes.parse_scopes(frozen_bn_scopes)

@@ -37,15 +37,22 @@ class Trainer:
       log_every_steps: steps between progress lines and train summaries.
       eval_every_steps: steps between evaluations (None: only at the end).
       checkpoint_every_steps: steps between checkpoints.
+      checkpoint_every_seconds: also checkpoint when this many seconds have passed.
       max_to_keep: checkpoints kept.
       keep_checkpoint_every_n_hours: additionally keep one checkpoint per this many hours.
+      lr_multipliers: {scope rule: factor} scaling the gradients (and so, for SGD and
+        momentum, the learning rate) of the variables under the scope, e.g.
+        {'resnet_v1_50': 0.1} trains the backbone at a tenth of the head's rate.
+      nan_retries: on a non-finite loss, how many times to restore the last checkpoint
+        and retry with the learning rate multiplied by ``nan_lr_factor``.
     """
 
     def __init__(self, *, train_steps, optimizer, lr_schedule=None, learning_rate=0.01,
                  freeze_scopes=(), trainable_scopes=(), label_smoothing=0.0,
                  aux_loss_weight=0.4, clip_gradient_norm=None, log_every_steps=20, eval_every_steps=None,
-                 checkpoint_every_steps=200, max_to_keep=3,
-                 keep_checkpoint_every_n_hours=None):
+                 checkpoint_every_steps=200, checkpoint_every_seconds=None, max_to_keep=3,
+                 keep_checkpoint_every_n_hours=None, lr_multipliers=None, nan_retries=2,
+                 nan_lr_factor=0.5):
         if int(train_steps) <= 0:
             raise ConfigError(f'TRAIN_STEPS must be > 0, got {train_steps}.')
         if not learning_rate or learning_rate <= 0:
@@ -65,13 +72,32 @@ class Trainer:
         self.log_every_steps = max(1, int(log_every_steps))
         self.eval_every_steps = eval_every_steps
         self.checkpoint_every_steps = max(1, int(checkpoint_every_steps))
+        self.checkpoint_every_seconds = checkpoint_every_seconds
         self.max_to_keep = max_to_keep
         self.keep_checkpoint_every_n_hours = keep_checkpoint_every_n_hours
+        self.lr_multipliers = dict(lr_multipliers or {})
+        if not 0 < nan_lr_factor < 1:
+            raise ConfigError(f'nan_lr_factor must be in (0, 1), got {nan_lr_factor}.')
+        self.nan_retries = int(nan_retries)
+        self.nan_lr_factor = float(nan_lr_factor)
 
-    def learning_rate_fn(self):
+    def learning_rate_fn(self, scale=None):
+        """The schedule; times ``scale`` (a variable the divergence guard lowers)."""
         if self.lr_schedule_factory is None:
-            return self.learning_rate
-        return self.lr_schedule_factory(self.learning_rate)
+            base = self.learning_rate
+        else:
+            base = self.lr_schedule_factory(self.learning_rate)
+        return base if scale is None else ScaledSchedule(base, scale)
+
+    def gradient_multipliers(self, variables):
+        """Per-variable gradient factors from lr_multipliers (the first rule that matches)."""
+        factors = []
+        for v in variables:
+            name = scopes.var_name(v.name)
+            factor = next((f for rule, f in self.lr_multipliers.items()
+                           if scopes.rule_matches(rule, name)), 1.0)
+            factors.append(float(factor))
+        return factors
 
     def split_variables(self, model):
         """(trainable variables, frozen variable names) by the freeze rules."""
@@ -99,6 +125,8 @@ class Trainer:
     def make_train_step(self, model, optimizer, variables, global_batch, strategy):
         smoothing, clip = self.label_smoothing, self.clip_gradient_norm
         aux_weight = self.aux_loss_weight
+        multipliers = self.gradient_multipliers(variables)
+        scaled = isinstance(optimizer, tf.keras.mixed_precision.LossScaleOptimizer)
 
         def step_fn(images, labels):
             with tf.GradientTape() as tape:
@@ -113,7 +141,13 @@ class Trainer:
                                                   global_batch_size=global_batch)
                 reg = model.regularization_loss()
                 total = loss + tf.nn.scale_regularization_loss(reg)
-            grads = tape.gradient(total, variables)
+            if scaled:
+                grads = optimizer.get_unscaled_gradients(
+                    tape.gradient(optimizer.get_scaled_loss(total), variables))
+            else:
+                grads = tape.gradient(total, variables)
+            grads = [g if m == 1.0 or g is None else g * m
+                     for g, m in zip(grads, multipliers)]
             if clip:
                 grads, _ = tf.clip_by_global_norm(grads, clip)
             optimizer.apply_gradients(zip(grads, variables))
@@ -132,6 +166,20 @@ class Trainer:
                     strategy.reduce(sum_, hits, axis=None) / global_batch)
 
         return train_step
+
+    @staticmethod
+    def first_nonfinite_gradient(model, variables, images, labels):
+        """Name of the first variable whose gradient is NaN/Inf on this batch, or None."""
+        with tf.GradientTape() as tape:
+            logits = model.predict(images, training=False)['logits']
+            loss = tf.reduce_mean(model.loss(labels, logits))
+        for v, g in zip(variables, tape.gradient(loss, variables)):
+            if g is not None and not bool(tf.reduce_all(tf.math.is_finite(g))):
+                return scopes.var_name(v.name)
+        for v in variables:
+            if not bool(tf.reduce_all(tf.math.is_finite(v))):
+                return scopes.var_name(v.name) + ' (its value)'
+        return None
 
     @staticmethod
     def evaluate(model, dataset, strategy=None):
@@ -156,6 +204,21 @@ class Trainer:
         if not count:
             return {'accuracy': float('nan'), 'loss': float('nan'), 'examples': 0}
         return {'accuracy': hits / count, 'loss': loss / count, 'examples': int(count)}
+
+
+class ScaledSchedule(tf.keras.optimizers.schedules.LearningRateSchedule):
+    """A learning rate (or schedule) times a variable scale."""
+
+    def __init__(self, base, scale):
+        self.base = base
+        self.scale = scale
+
+    def __call__(self, step):
+        base = self.base(step) if callable(self.base) else self.base
+        return tf.cast(base, tf.float32) * tf.cast(self.scale, tf.float32)
+
+    def get_config(self):
+        return {'scale': float(self.scale.numpy())}
 
 
 class ProgressLine:
