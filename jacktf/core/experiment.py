@@ -20,7 +20,8 @@ from jacktf.core.signals import StopRequests
 from jacktf.core import metrics as metrics_lib
 from jacktf.core.errors import ConfigError, DataError, JacktfError
 from jacktf.core.restore import restore_from_checkpoint
-from jacktf.core.trainer import ProgressLine, checkpoint_manager
+from jacktf.core.checkpointing import BestCheckpoints, checkpoint_manager
+from jacktf.core.trainer import ProgressLine, averaged_weights
 from jacktf.data import pipeline
 
 log = logging.getLogger('jacktf')
@@ -125,7 +126,14 @@ class Experiment:
         path = checkpoint or tf.train.latest_checkpoint(ckpt_dir)
         if path is None:
             raise ConfigError(f'No checkpoint in {ckpt_dir}; train first.')
-        tf.train.Checkpoint(network=self.model.network).restore(path).expect_partial()
+        variables, _ = self.trainer.split_variables(self.model)
+        ema = self.trainer.make_ema(variables)
+        extra = {'ema_shadows': [ema.average(v) for v in variables]} if ema else {}
+        tf.train.Checkpoint(network=self.model.network, **extra).restore(
+            path).expect_partial()
+        if ema is not None:  # inference from a checkpoint uses the averaged weights
+            for v in variables:
+                v.assign(ema.average(v))
         return path
 
     def class_names(self):
@@ -211,10 +219,16 @@ class Experiment:
             # guard) resets them too.
             getattr(optimizer, 'inner_optimizer', optimizer).build(variables)
             step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
+            ema = trainer.make_ema(variables)
+            extra = {'ema_shadows': [ema.average(v) for v in variables]} if ema else {}
             checkpoint = tf.train.Checkpoint(network=model.network, optimizer=optimizer,
-                                             step=step, lr_scale=lr_scale)
+                                             step=step, lr_scale=lr_scale, **extra)
         manager = checkpoint_manager(checkpoint, self.model_dir, trainer)
         self._initialize(model, manager, checkpoint, frozen)
+        if ema is not None and int(step.numpy()) == 0:
+            for v in variables:  # averages start from the (warm-started) weights
+                ema.average(v).assign(v)
+        best = BestCheckpoints(self.model_dir, trainer.keep_best, checkpoint)
         if manager.latest_checkpoint is None:  # a restore point for the divergence guard
             manager.save(checkpoint_number=0)
         per_replica = self.batch_size // strategy.num_replicas_in_sync
@@ -227,7 +241,7 @@ class Experiment:
         eval_ds = self.dataset(self.eval_files, training=False) if (
             evaluate and self.eval_files) else None
         train_step = trainer.make_train_step(model, optimizer, variables, self.batch_size,
-                                             strategy)
+                                             strategy, ema=ema)
         writer = tf.summary.create_file_writer(
             os.path.join(self.model_dir, 'train') if chief else tempfile.mkdtemp())
         eval_writer = tf.summary.create_file_writer(
@@ -279,21 +293,28 @@ class Experiment:
                 if eval_ds is not None and trainer.eval_every_steps and \
                         current % trainer.eval_every_steps == 0 and \
                         current < trainer.train_steps:
-                    metrics = self._eval(model, eval_ds, eval_writer, current)
+                    with averaged_weights(ema, variables):
+                        metrics = self._eval(model, eval_ds, eval_writer, current)
+                    best.consider(current, metrics['accuracy'])
         final = int(step.numpy())
         if manager.latest_checkpoint is None or \
                 not manager.latest_checkpoint.endswith(f'-{final}'):
             manager.save(checkpoint_number=final)
         if eval_ds is not None:
-            metrics = self._eval(model, eval_ds, eval_writer, final)
+            with averaged_weights(ema, variables):
+                metrics = self._eval(model, eval_ds, eval_writer, final)
+            best.consider(final, metrics['accuracy'])
         if self.export_at_end and chief:
             strategy_lib.configure_precision('float32')  # serving graphs are float32
-            exported, _ = export.export_saved_model(
-                model, os.path.join(self.model_dir, 'export'),
-                class_names=self.class_names()[0], labels_path=self.class_names()[1],
-                version=final, parity_encoded=export.parity_images(
-                    self.eval_files or self.train_files, self.decode_fn))
+            with averaged_weights(ema, variables):
+                exported, _ = self._export_current(final, 'export')
             metrics = dict(metrics, export=exported)
+            if best.entries:
+                top = best.entries[0]
+                checkpoint.restore(top['checkpoint']).expect_partial()
+                with averaged_weights(ema, variables):
+                    metrics['export_best'], _ = self._export_current(top['step'],
+                                                                     'export_best')
         writer.flush()
         eval_writer.flush()
         skipped = int(self.counters['skipped'].numpy())
@@ -307,6 +328,13 @@ class Experiment:
                  'Checkpoint: %s. TensorBoard: tensorboard --logdir %s', final, acc, skipped,
                  manager.latest_checkpoint, self.model_dir)
         return summary
+
+    def _export_current(self, version, folder):
+        names, labels_path = self.class_names()
+        return export.export_saved_model(
+            self.model, os.path.join(self.model_dir, folder), class_names=names,
+            labels_path=labels_path, version=version, parity_encoded=export.parity_images(
+                self.eval_files or self.train_files, self.decode_fn))
 
     def _diverged(self, model, variables, optimizer, manager, checkpoint, lr_scale, at_step,
                   retries):

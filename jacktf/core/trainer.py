@@ -6,6 +6,7 @@ owns the checkpoints, TensorBoard summaries, progress lines and periodic evaluat
 resumes from the model directory's latest checkpoint.
 """
 
+import contextlib
 import logging
 import math
 import os
@@ -45,6 +46,10 @@ class Trainer:
         {'resnet_v1_50': 0.1} trains the backbone at a tenth of the head's rate.
       nan_retries: on a non-finite loss, how many times to restore the last checkpoint
         and retry with the learning rate multiplied by ``nan_lr_factor``.
+      moving_average_decay: keep an exponential moving average of the trainable weights
+        (saved in checkpoints, used for evaluation and export); None turns it off.
+      keep_best: also keep the k checkpoints with the best eval accuracy (MODEL_DIR/best)
+        and export the best one at the end; 0 turns it off.
     """
 
     def __init__(self, *, train_steps, optimizer, lr_schedule=None, learning_rate=0.01,
@@ -52,7 +57,7 @@ class Trainer:
                  aux_loss_weight=0.4, clip_gradient_norm=None, log_every_steps=20, eval_every_steps=None,
                  checkpoint_every_steps=200, checkpoint_every_seconds=None, max_to_keep=3,
                  keep_checkpoint_every_n_hours=None, lr_multipliers=None, nan_retries=2,
-                 nan_lr_factor=0.5):
+                 nan_lr_factor=0.5, moving_average_decay=None, keep_best=0):
         if int(train_steps) <= 0:
             raise ConfigError(f'TRAIN_STEPS must be > 0, got {train_steps}.')
         if not learning_rate or learning_rate <= 0:
@@ -80,6 +85,11 @@ class Trainer:
             raise ConfigError(f'nan_lr_factor must be in (0, 1), got {nan_lr_factor}.')
         self.nan_retries = int(nan_retries)
         self.nan_lr_factor = float(nan_lr_factor)
+        if moving_average_decay is not None and not 0 < moving_average_decay < 1:
+            raise ConfigError('moving_average_decay must be in (0, 1) or None, got '
+                              f'{moving_average_decay}.')
+        self.moving_average_decay = moving_average_decay
+        self.keep_best = int(keep_best)
 
     def learning_rate_fn(self, scale=None):
         """The schedule; times ``scale`` (a variable the divergence guard lowers)."""
@@ -122,7 +132,16 @@ class Trainer:
         return not scopes.trainable([name], freeze_scopes=self.freeze_scopes,
                                     trainable_scopes=self.trainable_scopes)
 
-    def make_train_step(self, model, optimizer, variables, global_batch, strategy):
+    def make_ema(self, variables):
+        """The moving average with its shadow variables created (None when off)."""
+        if not self.moving_average_decay:
+            return None
+        ema = tf.train.ExponentialMovingAverage(self.moving_average_decay)
+        ema.apply(variables)
+        return ema
+
+    def make_train_step(self, model, optimizer, variables, global_batch, strategy,
+                        ema=None):
         smoothing, clip = self.label_smoothing, self.clip_gradient_norm
         aux_weight = self.aux_loss_weight
         multipliers = self.gradient_multipliers(variables)
@@ -151,6 +170,8 @@ class Trainer:
             if clip:
                 grads, _ = tf.clip_by_global_norm(grads, clip)
             optimizer.apply_gradients(zip(grads, variables))
+            if ema is not None:
+                ema.apply(variables)
             hits = tf.reduce_sum(tf.cast(tf.equal(
                 tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32))
             return loss, total, hits
@@ -206,6 +227,22 @@ class Trainer:
         return {'accuracy': hits / count, 'loss': loss / count, 'examples': int(count)}
 
 
+@contextlib.contextmanager
+def averaged_weights(ema, variables):
+    """Within the block the variables hold their moving averages (no-op without EMA)."""
+    if ema is None:
+        yield
+        return
+    backup = [v.read_value() for v in variables]
+    for v in variables:
+        v.assign(ema.average(v))
+    try:
+        yield
+    finally:
+        for v, value in zip(variables, backup):
+            v.assign(value)
+
+
 class ScaledSchedule(tf.keras.optimizers.schedules.LearningRateSchedule):
     """A learning rate (or schedule) times a variable scale."""
 
@@ -257,9 +294,3 @@ def _fmt_seconds(s):
         return '?'
     s = int(s)
     return f'{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}'
-
-
-def checkpoint_manager(checkpoint, model_dir, trainer):
-    return tf.train.CheckpointManager(
-        checkpoint, os.path.join(model_dir, 'checkpoints'), max_to_keep=trainer.max_to_keep,
-        keep_checkpoint_every_n_hours=trainer.keep_checkpoint_every_n_hours)
