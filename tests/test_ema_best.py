@@ -46,6 +46,10 @@ def test_ema_is_saved_evaluated_and_exported_and_best_k_kept(tmp_path, default_r
     raw_probs = model.postprocess(model.predict(batch)['logits'])['probabilities'].numpy()
     for v, value in zip(variables, ema_values):
         v.assign(value)
+    tf.train.Checkpoint(network=model.network).restore(
+        str(tmp_path / 'checkpoints' / 'ckpt-40')).expect_partial()
+    for v, value in zip(variables, ema_values):
+        v.assign(value)
     ema_probs = model.postprocess(model.predict(batch)['logits'])['probabilities'].numpy()
     np.testing.assert_allclose(got, ema_probs, atol=1e-5)
     assert not np.allclose(got, raw_probs, atol=1e-5)

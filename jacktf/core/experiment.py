@@ -315,6 +315,7 @@ class Experiment:
                 with averaged_weights(ema, variables):
                     metrics['export_best'], _ = self._export_current(top['step'],
                                                                      'export_best')
+                checkpoint.restore(manager.latest_checkpoint)  # back to the final state
         writer.flush()
         eval_writer.flush()
         skipped = int(self.counters['skipped'].numpy())
