@@ -30,7 +30,8 @@ def test_recipes_share_the_macro_header():
 def test_recipe_trains_on_demo_data(recipe, tmp_path):
     r = run_cli(['jacktf.run', f'--gin_file=gin/{recipe}', f'--model_dir={tmp_path}',
                  '--gin_param=TRAIN_STEPS = 2', '--gin_param=BATCH_SIZE = 4',
-                 '--gin_param=EVAL_FILES = None', '--mode=train'])
+                 '--gin_param=EVAL_FILES = None', '--gin_param=IMAGE_SIZE = 96',
+                 '--mode=train'])
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'Done at step 2' in r.stdout
     assert tf.train.latest_checkpoint(os.path.join(tmp_path, 'checkpoints'))
