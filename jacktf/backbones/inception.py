@@ -45,16 +45,23 @@ def inception_v2(images, num_classes=1000, is_training=True, dropout_keep_prob=0
         with slim.arg_scope([slim.batch_norm, slim.dropout], is_training=is_training):
             net, end_points = slim_v2.inception_v2_base(
                 images, scope=sc, min_depth=min_depth, depth_multiplier=depth_multiplier)
-            with tf.compat.v1.variable_scope('Logits'):
-                net, end_points = classifier_tail(
-                    net, end_points, num_classes=num_classes, global_pool=global_pool,
-                    pool_kernel=[7, 7], pool_scope='AvgPool_1a', pool_endpoint='AvgPool_1a',
-                    dropout_keep_prob=dropout_keep_prob, dropout_scope='Dropout_1b',
-                    logits_scope='Conv2d_1c_1x1', spatial_squeeze=spatial_squeeze,
-                    prelogits=True, name_kernel=True)
-            if not num_classes:
-                return net, end_points
-            return finish_predictions(net, end_points)
+            return _v2_v3_tail(net, end_points, num_classes, global_pool, [7, 7],
+                               dropout_keep_prob, spatial_squeeze)
+
+
+def _v2_v3_tail(net, end_points, num_classes, global_pool, pool_kernel, dropout_keep_prob,
+                spatial_squeeze):
+    """The official Inception v2/v3 classifier: AvgPool_1a_<k>, Dropout_1b, PreLogits."""
+    with tf.compat.v1.variable_scope('Logits'):
+        net, end_points = classifier_tail(
+            net, end_points, num_classes=num_classes, global_pool=global_pool,
+            pool_kernel=pool_kernel, pool_scope='AvgPool_1a', pool_endpoint='AvgPool_1a',
+            dropout_keep_prob=dropout_keep_prob, dropout_scope='Dropout_1b',
+            logits_scope='Conv2d_1c_1x1', spatial_squeeze=spatial_squeeze, prelogits=True,
+            name_kernel=True)
+    if not num_classes:
+        return net, end_points
+    return finish_predictions(net, end_points)
 
 
 def _aux_logits(end_points, num_classes, depth, spatial_squeeze):
@@ -92,16 +99,8 @@ def inception_v3(images, num_classes=1000, is_training=True, dropout_keep_prob=0
                 images, scope=sc, min_depth=min_depth, depth_multiplier=depth_multiplier)
             if create_aux_logits and num_classes:
                 _aux_logits(end_points, num_classes, depth, spatial_squeeze)
-            with tf.compat.v1.variable_scope('Logits'):
-                net, end_points = classifier_tail(
-                    net, end_points, num_classes=num_classes, global_pool=global_pool,
-                    pool_kernel=[8, 8], pool_scope='AvgPool_1a', pool_endpoint='AvgPool_1a',
-                    dropout_keep_prob=dropout_keep_prob, dropout_scope='Dropout_1b',
-                    logits_scope='Conv2d_1c_1x1', spatial_squeeze=spatial_squeeze,
-                    prelogits=True, name_kernel=True)
-            if not num_classes:
-                return net, end_points
-            return finish_predictions(net, end_points)
+            return _v2_v3_tail(net, end_points, num_classes, global_pool, [8, 8],
+                               dropout_keep_prob, spatial_squeeze)
 
 
 @jacktf.hookimpl
