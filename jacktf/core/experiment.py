@@ -184,7 +184,13 @@ class Experiment:
         latest = manager.latest_checkpoint
         fingerprint.check_or_write(self.model_dir, model, has_checkpoint=bool(latest))
         if latest:
-            checkpoint.restore(latest).assert_existing_objects_matched()
+            checkpoint.restore(latest).expect_partial()
+            try:  # every network variable must come from the checkpoint
+                tf.train.Checkpoint(network=model.network).restore(
+                    latest).assert_existing_objects_matched()
+            except AssertionError as e:
+                raise ConfigError(f'{latest} does not hold this model\'s variables ({e}). '
+                                  'Use a new --model_dir for this configuration.') from None
             log.info('Resuming from %s at step %d (CHECKPOINT_PATH is not applied to a '
                      'model directory that has its own checkpoints).', latest,
                      int(checkpoint.step.numpy()))
