@@ -130,3 +130,22 @@ def test_vgg_eval_is_central_crop_of_resized_image():
     out = preprocessing.vgg(image, image_size=224, is_training=False)
     expected = tf.cast(image, tf.float32)[16:240, 144:368] - preprocessing.VGG_MEANS
     np.testing.assert_allclose(out.numpy(), expected.numpy(), atol=1e-4)
+
+
+def test_training_straight_from_an_image_folder(tmp_path, default_registry):
+    from jacktf.core.experiment import Experiment
+    from jacktf.core.model import Model
+    from jacktf.core.trainer import Trainer
+    from jacktf.optim.optimizers import momentum
+    root = str(tmp_path / 'images')
+    bad_image_folder(root, good_per_class=4)
+    model = Model(backbone='resnet_v1_tiny', num_classes=2, image_size=32,
+                  preprocessing='simple', registry=default_registry)
+    trainer = Trainer(train_steps=4, optimizer=momentum, learning_rate=0.01)
+    exp = Experiment(model_dir=str(tmp_path / 'm'), model=model, trainer=trainer,
+                     train_files=root, eval_files=root, decoder='image_folder', batch_size=4)
+    summary = exp.run('train_and_eval')
+    assert summary['step'] == 4 and summary['eval_examples'] == 12  # 8 JPEG + 4 other kinds
+    assert summary['skipped_records'] >= 3
+    assert open(tmp_path / 'm' / 'labels.txt').read().split() == ['cat', 'dog']
+    assert os.path.isdir(summary['eval_export'])

@@ -148,11 +148,10 @@ class Experiment:
         if saved_model:
             serve = tf.saved_model.load(saved_model).signatures['serving_default']
             source = saved_model
-            raw = tf.data.TFRecordDataset(pipeline.list_files(self.eval_files)).map(
-                lambda r: (self.decode_fn(r)['encoded'], self.decode_fn(r)['label']))
-            for encoded, label in raw.batch(self.eval_batch_size):
-                probabilities.append(serve(images=encoded)['probabilities'].numpy())
-                labels.append(label.numpy())
+            raw = pipeline.raw_records(self.eval_files, self.decode_fn)
+            for batch in raw.batch(self.eval_batch_size):
+                probabilities.append(serve(images=batch['encoded'])['probabilities'].numpy())
+                labels.append(batch['label'].numpy())
         else:
             source = self.restore_latest(checkpoint)
             predict = tf.function(lambda x: tf.nn.softmax(

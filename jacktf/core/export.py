@@ -108,16 +108,19 @@ def read_labels(model_dir, num_classes):
     return [str(i) for i in range(num_classes)], None
 
 
-def parity_images(files, decode_fn, count=4):
-    """Encoded images from the first records of ``files`` (for the parity check)."""
+def parity_images(files, decode_fn, count=4, scan=64):
+    """The first ``count`` decodable images of ``files`` (for the parity check)."""
     from jacktf.data import pipeline
-    out = []
-    for path in pipeline.list_files(files):
-        for record in tf.data.TFRecordDataset(path).take(count - len(out)):
-            out.append(decode_fn(record)['encoded'].numpy())
-        if len(out) >= count:
+    found = []
+    for record in pipeline.raw_records(files, decode_fn).take(scan):
+        try:
+            tf.io.decode_image(record['encoded'], channels=3, expand_animations=False)
+        except (tf.errors.InvalidArgumentError, ValueError):
+            continue
+        found.append(record['encoded'].numpy())
+        if len(found) == count:
             break
-    return out
+    return found
 
 
 def check_parity(model, loaded, encoded_images, atol=1e-4):

@@ -55,6 +55,15 @@ def labels_for(file_pattern):
         return [line.strip() for line in f if line.strip()]
 
 
+def raw_records(file_pattern, decode_fn):
+    """Decoded records (dict with 'encoded' bytes and 'label'), in file order, unchecked."""
+    files = list_files(file_pattern)
+    source = getattr(decode_fn, 'source', None)
+    if source is not None:
+        return source(files).map(lambda path, index, record: decode_fn(record))
+    return tf.data.TFRecordDataset(files).map(decode_fn)
+
+
 def make_counters():
     """Variables the pipeline increments: records skipped as corrupt or oversized."""
     return {'skipped': tf.Variable(0, dtype=tf.int64, trainable=False,
