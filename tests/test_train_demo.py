@@ -54,7 +54,7 @@ def test_demo_trains_learns_and_resumes(tmp_path):
 def test_sigkill_mid_run_resumes_from_last_checkpoint(tmp_path):
     model_dir = str(tmp_path / 'killed')
     args = [sys.executable, '-m', 'jacktf.run', '--gin_file=gin/demo.gin',
-            f'--model_dir={model_dir}', '--gin_param=TRAIN_STEPS = 400',
+            f'--model_dir={model_dir}', '--gin_param=TRAIN_STEPS = 200',
             '--gin_param=Trainer.checkpoint_every_steps = 10',
             '--gin_param=Trainer.eval_every_steps = None']
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -69,11 +69,11 @@ def test_sigkill_mid_run_resumes_from_last_checkpoint(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     killed_at = int(tf.train.latest_checkpoint(ckpt_dir).rsplit('-', 1)[1])
-    assert 30 <= killed_at < 400
+    assert 30 <= killed_at < 200
     resumed = run_cli(['jacktf.run', '--gin_file=gin/demo.gin', f'--model_dir={model_dir}',
-                       '--gin_param=TRAIN_STEPS = 400',
+                       '--gin_param=TRAIN_STEPS = 200',
                        '--gin_param=Trainer.eval_every_steps = None'])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     m = re.search(r'Resuming from \S+ckpt-(\d+) at step (\d+)', resumed.stdout)
     assert m and int(m.group(2)) >= killed_at, resumed.stdout[-2000:]
-    assert 'Done at step 400' in resumed.stdout
+    assert 'Done at step 200' in resumed.stdout
