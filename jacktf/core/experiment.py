@@ -61,6 +61,8 @@ class Experiment:
                  eval_batch_size=None, seed=None, skip_corrupt=True,
                  max_pixels=pipeline.DEFAULT_MAX_PIXELS, export_at_end=True,
                  strategy='default', after_first_step=None):
+        # First: multi-worker collectives must be configured before any TF op runs.
+        self.strategy = strategy_lib.make_strategy(strategy)
         if not model_dir:
             raise ConfigError('MODEL_DIR is not set: give --model_dir or bind MODEL_DIR.')
         if int(batch_size) <= 0:
@@ -83,7 +85,6 @@ class Experiment:
         self.counters = pipeline.make_counters()
         self.export_at_end = bool(export_at_end)
         self.after_first_step = after_first_step
-        self.strategy = strategy_lib.make_strategy(strategy)
 
     # -- input ---------------------------------------------------------------------
     def dataset(self, files, *, training, input_context=None, batch_size=None):
@@ -179,9 +180,10 @@ class Experiment:
             class_names=names, labels_path=labels_path, version=version,
             parity_encoded=parity)
 
-    def _initialize(self, model, manager, checkpoint, frozen):
-        latest = manager.latest_checkpoint
-        fingerprint.check_or_write(self.model_dir, model, has_checkpoint=bool(latest))
+    def _initialize(self, model, checkpoint, frozen, chief=True):
+        latest = tf.train.latest_checkpoint(os.path.join(self.model_dir, 'checkpoints'))
+        if chief:
+            fingerprint.check_or_write(self.model_dir, model, has_checkpoint=bool(latest))
         if latest:
             checkpoint.restore(latest).expect_partial()
             try:  # every network variable must come from the checkpoint
@@ -193,15 +195,17 @@ class Experiment:
             log.info('Resuming from %s at step %d (CHECKPOINT_PATH is not applied to a '
                      'model directory that has its own checkpoints).', latest,
                      int(checkpoint.step.numpy()))
-            return
+            return True
         if self.checkpoint_path:
             restore_from_checkpoint(
                 model, self.checkpoint_path, exclude_scopes=self.checkpoint_exclude_scopes,
                 scope_map=self.scope_map, frozen=frozen,
-                report_path=os.path.join(self.model_dir, 'restore_report.json'))
+                report_path=os.path.join(self.model_dir, 'restore_report.json')
+                if chief else None)
         else:
             log.warning('CHECKPOINT_PATH is None: training %s from scratch (random '
                         'initialization).', model.backbone_name)
+        return False
 
     def train(self, evaluate=True):
         model, trainer = self.model, self.trainer
@@ -228,13 +232,17 @@ class Experiment:
             extra = {'ema_shadows': [ema.average(v) for v in variables]} if ema else {}
             checkpoint = tf.train.Checkpoint(network=model.network, optimizer=optimizer,
                                              step=step, lr_scale=lr_scale, **extra)
-        manager = checkpoint_manager(checkpoint, self.model_dir, trainer)
-        self._initialize(model, manager, checkpoint, frozen)
+        # Only the chief writes into MODEL_DIR; other workers of a multi-worker run take
+        # part in every (collective) save, into a private folder, and resume from the
+        # chief's checkpoints.
+        write_dir = self.model_dir if chief else tempfile.mkdtemp(prefix='jacktf-worker-')
+        manager = checkpoint_manager(checkpoint, write_dir, trainer)
+        resumed = self._initialize(model, checkpoint, frozen, chief)
         if ema is not None and int(step.numpy()) == 0:
             for v in variables:  # averages start from the (warm-started) weights
                 ema.average(v).assign(v)
-        best = BestCheckpoints(self.model_dir, trainer.keep_best, checkpoint)
-        if manager.latest_checkpoint is None:  # a restore point for the divergence guard
+        best = BestCheckpoints(write_dir, trainer.keep_best, checkpoint)
+        if not resumed:  # a restore point for the divergence guard (same on all workers)
             manager.save(checkpoint_number=0)
         per_replica = self.batch_size // strategy.num_replicas_in_sync
         if per_replica * strategy.num_replicas_in_sync != self.batch_size:
