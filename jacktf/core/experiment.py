@@ -18,10 +18,11 @@ from jacktf.core import compat, export, fingerprint
 from jacktf.core import strategy as strategy_lib
 from jacktf.core.signals import StopRequests
 from jacktf.core import metrics as metrics_lib
-from jacktf.core.errors import ConfigError, DataError, JacktfError
+from jacktf.core.errors import ConfigError, JacktfError
 from jacktf.core.restore import restore_from_checkpoint
 from jacktf.core.checkpointing import BestCheckpoints, checkpoint_manager
-from jacktf.core.trainer import ProgressLine, averaged_weights
+from jacktf.core.trainer import (ProgressLine, averaged_weights, current_lr as _current_lr,
+                                 data_errors as _data_errors)
 from jacktf.data import pipeline
 
 log = logging.getLogger('jacktf')
@@ -381,23 +382,3 @@ class Experiment:
             tf.summary.scalar('accuracy', metrics['accuracy'])
             tf.summary.scalar('loss', metrics['loss'])
         return metrics
-
-
-def _data_errors(fn, *args):
-    """Runs ``fn``; a bad-record assertion from the pipeline becomes a DataError."""
-    try:
-        return fn(*args)
-    except tf.errors.InvalidArgumentError as e:
-        text = e.message
-        for marker in ('Label out of range', 'Corrupt, truncated'):
-            if marker in text:
-                raise DataError(text[text.index(marker):].split('\n')[0]) from None
-        raise
-
-
-def _current_lr(optimizer):
-    lr = optimizer.learning_rate
-    if isinstance(lr, tf.keras.optimizers.schedules.LearningRateSchedule):
-        lr = lr(optimizer.iterations)
-    return float(tf.convert_to_tensor(lr).numpy())
-

@@ -15,7 +15,7 @@ import time
 import tensorflow as tf
 
 from jacktf.core import scopes
-from jacktf.core.errors import ConfigError
+from jacktf.core.errors import ConfigError, DataError
 
 log = logging.getLogger('jacktf')
 
@@ -294,3 +294,22 @@ def _fmt_seconds(s):
         return '?'
     s = int(s)
     return f'{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}'
+
+
+def data_errors(fn, *args):
+    """Runs ``fn``; a bad-record assertion from the pipeline becomes a DataError."""
+    try:
+        return fn(*args)
+    except tf.errors.InvalidArgumentError as e:
+        text = e.message
+        for marker in ('Label out of range', 'Corrupt, truncated'):
+            if marker in text:
+                raise DataError(text[text.index(marker):].split('\n')[0]) from None
+        raise
+
+
+def current_lr(optimizer):
+    lr = optimizer.learning_rate
+    if isinstance(lr, tf.keras.optimizers.schedules.LearningRateSchedule):
+        lr = lr(optimizer.iterations)
+    return float(tf.convert_to_tensor(lr).numpy())

@@ -42,24 +42,22 @@ SMALL = [
 ]
 
 
-def mobilenet_v3_large(images, num_classes=1001, is_training=True, depth_multiplier=1.0,
-                       finegrain_classification_mode=False, dropout_keep_prob=0.8,
-                       reuse=None, scope='MobilenetV3'):
-    """Slim MobileNet v3 large."""
-    return blocks.mobilenet(images, LARGE, num_classes=num_classes, is_training=is_training,
-                            multiplier=depth_multiplier, default_activation=tf.nn.relu,
-                            finegrain=finegrain_classification_mode, reuse=reuse,
-                            scope=scope, dropout_keep_prob=dropout_keep_prob)
+def _variant(spec, name, doc):
+    def net(images, num_classes=1001, is_training=True, depth_multiplier=1.0,
+            finegrain_classification_mode=False, dropout_keep_prob=0.8, reuse=None,
+            scope='MobilenetV3'):
+        return blocks.mobilenet(images, spec, num_classes=num_classes,
+                                is_training=is_training, multiplier=depth_multiplier,
+                                default_activation=tf.nn.relu,
+                                finegrain=finegrain_classification_mode, reuse=reuse,
+                                scope=scope, dropout_keep_prob=dropout_keep_prob)
+    net.__name__ = net.__qualname__ = name
+    net.__doc__ = doc
+    return net
 
 
-def mobilenet_v3_small(images, num_classes=1001, is_training=True, depth_multiplier=1.0,
-                       finegrain_classification_mode=False, dropout_keep_prob=0.8,
-                       reuse=None, scope='MobilenetV3'):
-    """Slim MobileNet v3 small."""
-    return blocks.mobilenet(images, SMALL, num_classes=num_classes, is_training=is_training,
-                            multiplier=depth_multiplier, default_activation=tf.nn.relu,
-                            finegrain=finegrain_classification_mode, reuse=reuse,
-                            scope=scope, dropout_keep_prob=dropout_keep_prob)
+mobilenet_v3_large = _variant(LARGE, 'mobilenet_v3_large', 'Slim MobileNet v3 large.')
+mobilenet_v3_small = _variant(SMALL, 'mobilenet_v3_small', 'Slim MobileNet v3 small.')
 
 
 @jacktf.hookimpl
