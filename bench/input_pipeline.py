@@ -26,7 +26,8 @@ def pipeline_rate(registry, name, batch, seconds):
     ds = pipeline.read_dataset(
         'demo://train?size=224', decode_fn=registry.get(
             'decoder', 'tfexample_classification').factory(),
-        preprocess_fn=lambda image, t: fn(image, image_size=224, is_training=t),
+        preprocess_fn=lambda image, t, seed: fn(image, image_size=224, is_training=t,
+                                                seed=seed),
         batch_size=batch, is_training=True)
     iterator = iter(ds)
     return rate(lambda: next(iterator), batch, warmup=5, min_seconds=seconds)

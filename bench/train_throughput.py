@@ -27,7 +27,7 @@ def _pipeline(model, batch):
     decode = model.registry.get('decoder', 'tfexample_classification').factory()
     return pipeline.read_dataset(
         'demo://train?size=224', decode_fn=decode, batch_size=batch, is_training=True,
-        preprocess_fn=lambda image, t: model.preprocess(image, training=t))
+        preprocess_fn=lambda image, t, seed: model.preprocess(image, t, seed))
 
 
 def run_jacktf(config, steps, warmup, batch):

@@ -12,8 +12,8 @@ from data_factory import (bad_image_folder, huge_png_header, jpeg_bytes, png_byt
                           random_image, write_records)
 
 
-def _simple(image, training):
-    return preprocessing.simple(image, image_size=32, is_training=training)
+def _simple(image, training, seed=None):
+    return preprocessing.simple(image, image_size=32, is_training=training, seed=seed)
 
 
 def _good(rng, label, i):

@@ -10,11 +10,17 @@ TF-Slim is TF1 code. It runs in TF2 through
 
 ``ensure()`` does both, once, and fails with instructions when TensorFlow was already
 imported with Keras 3.
+
+``seeded_dropout(seed)`` makes slim's dropout stateless for the network calls inside it
+(see the function).
 """
 
+import contextlib
 import importlib
 import os
 import sys
+import threading
+import zlib
 
 _LEGACY_BN = 'tf_keras.legacy_tf_layers.normalization'
 _LEGACY_BN_SRC = 'tf_keras.src.legacy_tf_layers.normalization'
@@ -98,3 +104,78 @@ def refresh_learning_rate(optimizer):
 def tf_cast_float(value):
     import tensorflow as tf
     return tf.cast(value, tf.float32)
+
+
+_dropout_seeds = threading.local()  # per thread: MirroredStrategy traces replicas in threads
+
+
+@contextlib.contextmanager
+def seeded_dropout(seed):
+    """Within the block slim's dropout draws its mask from stateless random ops.
+
+    slim.dropout uses stateful random ops whose state lives in the op kernels: it is not
+    in any checkpoint, so a resumed run would repeat the masks of its first steps. Inside
+    this block each dropout layer's mask is a function of ``seed`` (int [2], e.g. the run
+    seed and the step) and of the layer's scope name, so it survives a resume. ``seed``
+    None keeps slim's own dropout. The substitute honours slim arg_scopes on dropout.
+    """
+    _install_seeded_dropout()
+    stack = getattr(_dropout_seeds, 'stack', None)
+    if stack is None:
+        stack = _dropout_seeds.stack = []
+    stack.append(seed)
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
+_slim_dropout = None
+
+
+def _install_seeded_dropout():
+    """Points tf_slim's dropout (every alias the nets use) at ``_dropout``, once."""
+    global _slim_dropout
+    if _slim_dropout is not None:
+        return
+    import tf_slim
+    slim_layers = sys.modules['tf_slim.layers']
+    slim_layers_impl = sys.modules['tf_slim.layers.layers']
+    _slim_dropout = slim_layers_impl.dropout
+    _dropout._key_op = _slim_dropout._key_op  # arg_scope([slim.dropout], ...) applies
+    for module in (tf_slim, slim_layers, slim_layers_impl):
+        if getattr(module, 'dropout', None) is _slim_dropout:
+            module.dropout = _dropout
+
+
+def _dropout(inputs, *args, **kwargs):
+    stack = getattr(_dropout_seeds, 'stack', None)
+    seed = stack[-1] if stack else None
+    if seed is None:
+        return _slim_dropout(inputs, *args, **kwargs)
+    import tensorflow as tf
+    from tf_slim.layers import utils
+    from tf_slim.ops import arg_scope as arg_scope_lib
+    names = ('keep_prob', 'noise_shape', 'is_training', 'outputs_collections', 'scope',
+             'seed')
+    params = {'keep_prob': 0.5, 'noise_shape': None, 'is_training': True,
+              'outputs_collections': None, 'scope': None}
+    params.update(arg_scope_lib.current_arg_scope().get(_dropout._key_op, {}))
+    params.update(zip(names, args))
+    params.update(kwargs)
+    with tf.compat.v1.variable_scope(params['scope'], 'Dropout', [inputs]) as sc:
+        inputs = tf.convert_to_tensor(inputs)
+        layer_seed = tf.random.experimental.stateless_fold_in(
+            tf.cast(seed, tf.int64), zlib.crc32(sc.name.encode()) & 0x7fffffff)
+
+        def drop():
+            return tf.nn.experimental.stateless_dropout(
+                inputs, rate=1.0 - params['keep_prob'], seed=layer_seed,
+                noise_shape=params['noise_shape'])
+
+        training = params['is_training']
+        if isinstance(training, bool):
+            outputs = drop() if training else tf.identity(inputs)
+        else:
+            outputs = tf.cond(tf.cast(training, tf.bool), drop, lambda: tf.identity(inputs))
+        return utils.collect_named_outputs(params['outputs_collections'], sc.name, outputs)

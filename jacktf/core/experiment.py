@@ -8,6 +8,7 @@ with a summary. Everything a run needs to resume or be audited is in the model d
 
 import logging
 import os
+import random
 import tempfile
 import time
 
@@ -54,6 +55,11 @@ class Experiment:
       max_pixels: records whose image header declares more pixels are bad records.
       export_at_end: export a SavedModel (checked for parity) when training ends.
       strategy: 'default', 'mirrored' or 'multi_worker_mirrored' (TF_CONFIG).
+      deterministic: repeatable training: seeded initialization, deterministic ops,
+        data order and augmentation (seed 0 unless ``seed`` is set), and the input
+        iterator's position saved in every checkpoint, so a run that is stopped or
+        killed and resumed ends with the same weights as one that was not. Checkpoints
+        then also hold the shuffle buffer. One device ('default' strategy) only.
     """
 
     def __init__(self, *, model_dir, model, trainer, train_files, eval_files=None,
@@ -61,7 +67,7 @@ class Experiment:
                  checkpoint_exclude_scopes=(), scope_map=None, shuffle_buffer=2048,
                  eval_batch_size=None, seed=None, skip_corrupt=True,
                  max_pixels=pipeline.DEFAULT_MAX_PIXELS, export_at_end=True,
-                 strategy='default', after_first_step=None):
+                 strategy='default', deterministic=False, after_first_step=None):
         # First: multi-worker collectives must be configured before any TF op runs.
         self.strategy = strategy_lib.make_strategy(strategy)
         if not model_dir:
@@ -80,7 +86,13 @@ class Experiment:
         self.checkpoint_exclude_scopes = checkpoint_exclude_scopes
         self.scope_map = scope_map
         self.shuffle_buffer = shuffle_buffer
-        self.seed = seed
+        self.deterministic = bool(deterministic)
+        if self.deterministic and strategy != 'default':
+            raise ConfigError(
+                f'Experiment.deterministic needs strategy="default" (one device), got '
+                f'{strategy!r}: TensorFlow cannot checkpoint the position of a '
+                'distributed input iterator, so a resumed run would read other data.')
+        self.seed = 0 if seed is None and self.deterministic else seed
         self.skip_corrupt = bool(skip_corrupt)
         self.max_pixels = int(max_pixels)
         self.counters = pipeline.make_counters()
@@ -92,7 +104,7 @@ class Experiment:
         model = self.model
         return pipeline.read_dataset(
             files, decode_fn=self.decode_fn,
-            preprocess_fn=lambda image, t: model.preprocess(image, training=t),
+            preprocess_fn=lambda image, t, seed: model.preprocess(image, t, seed),
             batch_size=batch_size or (self.batch_size if training else self.eval_batch_size),
             input_context=input_context,
             is_training=training, num_classes=model.num_classes,
@@ -212,11 +224,24 @@ class Experiment:
         model, trainer = self.model, self.trainer
         strategy_lib.configure_precision(model.precision)
         strategy = self.strategy
-        if self.seed is not None:
+        if self.deterministic:
+            tf.config.experimental.enable_op_determinism()
+            tf.keras.utils.set_random_seed(self.seed)  # Python, NumPy and TensorFlow
+        elif self.seed is not None:
             tf.random.set_seed(self.seed)
         chief = strategy_lib.is_chief()
         if chief:
             self._copy_labels()
+        per_replica = self.batch_size // strategy.num_replicas_in_sync
+        if per_replica * strategy.num_replicas_in_sync != self.batch_size:
+            raise ConfigError(f'BATCH_SIZE {self.batch_size} does not split evenly over '
+                              f'{strategy.num_replicas_in_sync} replicas.')
+        train_ds = strategy.distribute_datasets_from_function(
+            lambda ctx: self.dataset(self.train_files, training=True, input_context=ctx,
+                                     batch_size=per_replica))
+        iterator = iter(train_ds)
+        # In deterministic mode the iterator's position is part of every checkpoint.
+        data = {'data': iterator} if self.deterministic else {}
         with strategy.scope():
             model.build()
             variables, frozen = trainer.split_variables(model)
@@ -231,8 +256,9 @@ class Experiment:
             step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
             ema = trainer.make_ema(variables)
             extra = {'ema_shadows': [ema.average(v) for v in variables]} if ema else {}
-            checkpoint = tf.train.Checkpoint(network=model.network, optimizer=optimizer,
-                                             step=step, lr_scale=lr_scale, **extra)
+            checkpoint = tf.train.Checkpoint(
+                network=model.network, optimizer=optimizer, step=step, lr_scale=lr_scale,
+                skipped_records=self.counters['skipped'], **extra, **data)
         # Only the chief writes into MODEL_DIR; other workers of a multi-worker run take
         # part in every (collective) save, into a private folder, and resume from the
         # chief's checkpoints.
@@ -245,22 +271,15 @@ class Experiment:
         best = BestCheckpoints(write_dir, trainer.keep_best, checkpoint)
         if not resumed:  # a restore point for the divergence guard (same on all workers)
             manager.save(checkpoint_number=0)
-        per_replica = self.batch_size // strategy.num_replicas_in_sync
-        if per_replica * strategy.num_replicas_in_sync != self.batch_size:
-            raise ConfigError(f'BATCH_SIZE {self.batch_size} does not split evenly over '
-                              f'{strategy.num_replicas_in_sync} replicas.')
-        train_ds = strategy.distribute_datasets_from_function(
-            lambda ctx: self.dataset(self.train_files, training=True, input_context=ctx,
-                                     batch_size=per_replica))
         eval_ds = self.dataset(self.eval_files, training=False) if (
             evaluate and self.eval_files) else None
-        train_step = trainer.make_train_step(model, optimizer, variables, self.batch_size,
-                                             strategy, ema=ema)
+        train_step = trainer.make_train_step(
+            model, optimizer, variables, self.batch_size, strategy, ema=ema,
+            seed=random.randrange(2 ** 31) if self.seed is None else self.seed)
         writer = tf.summary.create_file_writer(
             os.path.join(self.model_dir, 'train') if chief else tempfile.mkdtemp())
         eval_writer = tf.summary.create_file_writer(
             os.path.join(self.model_dir, 'eval') if chief else tempfile.mkdtemp())
-        iterator = iter(train_ds)
         start = int(step.numpy())
         progress = ProgressLine(trainer.train_steps, self.batch_size, start)
         log.info('Training %s + %s head on %s: steps %d..%d, batch %d on %d replica(s), '
@@ -276,7 +295,6 @@ class Experiment:
                     retries = self._diverged(model, variables, optimizer, manager,
                                              checkpoint, lr_scale, int(step.numpy()) + 1,
                                              retries)
-                    iterator = iter(train_ds)
                     progress = ProgressLine(trainer.train_steps, self.batch_size,
                                             int(step.numpy()))
                     continue

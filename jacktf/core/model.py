@@ -7,6 +7,7 @@ and tracked by the layer, so checkpoints, optimizers and tf.distribute see them.
 """
 
 import contextlib
+import inspect
 
 import tensorflow as tf
 import tf_slim as slim
@@ -53,21 +54,22 @@ class SlimNetwork(tf.keras.layers.Layer):
         return slim.arg_scope(frozen_bn_arg_scope(base, self.bn_frozen))
 
     @tf.compat.v1.keras.utils.track_tf1_style_variables
-    def call(self, images, training=False):
-        with self._arg_scope():
-            if self._native:
-                logits, end_points = self._net_fn(
-                    images, num_classes=self._num_classes, is_training=training,
-                    **self._backbone_kwargs)
-                features = end_points.get(self._card.features_endpoint,
-                                          end_points.get('global_pool'))
-            else:
-                features, end_points = self._net_fn(
-                    images, num_classes=None, is_training=training,
-                    **self._backbone_kwargs)
-        if not self._native:
-            logits = self._head_fn(features, num_classes=self._num_classes,
-                                   is_training=training, **self._head_kwargs)
+    def call(self, images, training=False, seed=None):
+        with compat.seeded_dropout(seed if training else None):
+            with self._arg_scope():
+                if self._native:
+                    logits, end_points = self._net_fn(
+                        images, num_classes=self._num_classes, is_training=training,
+                        **self._backbone_kwargs)
+                    features = end_points.get(self._card.features_endpoint,
+                                              end_points.get('global_pool'))
+                else:
+                    features, end_points = self._net_fn(
+                        images, num_classes=None, is_training=training,
+                        **self._backbone_kwargs)
+            if not self._native:  # heads run outside the backbone's arg_scope
+                logits = self._head_fn(features, num_classes=self._num_classes,
+                                       is_training=training, **self._head_kwargs)
         if logits.shape.rank == 4:
             logits = tf.squeeze(logits, [1, 2])
         if features is not None and features.shape.rank == 4:
@@ -121,6 +123,12 @@ class Model:
         self.precision = precision  # applied by jacktf.core.strategy.configure_precision
         self.preprocessing = preprocessing or self.card.preprocessing
         self._preprocess_fn = self.registry.get('preprocessor', self.preprocessing).factory
+        try:
+            params = inspect.signature(self._preprocess_fn).parameters
+        except (TypeError, ValueError):
+            params = {}
+        # Preprocessors that take ``seed`` use stateless random ops (jacktf's do).
+        self.preprocess_takes_seed = 'seed' in params
         self.frozen_bn_scopes = scopes.parse_scopes(frozen_bn_scopes)
         self.network = SlimNetwork(
             net_fn=net_fn, head_fn=head_fn, card=self.card, num_classes=self.num_classes,
@@ -161,14 +169,23 @@ class Model:
     def variable_names(self):
         return [scopes.var_name(v.name) for v in self.network.variables]
 
-    def preprocess(self, image, training=False):
-        """uint8 image [H, W, 3] -> float32 [S, S, 3] as the backbone expects."""
-        return self._preprocess_fn(image, image_size=self.image_size,
-                                   is_training=training)
+    def preprocess(self, image, training=False, seed=None):
+        """uint8 image [H, W, 3] -> float32 [S, S, 3] as the backbone expects.
 
-    def predict(self, images, training=False):
-        """Preprocessed images [N, S, S, 3] -> dict(logits, features, end_points)."""
-        return self.network(images, training=training)
+        ``seed`` (int [2]) drives the training augmentation of preprocessors that take
+        one; None draws a random seed.
+        """
+        kwargs = {'seed': seed} if self.preprocess_takes_seed else {}
+        return self._preprocess_fn(image, image_size=self.image_size,
+                                   is_training=training, **kwargs)
+
+    def predict(self, images, training=False, seed=None):
+        """Preprocessed images [N, S, S, 3] -> dict(logits, features, end_points).
+
+        ``seed`` (int [2]) makes dropout masks a function of it (the trainer passes the
+        run seed and the step, so a resumed run draws the masks it would have drawn).
+        """
+        return self.network(images, training=training, seed=seed)
 
     @staticmethod
     def postprocess(logits):

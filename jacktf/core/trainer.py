@@ -50,6 +50,7 @@ class Trainer:
         (saved in checkpoints, used for evaluation and export); None turns it off.
       keep_best: also keep the k checkpoints with the best eval accuracy (MODEL_DIR/best)
         and export the best one at the end; 0 turns it off.
+      jit_compile: compile each replica's forward and backward pass with XLA.
     """
 
     def __init__(self, *, train_steps, optimizer, lr_schedule=None, learning_rate=0.01,
@@ -57,7 +58,8 @@ class Trainer:
                  aux_loss_weight=0.4, clip_gradient_norm=None, log_every_steps=20, eval_every_steps=None,
                  checkpoint_every_steps=200, checkpoint_every_seconds=None, max_to_keep=3,
                  keep_checkpoint_every_n_hours=None, lr_multipliers=None, nan_retries=2,
-                 nan_lr_factor=0.5, moving_average_decay=None, keep_best=0):
+                 nan_lr_factor=0.5, moving_average_decay=None, keep_best=0,
+                 jit_compile=False):
         if int(train_steps) <= 0:
             raise ConfigError(f'TRAIN_STEPS must be > 0, got {train_steps}.')
         if not learning_rate or learning_rate <= 0:
@@ -90,6 +92,7 @@ class Trainer:
                               f'{moving_average_decay}.')
         self.moving_average_decay = moving_average_decay
         self.keep_best = int(keep_best)
+        self.jit_compile = bool(jit_compile)
 
     def learning_rate_fn(self, scale=None):
         """The schedule; times ``scale`` (a variable the divergence guard lowers)."""
@@ -141,15 +144,21 @@ class Trainer:
         return ema
 
     def make_train_step(self, model, optimizer, variables, global_batch, strategy,
-                        ema=None):
+                        ema=None, seed=0):
+        """The tf.function running one step on every replica.
+
+        ``seed`` and the optimizer's step (and the replica) seed the network's dropout,
+        so a resumed run draws the masks the uninterrupted run would have drawn.
+        """
         smoothing, clip = self.label_smoothing, self.clip_gradient_norm
         aux_weight = self.aux_loss_weight
         multipliers = self.gradient_multipliers(variables)
         scaled = isinstance(optimizer, tf.keras.mixed_precision.LossScaleOptimizer)
+        replicas = strategy.num_replicas_in_sync
 
-        def step_fn(images, labels):
+        def gradients(images, labels, step_seed):
             with tf.GradientTape() as tape:
-                outputs = model.predict(images, training=True)
+                outputs = model.predict(images, training=True, seed=step_seed)
                 logits = outputs['logits']
                 per_example = model.loss(labels, logits, label_smoothing=smoothing)
                 aux = outputs['end_points'].get('AuxLogits')
@@ -169,6 +178,16 @@ class Trainer:
                      for g, m in zip(grads, multipliers)]
             if clip:
                 grads, _ = tf.clip_by_global_norm(grads, clip)
+            return loss, total, logits, grads
+
+        if self.jit_compile:  # XLA compiles the math; updates stay outside (cross-replica)
+            gradients = tf.function(gradients, jit_compile=True)
+
+        def step_fn(images, labels):
+            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+            step_seed = tf.stack([tf.constant(seed, tf.int64), optimizer.iterations *
+                                  replicas + tf.cast(replica, tf.int64)])
+            loss, total, logits, grads = gradients(images, labels, step_seed)
             optimizer.apply_gradients(zip(grads, variables))
             if ema is not None:
                 ema.apply(variables)

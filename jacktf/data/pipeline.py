@@ -11,6 +11,7 @@ the file and the record.
 """
 
 import os
+import random
 
 import tensorflow as tf
 
@@ -79,7 +80,8 @@ def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_train
     Args:
       file_pattern: TFRecord glob(s), demo://split, or a folder for source decoders.
       decode_fn: record -> dict(encoded, label); may carry a ``source`` attribute.
-      preprocess_fn: (uint8 image, training) -> float32 [S, S, 3].
+      preprocess_fn: (uint8 image, training, seed) -> float32 [S, S, 3]; ``seed`` is the
+        element's stateless seed (int64 [2]) when training, else None.
       batch_size: examples per batch for this input pipeline.
       is_training: shuffle, repeat, drop the last partial batch.
       num_classes: a label outside [0, num_classes) fails naming the file and record.
@@ -88,7 +90,8 @@ def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_train
       cycle_length: files read at once.
       cache: cache the raw records in memory (True) or in a file (a path).
       input_context: tf.distribute.InputContext for per-worker sharding.
-      seed: makes file and example order deterministic.
+      seed: makes file and example order, and the augmentation, deterministic (None: a
+        random seed per pipeline).
       skip_corrupt: drop and count bad records instead of failing.
       max_pixels: images whose header declares more pixels are bad records.
       counters: from make_counters(), incremented for each skipped record.
@@ -122,9 +125,16 @@ def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_train
         ds = ds.repeat()
     if is_training and shuffle_buffer:
         ds = ds.shuffle(shuffle_buffer, seed=seed)
+    # Every element gets its own augmentation seed: (run seed, position in this stream,
+    # interleaved over the input pipelines of a distributed run).
+    base = random.randrange(2 ** 31) if seed is None else int(seed)
+    pipelines, pipeline_id = (input_context.num_input_pipelines,
+                              input_context.input_pipeline_id) if input_context else (1, 0)
+    ds = ds.enumerate().map(lambda k, item: (
+        tf.stack([tf.constant(base, tf.int64), k * pipelines + pipeline_id]), *item))
     skipped = (counters or {}).get('skipped')
 
-    def check(path, index, record):
+    def check(element_seed, path, index, record):
         fields = decode_fn(record)
         encoded = fields['encoded']
         complete = images.looks_complete(encoded)
@@ -138,9 +148,9 @@ def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_train
                                      '(skip_corrupt=True skips such records)'])
         elif skipped is not None:
             tf.cond(ok, lambda: skipped.read_value(), lambda: skipped.assign_add(1))
-        return path, index, fields, ok
+        return element_seed, path, index, fields, ok
 
-    def parse(path, index, fields, ok):
+    def parse(element_seed, path, index, fields, ok):
         label = fields['label']
         if num_classes is not None:
             tf.debugging.Assert(
@@ -149,11 +159,16 @@ def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_train
                  'record', index, 'label', label, '. Fix the data or NUM_CLASSES.'])
         image = tf.io.decode_image(fields['encoded'], channels=3, expand_animations=False)
         image.set_shape([None, None, 3])
-        return preprocess_fn(image, is_training), label
+        return preprocess_fn(image, is_training, element_seed if is_training else None), label
 
     ds = ds.map(check, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     if skip_corrupt:
-        ds = ds.filter(lambda path, index, fields, ok: ok)
+        ds = ds.filter(lambda element_seed, path, index, fields, ok: ok)
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     ds = ds.batch(batch_size, drop_remainder=is_training)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    # The iterator can be checkpointed: its only external state is the skip counter
+    # (a variable the trainer checkpoints itself) and the checks' assertions.
+    options.experimental_external_state_policy = \
+        tf.data.experimental.ExternalStatePolicy.IGNORE
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
