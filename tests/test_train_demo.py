@@ -2,14 +2,10 @@
 
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
 
 import tensorflow as tf
 
-from conftest import ROOT, run_cli
+from conftest import run_cli
 
 STEP_RE = re.compile(r'step (\d+)/(\d+)\s+loss ([\d.]+)')
 

@@ -9,7 +9,6 @@ resumes from the model directory's latest checkpoint.
 import contextlib
 import logging
 import math
-import os
 import time
 
 import tensorflow as tf
