@@ -224,11 +224,7 @@ class Experiment:
         model, trainer = self.model, self.trainer
         strategy_lib.configure_precision(model.precision)
         strategy = self.strategy
-        if self.deterministic:
-            tf.config.experimental.enable_op_determinism()
-            tf.keras.utils.set_random_seed(self.seed)  # Python, NumPy and TensorFlow
-        elif self.seed is not None:
-            tf.random.set_seed(self.seed)
+        strategy_lib.configure_seed(self.seed, self.deterministic)
         chief = strategy_lib.is_chief()
         if chief:
             self._copy_labels()

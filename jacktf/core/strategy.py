@@ -5,6 +5,7 @@ when there are none), 'multi_worker_mirrored' (workers from TF_CONFIG).
 precision: 'float32'; 'bfloat16' (TensorFlow's oneDNN auto-mixed-precision rewrite: bf16
 compute with float32 variables, fast on CPUs with AVX512_BF16/AMX); 'float16' (the
 auto-mixed-precision rewrite for GPUs with dynamic loss scaling in the step).
+Seeds and op determinism are process-wide settings too (``configure_seed``).
 """
 
 import json
@@ -45,6 +46,15 @@ def is_chief():
         return True
     return task.get('type') == 'worker' and task.get('index', 0) == 0 and \
         'chief' not in cluster
+
+
+def configure_seed(seed, deterministic=False):
+    """Seeds TensorFlow (and, when deterministic, Python and NumPy; deterministic ops)."""
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+        tf.keras.utils.set_random_seed(seed)
+    elif seed is not None:
+        tf.random.set_seed(seed)
 
 
 def configure_precision(precision):
