@@ -82,8 +82,12 @@ def test_sigkill_at_5_random_moments_resumes_to_200_with_identical_weights(tmp_p
             assert _step(latest) >= kills[-1], (delays, kills, latest)
             assert f'at step {kills[-1]}' in out, out[-2000:]  # resumed where it stopped
         kills.append(_step(latest))
-    # The kills land mid-run (each life trains 10 steps before its delay starts).
-    assert len(kills) == 5 and all(0 < k < 200 for k in kills), (delays, kills)
+    # The kills land mid-run. A kill right after the first progress line of a life can
+    # come before that life's first checkpoint is written (the progress line is logged
+    # before the save), so a life may leave the checkpoint it started from; over five
+    # lives the run still moves forward.
+    assert len(kills) == 5 and all(0 <= k < 200 for k in kills), (delays, kills)
+    assert kills == sorted(kills) and kills[-1] > 0, (delays, kills)
 
     final = subprocess.run(RUN + [f'--model_dir={model_dir}'], cwd=ROOT,
                            capture_output=True, text=True, timeout=600)
