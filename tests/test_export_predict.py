@@ -19,7 +19,8 @@ from conftest import ROOT, run_cli
 def trained(tmp_path_factory):
     model_dir = str(tmp_path_factory.mktemp('trained') / 'model')
     r = run_cli(['jacktf.run', '--gin_file=gin/demo.gin', f'--model_dir={model_dir}',
-                 '--gin_param=TRAIN_STEPS = 600', '--gin_param=Trainer.eval_every_steps = None'])
+                 '--gin_param=TRAIN_STEPS = 600', '--gin_param=Trainer.eval_every_steps = None',
+                 '--gin_param=Experiment.deterministic = True'])
     assert r.returncode == 0, r.stderr[-3000:]
     export = os.path.join(model_dir, 'export', '600')
     assert 'Exported SavedModel to' in r.stdout and os.path.isdir(export)
@@ -126,9 +127,10 @@ def test_cam_hottest_region_lies_on_the_object(trained, tmp_path):
             heat = upsampled_cam(cam, 64, 64)
             y, x = np.unravel_index(np.argmax(heat), heat.shape)
             hits.append((x - corner[0]) ** 2 + (y - corner[1]) ** 2 <= 15 ** 2)
-    # The object covers 17% of the image; training is not bit-deterministic, so ask for a
-    # clear majority (chance alone gives >= 60% hits with probability < 1%).
-    assert len(hits) >= 4 and sum(hits) >= 0.6 * len(hits), hits
+    # The object covers 17% of the image. The fixture trains in deterministic mode, so the
+    # model is the same every run: it hits 8 of 8 here; one miss is allowed for other
+    # TensorFlow builds (chance alone would hit about 1 in 6).
+    assert len(hits) >= 6 and sum(hits) >= len(hits) - 1, hits
     r = run_cli(['jacktf.cli', 'predict', '--saved_model', export, '--cam_dir',
                  str(tmp_path / 'cams'), _images(tmp_path)[1][0]])
     assert r.returncode == 0, r.stderr[-2000:]
