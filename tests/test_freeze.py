@@ -4,7 +4,7 @@ import json
 import os
 
 import numpy as np
-from tf_slim.nets import resnet_v1
+from tf_slim.nets import resnet_v1, resnet_v2
 
 from jacktf.backbones import resnet
 from jacktf.core.experiment import Experiment
@@ -43,3 +43,31 @@ def test_block1_frozen_for_20_steps_stays_as_restored(default_registry, tmp_path
     assert sorted(report['excluded']) == []  # the model has no resnet_v1_50/logits
     assert sorted(report['auto_excluded']) == ['Predict/logits/biases',
                                                'Predict/logits/weights']
+
+
+def test_resnet_v2_preact_batch_norms_follow_the_freeze_rule(default_registry, tmp_path):
+    """resnet_v2 calls its ``preact`` batch norms directly, not through normalizer_fn;
+    inside a frozen block they too run in inference mode and keep their statistics."""
+    path = str(tmp_path / 'resnet_v2_50.ckpt')
+    ckpt = write_net_checkpoint(path, resnet.resnet_v2_50, resnet_v2.resnet_arg_scope,
+                                num_classes=1001, size=32)
+    model = Model(backbone='resnet_v2_50', num_classes=2, image_size=48,
+                  preprocessing='simple', registry=default_registry)
+    trainer = Trainer(train_steps=5, optimizer=momentum, learning_rate=0.01,
+                      freeze_scopes=['resnet_v2_50/block1'], log_every_steps=5,
+                      checkpoint_every_steps=100)
+    Experiment(model_dir=str(tmp_path / 'run'), model=model, trainer=trainer,
+               train_files='demo://train', batch_size=8, checkpoint_path=path,
+               checkpoint_exclude_scopes=['resnet_v2_50/logits'],
+               export_at_end=False).run('train')
+    after = {n: v.numpy() for n, v in zip(model.variable_names(), model.variables)}
+    block1 = [n for n in after if n.startswith('resnet_v2_50/block1/')]
+    preact = [n for n in block1 if '/preact/moving_' in n]
+    assert len(preact) == 6  # 3 units x (moving_mean, moving_variance)
+    for name in block1:
+        np.testing.assert_array_equal(after[name], ckpt[name], err_msg=name)
+    # The unfrozen preact statistics move, and so does the top-level postnorm.
+    moved = [n for n in after if ('/preact/moving_' in n or '/postnorm/moving_' in n)
+             and not n.startswith('resnet_v2_50/block1/')
+             and not np.array_equal(after[n], ckpt[n])]
+    assert len(moved) == 2 * (4 + 6 + 3) + 2, moved

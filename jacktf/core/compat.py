@@ -11,8 +11,9 @@ TF-Slim is TF1 code. It runs in TF2 through
 ``ensure()`` does both, once, and fails with instructions when TensorFlow was already
 imported with Keras 3.
 
-``seeded_dropout(seed)`` makes slim's dropout stateless for the network calls inside it
-(see the function).
+``seeded_dropout(seed)`` makes slim's dropout stateless for the network calls inside it,
+and ``inference_batch_norms(is_frozen)`` puts the batch norms of frozen scopes in
+inference mode, including those a net calls directly (see the functions).
 """
 
 import contextlib
@@ -133,19 +134,28 @@ def seeded_dropout(seed):
 _slim_dropout = None
 
 
-def _install_seeded_dropout():
-    """Points tf_slim's dropout (every alias the nets use) at ``_dropout``, once."""
-    global _slim_dropout
-    if _slim_dropout is not None:
-        return
+def _substitute_slim_layer(name, replacement):
+    """Points tf_slim's layer ``name`` (every alias the nets use) at ``replacement``.
+
+    Returns slim's own function. ``replacement`` takes its arg_scope key, so
+    ``arg_scope([slim.<name>], ...)`` written before or after still applies to it.
+    """
     import tf_slim
     slim_layers = sys.modules['tf_slim.layers']
     slim_layers_impl = sys.modules['tf_slim.layers.layers']
-    _slim_dropout = slim_layers_impl.dropout
-    _dropout._key_op = _slim_dropout._key_op  # arg_scope([slim.dropout], ...) applies
+    original = getattr(slim_layers_impl, name)
+    replacement._key_op = original._key_op
     for module in (tf_slim, slim_layers, slim_layers_impl):
-        if getattr(module, 'dropout', None) is _slim_dropout:
-            module.dropout = _dropout
+        if getattr(module, name, None) is original:
+            setattr(module, name, replacement)
+    return original
+
+
+def _install_seeded_dropout():
+    """Points tf_slim's dropout at ``_dropout``, once."""
+    global _slim_dropout
+    if _slim_dropout is None:
+        _slim_dropout = _substitute_slim_layer('dropout', _dropout)
 
 
 def _dropout(inputs, *args, **kwargs):
@@ -179,3 +189,48 @@ def _dropout(inputs, *args, **kwargs):
         else:
             outputs = tf.cond(tf.cast(training, tf.bool), drop, lambda: tf.identity(inputs))
         return utils.collect_named_outputs(params['outputs_collections'], sc.name, outputs)
+
+
+_bn_rules = threading.local()
+_slim_batch_norm = None
+
+
+@contextlib.contextmanager
+def inference_batch_norms(is_frozen):
+    """Within the block, slim batch norms of frozen scopes run in inference mode.
+
+    ``is_frozen`` is a predicate over a batch norm's ``<scope>/moving_mean`` variable
+    name; None leaves every batch norm as the net sets it. Most nets reach batch norm
+    through their arg_scope's ``normalizer_fn`` (which ``core.batchnorm`` points here),
+    but some call ``slim.batch_norm`` directly (resnet_v2's ``preact`` and
+    ``postnorm``), so slim's function itself is substituted, once.
+    """
+    global _slim_batch_norm
+    if _slim_batch_norm is None:
+        _slim_batch_norm = _substitute_slim_layer('batch_norm', scope_aware_batch_norm)
+    stack = getattr(_bn_rules, 'stack', None)
+    if stack is None:
+        stack = _bn_rules.stack = []
+    stack.append(is_frozen)
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
+def scope_aware_batch_norm(inputs, *args, **kwargs):
+    """slim.batch_norm, forced to ``is_training=False`` in a frozen scope (see above)."""
+    import tensorflow as tf
+    stack = getattr(_bn_rules, 'stack', None)
+    is_frozen = stack[-1] if stack else None
+    if is_frozen is not None:
+        current = tf.compat.v1.get_variable_scope().name
+        scope = kwargs.get('scope') or 'BatchNorm'
+        if is_frozen(f'{current}/{scope}/moving_mean' if current else
+                     f'{scope}/moving_mean'):
+            kwargs['is_training'] = False
+    original = _slim_batch_norm
+    if original is None:
+        import tf_slim
+        original = tf_slim.batch_norm
+    return original(inputs, *args, **kwargs)

@@ -55,7 +55,8 @@ class SlimNetwork(tf.keras.layers.Layer):
 
     @tf.compat.v1.keras.utils.track_tf1_style_variables
     def call(self, images, training=False, seed=None):
-        with compat.seeded_dropout(seed if training else None):
+        with compat.seeded_dropout(seed if training else None), \
+                compat.inference_batch_norms(self.bn_frozen):
             with self._arg_scope():
                 if self._native:
                     logits, end_points = self._net_fn(
@@ -93,7 +94,7 @@ class Model:
       arg_scope_kwargs: options of the backbone's arg_scope factory, e.g.
         {'weight_decay': 4e-5, 'batch_norm_decay': 0.9}.
       frozen_bn_scopes: batch norms under these scopes run in inference mode.
-      all_bn_frozen: every batch norm reached through the arg_scope runs in inference.
+      all_bn_frozen: every slim batch norm of the network runs in inference mode.
     """
 
     def __init__(self, *, backbone, num_classes=None, head='logits', image_size=None,
