@@ -13,7 +13,7 @@ import tensorflow as tf
 import tf_slim as slim
 
 import jacktf
-from jacktf.backbones.slim_common import classifier_tail, finish_predictions
+from jacktf.backbones.slim_common import classifier_tail, finish_predictions, fixed_padding
 
 Conv = collections.namedtuple('Conv', ['kernel', 'stride', 'depth'])
 DepthSepConv = collections.namedtuple('DepthSepConv', ['kernel', 'stride', 'depth'])
@@ -34,16 +34,6 @@ CONV_DEFS = (
     DepthSepConv(kernel=[3, 3], stride=2, depth=1024),
     DepthSepConv(kernel=[3, 3], stride=1, depth=1024),
 )
-
-
-def _fixed_padding(inputs, kernel, rate=1):
-    """Pads so a VALID convolution matches SAME for any input size (explicit padding)."""
-    effective = [kernel[0] + (kernel[0] - 1) * (rate - 1),
-                 kernel[1] + (kernel[1] - 1) * (rate - 1)]
-    total = [effective[0] - 1, effective[1] - 1]
-    beg = [total[0] // 2, total[1] // 2]
-    return tf.pad(inputs, [[0, 0], [beg[0], total[0] - beg[0]],
-                           [beg[1], total[1] - beg[1]], [0, 0]])
 
 
 def mobilenet_v1_base(images, final_endpoint='Conv2d_13_pointwise', min_depth=8,
@@ -74,7 +64,7 @@ def mobilenet_v1_base(images, final_endpoint='Conv2d_13_pointwise', min_depth=8,
                     current_stride *= conv_def.stride
                 if isinstance(conv_def, Conv):
                     if use_explicit_padding:
-                        net = _fixed_padding(net, conv_def.kernel)
+                        net = fixed_padding(net, conv_def.kernel)
                     net = slim.conv2d(net, depth(conv_def.depth), conv_def.kernel,
                                       stride=conv_def.stride, scope=base)
                     end_points[base] = net
@@ -83,7 +73,7 @@ def mobilenet_v1_base(images, final_endpoint='Conv2d_13_pointwise', min_depth=8,
                     continue
                 name = base + '_depthwise'
                 if use_explicit_padding:
-                    net = _fixed_padding(net, conv_def.kernel, layer_rate)
+                    net = fixed_padding(net, conv_def.kernel, layer_rate)
                 net = slim.separable_conv2d(net, None, conv_def.kernel, depth_multiplier=1,
                                             stride=layer_stride, rate=layer_rate, scope=name)
                 end_points[name] = net

@@ -10,6 +10,16 @@ import tensorflow as tf
 import tf_slim as slim
 
 
+def fixed_padding(inputs, kernel, rate=1):
+    """Pads so a VALID convolution matches SAME for any input size (explicit padding)."""
+    effective = [kernel[0] + (kernel[0] - 1) * (rate - 1),
+                 kernel[1] + (kernel[1] - 1) * (rate - 1)]
+    total = [effective[0] - 1, effective[1] - 1]
+    beg = [total[0] // 2, total[1] // 2]
+    return tf.pad(inputs, [[0, 0], [beg[0], total[0] - beg[0]],
+                           [beg[1], total[1] - beg[1]], [0, 0]])
+
+
 def squeeze_logits(net, end_points, scope, spatial_squeeze=True):
     """Squeezes [N, 1, 1, K] logits to [N, K] and records the endpoint like slim does."""
     if spatial_squeeze and net.shape.rank == 4:

@@ -14,6 +14,8 @@ import numpy as np
 import tensorflow as tf
 import tf_slim as slim
 
+from jacktf.backbones.slim_common import fixed_padding
+
 Op = collections.namedtuple('Op', ['kind', 'params'])
 
 
@@ -68,9 +70,13 @@ def squeeze_excite(net, squeeze_factor=4, divisible_by=8, inner_activation_fn=tf
 
 
 def expanded_conv(net, *, num_outputs, scope, endpoints, expansion_size=None, stride=1,
-                  kernel_size=(3, 3), residual=True, inner_activation_fn=None,
-                  squeeze_excite_block=False):
-    """1x1 expansion -> depthwise -> (squeeze-excite) -> linear 1x1 projection (+ input)."""
+                  rate=1, kernel_size=(3, 3), residual=True, inner_activation_fn=None,
+                  squeeze_excite_block=False, explicit_padding=False):
+    """1x1 expansion -> depthwise -> (squeeze-excite) -> linear 1x1 projection (+ input).
+
+    ``rate`` dilates the depthwise convolution; ``explicit_padding`` pads its input so
+    that a VALID convolution gives SAME's output size.
+    """
     expansion_size = expansion_size or expand_input_by_factor(6)
     activation = {} if inner_activation_fn is None else {'activation_fn': inner_activation_fn}
     with tf.compat.v1.variable_scope(scope):
@@ -81,8 +87,12 @@ def expanded_conv(net, *, num_outputs, scope, endpoints, expansion_size=None, st
             net = slim.conv2d(net, inner, [1, 1], stride=1, scope='expand', **activation)
             net = tf.identity(net, 'expansion_output')
             endpoints['expansion_output'] = net
+        if explicit_padding:
+            net = fixed_padding(net, kernel_size, rate)
         net = slim.separable_conv2d(net, None, list(kernel_size), depth_multiplier=1,
-                                    stride=stride, scope='depthwise', **activation)
+                                    stride=stride, rate=rate, scope='depthwise',
+                                    padding='VALID' if explicit_padding else 'SAME',
+                                    **activation)
         net = tf.identity(net, name='depthwise_output')
         endpoints['depthwise_output'] = net
         if squeeze_excite_block:
@@ -96,14 +106,27 @@ def expanded_conv(net, *, num_outputs, scope, endpoints, expansion_size=None, st
         return net
 
 
-def mobilenet_base(images, spec, *, multiplier, default_activation, finegrain=False):
-    """Runs ``spec``; returns (net, end_points) in the official order."""
+def mobilenet_base(images, spec, *, multiplier, default_activation, finegrain=False,
+                   output_stride=None, use_explicit_padding=False):
+    """Runs ``spec``; returns (net, end_points) in the official order.
+
+    ``output_stride`` (None, 1 or even) caps the ratio of input to output size: once
+    the running stride reaches it, later strides become dilation (atrous) rates, with
+    the same variables. ``use_explicit_padding`` pads before each convolution wider
+    than 1x1 and runs it VALID, giving SAME's output sizes with symmetric padding.
+    """
     if multiplier <= 0:
         raise ValueError('depth_multiplier is not greater than zero.')
+    if output_stride is not None and (output_stride <= 0 or
+                                      (output_stride > 1 and output_stride % 2)):
+        raise ValueError(f'output_stride must be None, 1 or a positive even number, got '
+                         f'{output_stride!r}.')
     end_points, inner_points = {}, []
     counts = collections.Counter()
     net = images
-    with slim.arg_scope([slim.conv2d, slim.separable_conv2d], padding='SAME',
+    current_stride, rate = 1, 1
+    padding = 'VALID' if use_explicit_padding else 'SAME'
+    with slim.arg_scope([slim.conv2d, slim.separable_conv2d], padding=padding,
                         activation_fn=default_activation), \
             slim.arg_scope([slim.batch_norm], center=True, scale=True):
         for i, op in enumerate(spec):
@@ -111,18 +134,30 @@ def mobilenet_base(images, spec, *, multiplier, default_activation, finegrain=Fa
             last = i == len(spec) - 1
             if 'num_outputs' in params and not (finegrain and last):
                 params['num_outputs'] = make_divisible(params['num_outputs'] * multiplier, 8, 8)
+            stride = params.get('stride', 1)
+            if output_stride is not None and current_stride == output_stride:
+                layer_stride, layer_rate = 1, rate
+                rate *= stride
+            else:
+                layer_stride, layer_rate = stride, 1
+                current_stride *= stride
             layer = f'layer_{i + 1}'
             if op.kind == 'conv':
                 name = 'Conv' if not counts['conv'] else f'Conv_{counts["conv"]}'
                 counts['conv'] += 1
                 kernel = params.pop('kernel_size')
+                params['stride'] = layer_stride
+                if use_explicit_padding:
+                    net = fixed_padding(net, kernel, layer_rate)
                 net = slim.conv2d(net, params.pop('num_outputs'), kernel, scope=name,
-                                  **params)
+                                  rate=layer_rate, **params)
             elif op.kind == 'expanded':
                 name = 'expanded_conv' if not counts['expanded'] else \
                     f'expanded_conv_{counts["expanded"]}'
                 counts['expanded'] += 1
                 points = {}
+                params.update(stride=layer_stride, rate=layer_rate,
+                              explicit_padding=use_explicit_padding)
                 net = expanded_conv(net, scope=name, endpoints=points, **params)
                 inner_points.append((layer, points))
             else:
@@ -140,13 +175,16 @@ def mobilenet_base(images, spec, *, multiplier, default_activation, finegrain=Fa
 
 
 def mobilenet(images, spec, *, num_classes, is_training, multiplier, default_activation,
-              finegrain, reuse, scope, dropout_keep_prob=0.8):
+              finegrain, reuse, scope, dropout_keep_prob=0.8, output_stride=None,
+              use_explicit_padding=False):
     """The official MobileNet classifier: tower, global pool, dropout, 1x1 logits."""
     with tf.compat.v1.variable_scope(scope, 'Mobilenet', [images], reuse=reuse):
         with slim.arg_scope([slim.batch_norm], is_training=is_training):
             net, end_points = mobilenet_base(images, spec, multiplier=multiplier,
                                              default_activation=default_activation,
-                                             finegrain=finegrain)
+                                             finegrain=finegrain,
+                                             output_stride=output_stride,
+                                             use_explicit_padding=use_explicit_padding)
         net = tf.identity(net, name='embedding')
         with tf.compat.v1.variable_scope('Logits'):
             height, width = net.shape.as_list()[1:3]

@@ -23,29 +23,36 @@ SPEC = [
 
 def mobilenet_v2(images, num_classes=1001, is_training=True, depth_multiplier=1.0,
                  finegrain_classification_mode=False, dropout_keep_prob=0.8, reuse=None,
-                 scope='MobilenetV2'):
-    """Slim MobileNet v2; finegrain mode keeps the last layer at 1280 for multipliers < 1."""
+                 scope='MobilenetV2', output_stride=None, use_explicit_padding=False):
+    """Slim MobileNet v2; finegrain mode keeps the last layer at 1280 for multipliers < 1.
+
+    ``output_stride`` and ``use_explicit_padding`` are the official options (see
+    ``blocks.mobilenet_base``); they change no variable.
+    """
     return blocks.mobilenet(
         images, SPEC, num_classes=num_classes, is_training=is_training,
         multiplier=depth_multiplier, default_activation=tf.nn.relu6,
         finegrain=finegrain_classification_mode and depth_multiplier < 1, reuse=reuse,
-        scope=scope, dropout_keep_prob=dropout_keep_prob)
+        scope=scope, dropout_keep_prob=dropout_keep_prob, output_stride=output_stride,
+        use_explicit_padding=use_explicit_padding)
 
 
 def mobilenet_v2_140(images, num_classes=1001, is_training=True, depth_multiplier=1.4,
                      finegrain_classification_mode=False, dropout_keep_prob=0.8, reuse=None,
-                     scope='MobilenetV2'):
+                     scope='MobilenetV2', output_stride=None, use_explicit_padding=False):
     """Slim MobileNet v2, depth multiplier 1.4."""
     return mobilenet_v2(images, num_classes, is_training, depth_multiplier,
-                        finegrain_classification_mode, dropout_keep_prob, reuse, scope)
+                        finegrain_classification_mode, dropout_keep_prob, reuse, scope,
+                        output_stride, use_explicit_padding)
 
 
 def mobilenet_v2_035(images, num_classes=1001, is_training=True, depth_multiplier=0.35,
                      finegrain_classification_mode=True, dropout_keep_prob=0.8, reuse=None,
-                     scope='MobilenetV2'):
+                     scope='MobilenetV2', output_stride=None, use_explicit_padding=False):
     """Slim MobileNet v2, depth multiplier 0.35 (finegrain classification mode)."""
     return mobilenet_v2(images, num_classes, is_training, depth_multiplier,
-                        finegrain_classification_mode, dropout_keep_prob, reuse, scope)
+                        finegrain_classification_mode, dropout_keep_prob, reuse, scope,
+                        output_stride, use_explicit_padding)
 
 
 @jacktf.hookimpl

@@ -45,19 +45,25 @@ SMALL = [
 def _variant(spec, name, doc):
     def net(images, num_classes=1001, is_training=True, depth_multiplier=1.0,
             finegrain_classification_mode=False, dropout_keep_prob=0.8, reuse=None,
-            scope='MobilenetV3'):
+            scope='MobilenetV3', output_stride=None, use_explicit_padding=False):
         return blocks.mobilenet(images, spec, num_classes=num_classes,
                                 is_training=is_training, multiplier=depth_multiplier,
                                 default_activation=tf.nn.relu,
                                 finegrain=finegrain_classification_mode, reuse=reuse,
-                                scope=scope, dropout_keep_prob=dropout_keep_prob)
+                                scope=scope, dropout_keep_prob=dropout_keep_prob,
+                                output_stride=output_stride,
+                                use_explicit_padding=use_explicit_padding)
     net.__name__ = net.__qualname__ = name
     net.__doc__ = doc
     return net
 
 
-mobilenet_v3_large = _variant(LARGE, 'mobilenet_v3_large', 'Slim MobileNet v3 large.')
-mobilenet_v3_small = _variant(SMALL, 'mobilenet_v3_small', 'Slim MobileNet v3 small.')
+_OPTIONS = (' ``output_stride`` and ``use_explicit_padding`` as in '
+            '``blocks.mobilenet_base``.')
+mobilenet_v3_large = _variant(LARGE, 'mobilenet_v3_large',
+                              'Slim MobileNet v3 large.' + _OPTIONS)
+mobilenet_v3_small = _variant(SMALL, 'mobilenet_v3_small',
+                              'Slim MobileNet v3 small.' + _OPTIONS)
 
 
 @jacktf.hookimpl
