@@ -14,20 +14,29 @@ from jacktf.optim.optimizers import momentum
 from slim_ckpt import write_net_checkpoint
 
 
-def test_block1_frozen_for_20_steps_stays_as_restored(default_registry, tmp_path):
-    path = str(tmp_path / 'resnet_v1_50.ckpt')
-    ckpt = write_net_checkpoint(path, resnet.resnet_v1_50, resnet_v1.resnet_arg_scope,
-                                num_classes=1000, size=32)
-    model = Model(backbone='resnet_v1_50', num_classes=2, image_size=48,
-                  preprocessing='simple', registry=default_registry)
-    trainer = Trainer(train_steps=20, optimizer=momentum, learning_rate=0.01,
-                      freeze_scopes=['resnet_v1_50/block1'], log_every_steps=10,
+def _train_with_block1_frozen(registry, tmp_path, net, arg_scope, official_classes, steps,
+                              **experiment_kwargs):
+    """Restores a random slim checkpoint of ``net`` into a 2-class model, trains ``steps``
+    with ``<net>/block1`` frozen; returns (checkpoint values, values after, model_dir)."""
+    name = net.__name__
+    path = str(tmp_path / f'{name}.ckpt')
+    ckpt = write_net_checkpoint(path, net, arg_scope, num_classes=official_classes, size=32)
+    model = Model(backbone=name, num_classes=2, image_size=48, preprocessing='simple',
+                  registry=registry)
+    trainer = Trainer(train_steps=steps, optimizer=momentum, learning_rate=0.01,
+                      freeze_scopes=[f'{name}/block1'], log_every_steps=min(steps, 10),
                       checkpoint_every_steps=100)
     model_dir = str(tmp_path / 'run')
     Experiment(model_dir=model_dir, model=model, trainer=trainer,
                train_files='demo://train', batch_size=8, checkpoint_path=path,
-               checkpoint_exclude_scopes=['resnet_v1_50/logits']).run('train')
+               checkpoint_exclude_scopes=[f'{name}/logits'], **experiment_kwargs).run('train')
     after = {n: v.numpy() for n, v in zip(model.variable_names(), model.variables)}
+    return ckpt, after, model_dir
+
+
+def test_block1_frozen_for_20_steps_stays_as_restored(default_registry, tmp_path):
+    ckpt, after, model_dir = _train_with_block1_frozen(
+        default_registry, tmp_path, resnet.resnet_v1_50, resnet_v1.resnet_arg_scope, 1000, 20)
     block1 = [n for n in after if n.startswith('resnet_v1_50/block1/')]
     stats = [n for n in block1 if 'moving_' in n]
     assert len(block1) == 50 and len(stats) == 20  # 10 convs: weights + 4 BN each
@@ -48,19 +57,9 @@ def test_block1_frozen_for_20_steps_stays_as_restored(default_registry, tmp_path
 def test_resnet_v2_preact_batch_norms_follow_the_freeze_rule(default_registry, tmp_path):
     """resnet_v2 calls its ``preact`` batch norms directly, not through normalizer_fn;
     inside a frozen block they too run in inference mode and keep their statistics."""
-    path = str(tmp_path / 'resnet_v2_50.ckpt')
-    ckpt = write_net_checkpoint(path, resnet.resnet_v2_50, resnet_v2.resnet_arg_scope,
-                                num_classes=1001, size=32)
-    model = Model(backbone='resnet_v2_50', num_classes=2, image_size=48,
-                  preprocessing='simple', registry=default_registry)
-    trainer = Trainer(train_steps=5, optimizer=momentum, learning_rate=0.01,
-                      freeze_scopes=['resnet_v2_50/block1'], log_every_steps=5,
-                      checkpoint_every_steps=100)
-    Experiment(model_dir=str(tmp_path / 'run'), model=model, trainer=trainer,
-               train_files='demo://train', batch_size=8, checkpoint_path=path,
-               checkpoint_exclude_scopes=['resnet_v2_50/logits'],
-               export_at_end=False).run('train')
-    after = {n: v.numpy() for n, v in zip(model.variable_names(), model.variables)}
+    ckpt, after, _ = _train_with_block1_frozen(
+        default_registry, tmp_path, resnet.resnet_v2_50, resnet_v2.resnet_arg_scope, 1001, 5,
+        export_at_end=False)
     block1 = [n for n in after if n.startswith('resnet_v2_50/block1/')]
     preact = [n for n in block1 if '/preact/moving_' in n]
     assert len(preact) == 6  # 3 units x (moving_mean, moving_variance)

@@ -107,7 +107,27 @@ def tf_cast_float(value):
     return tf.cast(value, tf.float32)
 
 
-_dropout_seeds = threading.local()  # per thread: MirroredStrategy traces replicas in threads
+# Per-thread settings of the substituted slim layers (MirroredStrategy traces replicas in
+# threads): the innermost ``with`` block's value wins.
+_dropout_seeds = threading.local()
+_bn_rules = threading.local()
+
+
+@contextlib.contextmanager
+def _pushed(local, value):
+    stack = getattr(local, 'stack', None)
+    if stack is None:
+        stack = local.stack = []
+    stack.append(value)
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
+def _innermost(local):
+    stack = getattr(local, 'stack', None)
+    return stack[-1] if stack else None
 
 
 @contextlib.contextmanager
@@ -121,14 +141,8 @@ def seeded_dropout(seed):
     None keeps slim's own dropout. The substitute honours slim arg_scopes on dropout.
     """
     _install_seeded_dropout()
-    stack = getattr(_dropout_seeds, 'stack', None)
-    if stack is None:
-        stack = _dropout_seeds.stack = []
-    stack.append(seed)
-    try:
+    with _pushed(_dropout_seeds, seed):
         yield
-    finally:
-        stack.pop()
 
 
 _slim_dropout = None
@@ -159,8 +173,7 @@ def _install_seeded_dropout():
 
 
 def _dropout(inputs, *args, **kwargs):
-    stack = getattr(_dropout_seeds, 'stack', None)
-    seed = stack[-1] if stack else None
+    seed = _innermost(_dropout_seeds)
     if seed is None:
         return _slim_dropout(inputs, *args, **kwargs)
     import tensorflow as tf
@@ -191,7 +204,6 @@ def _dropout(inputs, *args, **kwargs):
         return utils.collect_named_outputs(params['outputs_collections'], sc.name, outputs)
 
 
-_bn_rules = threading.local()
 _slim_batch_norm = None
 
 
@@ -208,21 +220,14 @@ def inference_batch_norms(is_frozen):
     global _slim_batch_norm
     if _slim_batch_norm is None:
         _slim_batch_norm = _substitute_slim_layer('batch_norm', scope_aware_batch_norm)
-    stack = getattr(_bn_rules, 'stack', None)
-    if stack is None:
-        stack = _bn_rules.stack = []
-    stack.append(is_frozen)
-    try:
+    with _pushed(_bn_rules, is_frozen):
         yield
-    finally:
-        stack.pop()
 
 
 def scope_aware_batch_norm(inputs, *args, **kwargs):
     """slim.batch_norm, forced to ``is_training=False`` in a frozen scope (see above)."""
     import tensorflow as tf
-    stack = getattr(_bn_rules, 'stack', None)
-    is_frozen = stack[-1] if stack else None
+    is_frozen = _innermost(_bn_rules)
     if is_frozen is not None:
         current = tf.compat.v1.get_variable_scope().name
         scope = kwargs.get('scope') or 'BatchNorm'

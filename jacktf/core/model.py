@@ -15,8 +15,7 @@ import tf_slim as slim
 from jacktf.core import compat, plugins, scopes
 from jacktf.core.batchnorm import frozen_bn_arg_scope
 from jacktf.core.errors import ConfigError
-
-PRECISIONS = ('float32', 'bfloat16', 'float16')
+from jacktf.core.strategy import PRECISIONS
 
 
 def _resolve(registry, kind, value):
