@@ -21,7 +21,7 @@ from jacktf.core.trainer import Trainer
 from jacktf.optim.optimizers import momentum
 from conftest import ROOT
 
-RUN = [sys.executable, '-m', 'jacktf.run', '--gin_file=gin/demo.gin',
+RUN = [sys.executable, '-m', 'jacktf.run', '--gin_file=gin/tiny_from_scratch.gin',
        '--gin_param=TRAIN_STEPS = 200', '--gin_param=EVAL_FILES = None',
        '--gin_param=Experiment.deterministic = True',
        '--gin_param=Experiment.export_at_end = False',

@@ -43,7 +43,7 @@ def test_installed_plugin_is_listed_with_its_distribution(plugin_path):
 
 def test_trains_with_plugin_backbone_and_head_from_gin_alone(plugin_path, tmp_path):
     recipe = tmp_path / 'tiny.gin'
-    recipe.write_text("include 'gin/demo.gin'\n"
+    recipe.write_text("include 'gin/tiny_from_scratch.gin'\n"
                       "BACKBONE = @tiny_net\n"
                       "TRAIN_STEPS = 30\n"
                       "tiny_net.width = 8\n"

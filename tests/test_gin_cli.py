@@ -7,7 +7,7 @@ from conftest import run_cli
 
 def _write(tmp_path, text):
     path = tmp_path / 'recipe.gin'
-    path.write_text("include 'gin/demo.gin'\n" + text)
+    path.write_text("include 'gin/tiny_from_scratch.gin'\n" + text)
     return str(path)
 
 
@@ -33,7 +33,7 @@ def test_misspelt_parameter_names_file_line_and_nearest(tmp_path):
 def test_missing_gin_file_and_missing_data_exit_2(tmp_path):
     r = run_cli(['jacktf.run', '--gin_file=gin/nope.gin'])
     assert r.returncode == 2 and 'demo.gin' in r.stderr  # lists the shipped recipes
-    r = run_cli(['jacktf.run', '--gin_file=gin/demo.gin', f'--model_dir={tmp_path}/m',
+    r = run_cli(['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', f'--model_dir={tmp_path}/m',
                  f"--gin_param=TRAIN_FILES = '{tmp_path}/none-*.tfrecord'"])
     assert r.returncode == 2 and 'No files match' in r.stderr and 'Traceback' not in r.stderr
 

@@ -32,7 +32,7 @@ def test_two_workers_train_and_end_with_equal_weights(tmp_path):
         env = dict(os.environ, TF_CONFIG=json.dumps(
             {'cluster': cluster, 'task': {'type': 'worker', 'index': index}}))
         procs.append(subprocess.Popen(
-            [sys.executable, '-m', 'jacktf.run', '--gin_file=gin/demo.gin',
+            [sys.executable, '-m', 'jacktf.run', '--gin_file=gin/tiny_from_scratch.gin',
              f'--model_dir={tmp_path}/m', '--mode=train',
              "--gin_param=Experiment.strategy = 'multi_worker_mirrored'",
              '--gin_param=TRAIN_STEPS = 12', '--gin_param=BATCH_SIZE = 16',

@@ -30,7 +30,7 @@ def ckpts(tmp_path_factory):
 
 def _recipe(tmp_path, checkpoint, extra=''):
     path = tmp_path / 'recipe.gin'
-    path.write_text(f"include 'gin/demo.gin'\nCHECKPOINT_PATH = '{checkpoint}'\n"
+    path.write_text(f"include 'gin/tiny_from_scratch.gin'\nCHECKPOINT_PATH = '{checkpoint}'\n"
                     f"MODEL_DIR = '{tmp_path / 'model'}'\nTRAIN_STEPS = 5\n"
                     f"Trainer.eval_every_steps = None\n{extra}")
     return str(path)

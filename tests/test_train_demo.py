@@ -18,7 +18,7 @@ def test_demo_trains_learns_and_resumes(tmp_path):
     model_dir = str(tmp_path / 'demo')
     params = ['--gin_param=TRAIN_STEPS = 120', '--gin_param=Trainer.log_every_steps = 20',
               '--gin_param=Trainer.eval_every_steps = None']
-    first = run_cli(['jacktf.run', '--gin_file=gin/demo.gin', f'--model_dir={model_dir}']
+    first = run_cli(['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', f'--model_dir={model_dir}']
                     + params)
     assert first.returncode == 0, first.stderr[-3000:]
     losses = _losses(first.stdout)
@@ -38,7 +38,7 @@ def test_demo_trains_learns_and_resumes(tmp_path):
     assert os.listdir(os.path.join(model_dir, 'train'))
     assert os.listdir(os.path.join(model_dir, 'eval'))
 
-    second = run_cli(['jacktf.run', '--gin_file=gin/demo.gin', f'--model_dir={model_dir}',
+    second = run_cli(['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', f'--model_dir={model_dir}',
                       '--gin_param=TRAIN_STEPS = 140'] + params[1:])
     assert second.returncode == 0, second.stderr[-3000:]
     assert 'Resuming from' in second.stdout and 'at step 120' in second.stdout

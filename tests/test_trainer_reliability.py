@@ -19,7 +19,7 @@ from jacktf.core.trainer import Trainer
 from jacktf.optim.optimizers import sgd
 from conftest import ROOT, run_cli
 
-DEMO = ['jacktf.run', '--gin_file=gin/demo.gin', '--gin_param=Trainer.eval_every_steps = None']
+DEMO = ['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', '--gin_param=Trainer.eval_every_steps = None']
 
 
 def test_sigterm_saves_exits_0_and_resume_continues_lr_schedule(tmp_path):

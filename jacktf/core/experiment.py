@@ -25,6 +25,7 @@ from jacktf.core.checkpointing import BestCheckpoints, checkpoint_manager
 from jacktf.core.trainer import (ProgressLine, averaged_weights, current_lr as _current_lr,
                                  data_errors as _data_errors)
 from jacktf.data import pipeline
+from jacktf.pretrained import builtin
 
 log = logging.getLogger('jacktf')
 MODES = ('train_and_eval', 'train', 'eval')
@@ -151,7 +152,13 @@ class Experiment:
         return path
 
     def class_names(self):
-        return export.read_labels(self.model_dir, self.model.num_classes)
+        """(names, labels.txt path or None): the model directory's labels.txt, else the
+        ImageNet names for a native head of the official class count, else indexes."""
+        names, path = export.read_labels(self.model_dir, self.model.num_classes)
+        if path is None and self.model.native and \
+                self.model.num_classes == self.model.card.num_classes_official:
+            names = builtin.official_class_names(self.model.num_classes) or names
+        return names, path
 
     def evaluate_latest(self, checkpoint=None, saved_model=None):
         """Full evaluation report of a checkpoint (or a SavedModel) on EVAL_FILES."""

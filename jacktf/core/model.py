@@ -107,6 +107,7 @@ class Model:
         self.backbone_name = entry.name
         self.head_name = head_entry.name
         native = bool(getattr(head_entry.factory, 'uses_backbone_logits', False))
+        self.native = native  # the net's own classifier (official class count by default)
         if num_classes is None:
             if not native:
                 raise ConfigError('num_classes is required for the '
