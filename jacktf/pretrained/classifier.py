@@ -1,0 +1,52 @@
+"""An official checkpoint as an ImageNet classifier (``jacktf predict --pretrained NAME``).
+
+The backbone runs with its own classifier (the native head, the official class count)
+and its card's eval preprocessing, and is exported once as a SavedModel with the
+ImageNet class names into the cache (``$JACKTF_CACHE_DIR/pretrained/exports/NAME/1``);
+later calls load that export, so predictions equal what a TF Serving server returns for
+the same file.
+"""
+
+import logging
+import os
+
+from jacktf.data.demo import cache_root
+from jacktf.pretrained import builtin
+
+log = logging.getLogger('jacktf')
+VERSION = 1
+
+
+def checkpoint_uri(name):
+    """'builtin://NAME' for shipped weights, else the official 'slim://NAME'."""
+    return f'{builtin.SCHEME}{name}' if name in builtin.BUILTIN else f'slim://{name}'
+
+
+def imagenet_saved_model(name, registry=None):
+    """The path of a SavedModel classifying ImageNet with backbone ``name``.
+
+    Args:
+      name: a registered backbone with an official checkpoint (`jacktf pretrained list`).
+      registry: the Registry to build the backbone from (default: the process default).
+
+    Returns:
+      The export folder (``.../exports/NAME/1``), written on first use.
+
+    Raises:
+      UnknownPluginError: ``name`` is not a registered backbone.
+      RestoreError: no checkpoint could be had for ``name`` (the message says why).
+    """
+    target = os.path.join(cache_root(), 'pretrained', 'exports', name)
+    path = os.path.join(target, str(VERSION))
+    if os.path.exists(os.path.join(path, 'saved_model.pb')):
+        return path
+    from jacktf.core import export
+    from jacktf.core.model import Model
+    from jacktf.core.restore import restore_from_checkpoint
+    model = Model(backbone=name, head='native', registry=registry).build()
+    restore_from_checkpoint(model, checkpoint_uri(name))
+    names = builtin.official_class_names(model.num_classes) or \
+        [str(i) for i in range(model.num_classes)]
+    log.info('Exporting %s with its ImageNet classifier to %s (once).', name, target)
+    path, _ = export.export_saved_model(model, target, class_names=names, version=VERSION)
+    return path
