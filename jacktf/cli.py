@@ -276,7 +276,8 @@ def build_parser():
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser('predict', help='classify image files with a SavedModel')
     p.add_argument('--saved_model', required=True,
-                   help='a SavedModel, an export folder (newest version) or a model directory')
+                   help='a SavedModel, an export folder (its newest version) or a '
+                   'model directory')
     p.add_argument('inputs', nargs='+', help='image files or folders')
     p.add_argument('--top_k', type=_positive_int, default=5,
                    help='classes listed per image')

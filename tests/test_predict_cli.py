@@ -176,6 +176,8 @@ def test_bad_images_among_good_ones_are_skipped_and_listed(model_dir, tmp_path, 
     good = [_save(str(tmp_path / 'in' / 'a.png'), _noisy(4), 'PNG'),
             _save(str(tmp_path / 'in' / 'b.jpg'), _noisy(5, label=1), 'JPEG')]
     bad = _bad_files(tmp_path / 'in')
+    # macOS metadata beside a.png: a hidden file, not an input.
+    (tmp_path / 'in' / '._a.png').write_bytes(b'\x00\x05\x16\x07')
     r = _predict(['--saved_model', model_dir, '--json', tmp_path / 'in'])
     assert r.returncode == 1, r.stderr[-2000:]
     assert sorted(row['file'] for row in _rows(r)) == sorted(good)
@@ -206,7 +208,8 @@ def test_cam_dir_never_overwrites(model_dir, tmp_path, capsys):
                  capsys)
     assert r.returncode == 0, r.stderr[-2000:]
     rows = _rows(r)
-    assert [row['cam'] for row in rows] == [str(cams / 'x.cam.png'), str(cams / 'x-2.cam.png')]
+    assert [row['cam'] for row in rows] == [str(cams / 'x.cam.png'),
+                                            str(cams / 'x-2.cam.png')]
     assert Image.open(rows[0]['cam']).size == (40, 40)
     assert Image.open(rows[1]['cam']).size == (48, 48)
     before = {p: open(p, 'rb').read() for p in (rows[0]['cam'], rows[1]['cam'])}

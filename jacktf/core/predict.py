@@ -26,7 +26,8 @@ class UnreadableImage(DataError):
 
 
 def collect_images(paths):
-    """Files to predict on: files as given, folders searched for image files.
+    """Files to predict on: files as given, folders searched for image files (hidden
+    files such as macOS's ``._photo.jpg`` left out, as ``jacktf convert`` does).
 
     Raises:
       DataError: a missing path, or a folder without images.
@@ -35,7 +36,8 @@ def collect_images(paths):
     for path in paths:
         if os.path.isdir(path):
             found = sorted(os.path.join(root, f) for root, _, names in os.walk(path)
-                           for f in names if f.lower().endswith(image_check.IMAGE_EXTENSIONS))
+                           for f in names if not f.startswith('.')
+                           and f.lower().endswith(image_check.IMAGE_EXTENSIONS))
             if not found:
                 raise DataError(f'The folder {path!r} holds no images '
                                 f'({", ".join(image_check.IMAGE_EXTENSIONS)}).')
