@@ -93,15 +93,27 @@ def _experiment_for(model_dir, gin_files=(), gin_params=()):
     import os
     files = list(gin_files) or [os.path.join(model_dir, 'operative_config.gin')]
     if not gin_files and not os.path.exists(files[0]):
+        if not os.path.isdir(model_dir):
+            runtime.fail(f'--model_dir {model_dir!r}: no such folder. Give the MODEL_DIR of '
+                         'a jacktf training run.')
+        import glob
+        if glob.glob(os.path.join(model_dir, 'saved_model.pb*')) or glob.glob(
+                os.path.join(model_dir, '[0-9]*', 'saved_model.pb*')):
+            runtime.fail(f'--model_dir {model_dir!r} holds a SavedModel export, not a '
+                         'training run: give the run\'s MODEL_DIR (the folder holding '
+                         'export/ and operative_config.gin); a SavedModel goes in '
+                         '--saved_model.')
         runtime.fail(f'{files[0]} not found: give --gin_file, or a --model_dir written by '
-                     'a jacktf training run.')
+                     'a jacktf training run (it writes operative_config.gin after its first '
+                     'step).')
     return runtime.experiment_from_gin(files, gin_params, model_dir)
 
 
 def cmd_export(args):
     experiment = _experiment_for(args.model_dir, args.gin_file or (), args.gin_param)
     path, diff = experiment.export(checkpoint=args.checkpoint, export_dir=args.export_dir)
-    print(f'SavedModel: {path} (parity max |diff| {diff:.2g})')
+    parity = 'not checked: no decodable image found' if diff is None else f'{diff:.2g}'
+    print(f'SavedModel: {path} (parity max |diff| {parity})')
     if args.tflite:
         from jacktf.core.tflite import export_tflite
         tflite_path, tdiff = export_tflite(experiment.model, path)
@@ -110,60 +122,113 @@ def cmd_export(args):
 
 
 def cmd_eval(args):
+    if args.checkpoint and args.saved_model:
+        runtime.fail('Give --checkpoint or --saved_model, not both: eval runs one of them.')
     experiment = _experiment_for(args.model_dir, args.gin_file or (), args.gin_param)
     report = experiment.evaluate_latest(checkpoint=args.checkpoint,
                                         saved_model=args.saved_model)
     k = [key for key in report if key.startswith('top_') and key != 'top_1_accuracy'][0]
     print(f"top-1 {report['top_1_accuracy']:.4f}  {k.replace('_accuracy', '')} "
           f"{report[k]:.4f}  macro-F1 {report['macro_f1']:.4f}  on {report['examples']} "
-          f"examples -> {args.model_dir}/eval/metrics.json")
+          f"examples of {report['source']} -> {report['report_path']}")
     return 0
+
+
+def _note(message):
+    """A line about the run (not its result): on stderr, so --json output stays JSON."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def _read_inputs(inputs):
+    """[(path, encoded)] of the inputs that can be predicted on, and [(path, reason)]."""
+    from jacktf.core import predict
+    from jacktf.core.errors import DataError
+    files = predict.collect_images(inputs)
+    images, skipped = [], []
+    for path in files:
+        try:
+            encoded, converted = predict.read_image(path)
+        except predict.UnreadableImage as e:
+            skipped.append((path, str(e)))
+            continue
+        images.append((path, encoded))
+        if converted:
+            _note(f'{path}: {converted}')
+    if not images:
+        listed = '; '.join(f'{path!r}: {reason}' for path, reason in skipped[:10])
+        more = f'; and {len(skipped) - 10} more' if len(skipped) > 10 else ''
+        what = (f'Cannot predict on {listed}' if len(files) == 1 else
+                f'None of the {len(files)} input files can be predicted on: {listed}{more}')
+        raise DataError(f'{what}. Give JPEG, PNG, GIF, BMP or WebP images.')
+    return images, skipped
 
 
 def cmd_predict(args):
     import os
     import tensorflow as tf
     from PIL import Image
-    from jacktf.core import predict
-    files = predict.collect_images(args.inputs)
-    loaded = [predict.load_checked(f) for f in files]  # checks every file first
-    if not os.path.isdir(args.saved_model):
-        runtime.fail(f'--saved_model {args.saved_model!r} is not a directory.')
-    module = tf.saved_model.load(args.saved_model)
-    serve = module.signatures['serving_default']
+    from jacktf.core import export, predict
+    folder, note = export.find_saved_model(args.saved_model)
+    if args.cam_dir and os.path.exists(args.cam_dir) and not os.path.isdir(args.cam_dir):
+        runtime.fail(f'--cam_dir {args.cam_dir!r} is a file. Give a folder (it is created '
+                     'if missing).')
+    images, skipped = _read_inputs(args.inputs)
+    if note:
+        _note(note)
+    module, serve = export.load_saved_model(folder)
+    explain = module.signatures.get('explain_images') if args.cam_dir else None
+    if args.cam_dir and explain is None:
+        runtime.fail(f'--cam_dir: the SavedModel {folder!r} has no explain_images signature '
+                     '(its backbone card names no CAM endpoint). Leave out --cam_dir.')
     rows = []
-    for start in range(0, len(files), 32):
-        chunk = loaded[start:start + 32]
-        out = serve(images=tf.constant([enc for enc, _ in chunk]))
-        probs = out['probabilities'].numpy()
-        names = [n.decode() for n in module.class_names.numpy()]
-        for i, path in enumerate(files[start:start + 32]):
-            order = probs[i].argsort()[::-1][:args.top_k]
+    for start in range(0, len(images), 32):
+        chunk = images[start:start + 32]
+        probs = serve(images=tf.constant([enc for _, enc in chunk]))['probabilities'].numpy()
+        names = getattr(module, 'class_names', None)
+        names = ([n.decode() for n in names.numpy()] if names is not None
+                 else [str(i) for i in range(probs.shape[1])])
+        for (path, _), p in zip(chunk, probs):
+            order = p.argsort()[::-1][:args.top_k]
             rows.append({'file': path, 'predictions': [
-                {'class': int(c), 'class_name': names[c], 'probability': float(probs[i][c])}
+                {'class': int(c), 'class_name': names[c], 'probability': float(p[c])}
                 for c in order]})
-    if args.cam_dir:
-        if 'explain_images' not in module.signatures:
-            runtime.fail('This SavedModel has no explain_images signature (its backbone '
-                         'card names no CAM endpoint).')
+    if explain is not None:
         os.makedirs(args.cam_dir, exist_ok=True)
-        explain = module.signatures['explain_images']
-        for row, (_, array) in zip(rows, loaded):
+        for row, (_, encoded) in zip(rows, images):
+            array = predict.decode(encoded)  # the pixels the serving signature sees
             cam = explain(images=tf.constant(array[None]))['cam'].numpy()[0]
             overlay, _ = predict.cam_overlay(array, cam)
-            base = os.path.splitext(os.path.basename(row['file']))[0]
-            row['cam'] = os.path.join(args.cam_dir, f'{base}.cam.png')
-            Image.fromarray(overlay).save(row['cam'])
+            stem = os.path.splitext(os.path.basename(row['file']))[0]
+            row['cam'] = predict.unique_path(args.cam_dir, stem)  # never overwrites
+            Image.fromarray(overlay).save(row['cam'], format='PNG')
     if args.json:
         print(json.dumps(rows, indent=2))
-        return 0
-    width = max(len(r['file']) for r in rows)
-    print(f'{"FILE":<{width}}  {"CLASS":<20}  PROBABILITY')
-    for r in rows:
-        for j, p in enumerate(r['predictions']):
-            print(f"{r['file'] if j == 0 else '':<{width}}  {p['class_name']:<20}  "
-                  f"{p['probability']:.4f}")
+    else:
+        width = max(len(r['file']) for r in rows)
+        print(f'{"FILE":<{width}}  {"CLASS":<20}  PROBABILITY')
+        for r in rows:
+            for j, p in enumerate(r['predictions']):
+                print(f"{r['file'] if j == 0 else '':<{width}}  {p['class_name']:<20}  "
+                      f"{p['probability']:.4f}")
+            if 'cam' in r:
+                print(f"{'':<{width}}  CAM overlay: {r['cam']}")
+    if skipped:
+        for path, reason in skipped:
+            _note(f'skipped {path}: {reason}')
+        _note(f'{len(skipped)} of {len(skipped) + len(images)} images were skipped (listed '
+              f'above); the other {len(images)} were predicted.')
+        return 1
     return 0
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a whole number of 1 or more')
+    return value
 
 
 def build_parser():
@@ -204,14 +269,18 @@ def build_parser():
     p = sub.add_parser('eval', help='evaluate a checkpoint or SavedModel on EVAL_FILES')
     p.add_argument('--model_dir', required=True)
     p.add_argument('--checkpoint')
-    p.add_argument('--saved_model', help='evaluate this SavedModel instead of a checkpoint')
+    p.add_argument('--saved_model', help='evaluate this SavedModel (or the newest in an '
+                   'export folder or model directory) instead of a checkpoint')
     p.add_argument('--gin_file', action='append')
     p.add_argument('--gin_param', action='append', default=[])
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser('predict', help='classify image files with a SavedModel')
-    p.add_argument('--saved_model', required=True)
+    p.add_argument('--saved_model', required=True,
+                   help='a SavedModel, an export folder (its newest version) or a '
+                   'model directory')
     p.add_argument('inputs', nargs='+', help='image files or folders')
-    p.add_argument('--top_k', type=int, default=5)
+    p.add_argument('--top_k', type=_positive_int, default=5,
+                   help='classes listed per image')
     p.add_argument('--json', action='store_true')
     p.add_argument('--cam_dir', help='write class activation map overlays here')
     p.set_defaults(func=cmd_predict)

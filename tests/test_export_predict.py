@@ -153,7 +153,8 @@ def test_eval_writes_metrics_and_confusion_matrix(trained):
     # The SavedModel gives the same confusion matrix as the checkpoint.
     r = run_cli(['jacktf.cli', 'eval', '--model_dir', model_dir, '--saved_model', export])
     assert r.returncode == 0, r.stderr[-2000:]
-    served = json.load(open(os.path.join(model_dir, 'eval', 'metrics.json')))
+    served = json.load(open(os.path.join(model_dir, 'eval', 'saved_model_600',
+                                         'metrics.json')))
     assert served['confusion_matrix'] == report['confusion_matrix']
 
 

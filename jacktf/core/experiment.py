@@ -137,10 +137,7 @@ class Experiment:
     def restore_latest(self, checkpoint=None):
         """Loads a checkpoint of this model directory (the latest by default)."""
         self.model.build()
-        ckpt_dir = os.path.join(self.model_dir, 'checkpoints')
-        path = checkpoint or tf.train.latest_checkpoint(ckpt_dir)
-        if path is None:
-            raise ConfigError(f'No checkpoint in {ckpt_dir}; train first.')
+        path = self._find_checkpoint(checkpoint)
         variables, _ = self.trainer.split_variables(self.model)
         ema = self.trainer.make_ema(variables)
         extra = {'ema_shadows': [ema.average(v) for v in variables]} if ema else {}
@@ -149,6 +146,32 @@ class Experiment:
         if ema is not None:  # inference from a checkpoint uses the averaged weights
             for v in variables:
                 v.assign(ema.average(v))
+        return path
+
+    def _find_checkpoint(self, checkpoint=None):
+        """A checkpoint prefix: ``checkpoint`` (a prefix or a folder's latest), else the
+        latest of MODEL_DIR/checkpoints. Raises ConfigError naming what is missing."""
+        if checkpoint:
+            path = checkpoint.rstrip('/')
+            if tf.io.gfile.isdir(path):
+                path = tf.train.latest_checkpoint(path)
+                if path is None:
+                    raise ConfigError(f'--checkpoint {checkpoint!r} is a folder without a '
+                                      'checkpoint. Give a prefix such as '
+                                      'MODEL_DIR/checkpoints/ckpt-600, or leave it out for '
+                                      'the latest of the model directory.')
+            elif not tf.io.gfile.glob(path + '.index'):
+                raise ConfigError(f'--checkpoint {checkpoint!r}: no such checkpoint (no '
+                                  f'{os.path.basename(path)}.index). Give a prefix such as '
+                                  'MODEL_DIR/checkpoints/ckpt-600, without .index or .data.')
+            return path
+        ckpt_dir = os.path.join(self.model_dir, 'checkpoints')
+        path = tf.train.latest_checkpoint(ckpt_dir)
+        if path is None:
+            state = 'is empty' if tf.io.gfile.isdir(ckpt_dir) else 'does not exist'
+            raise ConfigError(f'No checkpoint in {ckpt_dir} (the folder {state}): train '
+                              f'first (python -m jacktf.run --gin_file RECIPE --model_dir '
+                              f'{self.model_dir}), or give --checkpoint PREFIX.')
         return path
 
     def class_names(self):
@@ -166,13 +189,27 @@ class Experiment:
             raise ConfigError('EVAL_FILES is not set: nothing to evaluate.')
         names, _ = self.class_names()
         labels, probabilities = [], []
+        report_dir = os.path.join(self.model_dir, 'eval')
         if saved_model:
-            serve = tf.saved_model.load(saved_model).signatures['serving_default']
-            source = saved_model
+            source, note = export.find_saved_model(saved_model)
+            if note:
+                log.info(note)
+            _, serve = export.load_saved_model(source)
+            # Next to the checkpoint's report, not over it.
+            report_dir = os.path.join(report_dir, f'saved_model_{os.path.basename(source)}')
             raw = pipeline.raw_records(self.eval_files, self.decode_fn)
+            if self.skip_corrupt:  # as the checkpoint path does
+                raw = raw.map(lambda r: (r, tf.io.decode_image(
+                    r['encoded'], channels=3, expand_animations=False))).ignore_errors()
+                raw = raw.map(lambda r, _: r)
             for batch in raw.batch(self.eval_batch_size):
                 probabilities.append(serve(images=batch['encoded'])['probabilities'].numpy())
                 labels.append(batch['label'].numpy())
+            if probabilities and probabilities[0].shape[1] != len(names):
+                raise ConfigError(
+                    f'The SavedModel {source!r} has {probabilities[0].shape[1]} classes but '
+                    f'this model directory has {len(names)} ({self.model_dir}/labels.txt, '
+                    'NUM_CLASSES). Give the --model_dir the SavedModel was exported from.')
         else:
             source = self.restore_latest(checkpoint)
             predict = tf.function(lambda x: tf.nn.softmax(
@@ -180,20 +217,23 @@ class Experiment:
             for images, label in self.dataset(self.eval_files, training=False):
                 probabilities.append(predict(images).numpy())
                 labels.append(label.numpy())
+        if not labels:
+            raise ConfigError(f'EVAL_FILES {self.eval_files!r} gave no examples to evaluate.')
         report = metrics_lib.classification_report(np.concatenate(labels),
                                                np.concatenate(probabilities), names)
         report['source'] = source
         report['eval_files'] = str(self.eval_files)
-        path = metrics_lib.write_report(report, os.path.join(self.model_dir, 'eval'))
+        path = metrics_lib.write_report(report, report_dir)
         log.info('eval of %s: top-1 %.4f on %d examples; report %s', source,
                  report['top_1_accuracy'], report['examples'], path)
-        return report
+        return dict(report, report_path=path)
 
     def export(self, checkpoint=None, export_dir=None, restore=True):
         """Exports a SavedModel (TF Serving layout) and checks its parity."""
         path = self.restore_latest(checkpoint) if restore else None
         names, labels_path = self.class_names()
-        version = int(path.rsplit('-', 1)[1]) if path and '-' in path else None
+        step = os.path.basename(path or '').rsplit('-', 1)[-1]
+        version = int(step) if path and step.isdigit() else None  # ckpt-600 -> export/600
         parity = export.parity_images(self.eval_files or self.train_files, self.decode_fn)
         return export.export_saved_model(
             self.model, export_dir or os.path.join(self.model_dir, 'export'),

@@ -1,6 +1,14 @@
-"""Predicting with an exported SavedModel, and drawing class activation maps."""
+"""Predicting with an exported SavedModel, and drawing class activation maps.
 
+A file is sent to the SavedModel as the bytes it holds, so the numbers equal what a
+server returns for the same file. Files that cannot be predicted on are reported with a
+reason (``UnreadableImage``) and left out; the caller lists them.
+"""
+
+import io
 import os
+import re
+import warnings
 
 import numpy as np
 from PIL import Image
@@ -8,9 +16,18 @@ from PIL import Image
 from jacktf.core.errors import DataError
 from jacktf.data import image_check
 
+# Formats tf.io.decode_image reads (what the serving signature decodes). Others PIL can
+# open (TIFF) are sent as lossless PNG.
+SERVED_FORMATS = ('JPEG', 'PNG', 'GIF', 'BMP', 'WEBP')
+
+
+class UnreadableImage(DataError):
+    """One input file cannot be predicted on; the message is the reason."""
+
 
 def collect_images(paths):
-    """Files to predict on: files as given, folders searched for image files.
+    """Files to predict on: files as given, folders searched for image files (hidden
+    files such as macOS's ``._photo.jpg`` left out, as ``jacktf convert`` does).
 
     Raises:
       DataError: a missing path, or a folder without images.
@@ -19,7 +36,8 @@ def collect_images(paths):
     for path in paths:
         if os.path.isdir(path):
             found = sorted(os.path.join(root, f) for root, _, names in os.walk(path)
-                           for f in names if f.lower().endswith(image_check.IMAGE_EXTENSIONS))
+                           for f in names if not f.startswith('.')
+                           and f.lower().endswith(image_check.IMAGE_EXTENSIONS))
             if not found:
                 raise DataError(f'The folder {path!r} holds no images '
                                 f'({", ".join(image_check.IMAGE_EXTENSIONS)}).')
@@ -31,15 +49,87 @@ def collect_images(paths):
     return files
 
 
-def load_checked(path):
-    """(JPEG bytes, uint8 RGB array) of an image file, or DataError saying why not."""
-    result = image_check.inspect_image(path)
-    if not result['ok']:
-        raise DataError(f'Cannot predict on {path!r}: {result["reason"]}. Give JPEG, PNG, '
-                        'BMP or GIF images.')
-    import io
-    array = np.asarray(Image.open(io.BytesIO(result['encoded'])).convert('RGB'))
-    return result['encoded'], array
+def _check_with_pil(data, max_pixels):
+    """The PIL image of ``data`` decoded in full (truncation fails here), or the reason."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise UnreadableImage(f'image too large: {width}x{height} pixels exceeds '
+                                      f'the limit of {max_pixels}')
+            image.load()
+    except Image.DecompressionBombError as e:
+        raise UnreadableImage(f'image too large: {e}') from None
+    except (OSError, SyntaxError, ValueError) as e:
+        if 'cannot identify' in str(e):
+            raise UnreadableImage('not an image (unrecognized format)') from None
+        raise UnreadableImage(f'corrupt image: {e}') from None
+    return image
+
+
+def decode(encoded):
+    """uint8 RGB [H, W, 3] of encoded bytes, decoded as the serving signature does."""
+    import tensorflow as tf
+    return tf.io.decode_image(encoded, channels=3, expand_animations=False).numpy()
+
+
+def read_image(path, max_pixels=image_check.DEFAULT_MAX_PIXELS):
+    """The bytes to send a SavedModel for one image file.
+
+    Args:
+      path: an image file.
+      max_pixels: larger images are refused before they are decoded.
+
+    Returns:
+      (encoded, note): the file's own bytes for JPEG/PNG/GIF/BMP/WebP (note None), or a
+      lossless PNG of another format PIL reads (note says so).
+
+    Raises:
+      UnreadableImage: the file is unreadable, empty, not an image, corrupt or
+        truncated, too large, or TensorFlow's decoder refuses it.
+    """
+    import tensorflow as tf
+    try:
+        with open(path, 'rb') as f:
+            data = f.read()
+    except OSError as e:
+        raise UnreadableImage(f'unreadable: {e.strerror or e}') from None
+    if not data:
+        raise UnreadableImage('empty file (0 bytes)')
+    image = _check_with_pil(data, max_pixels)
+    fmt = (image.format or '?').upper()
+    note = None
+    if fmt not in SERVED_FORMATS:
+        if image.mode not in ('RGB', 'RGBA', 'L', 'LA'):
+            image = image.convert('RGB')
+        out = io.BytesIO()
+        image.save(out, format='PNG')
+        data = out.getvalue()
+        note = (f'{fmt} is not a format the SavedModel decodes; sent as a lossless PNG '
+                '(a server given this file would refuse it)')
+    try:
+        decode(data)
+    except (tf.errors.InvalidArgumentError, ValueError) as e:
+        first = re.sub(r'\{\{.*?\}\}|\[Op:\w+\]', '', str(e)).strip().split('\n')[0]
+        raise UnreadableImage(f'TensorFlow cannot decode this {fmt}: {first}') from None
+    return data, note
+
+
+def unique_path(directory, stem, suffix='.cam.png'):
+    """A new file ``directory/stem[-N]suffix``, created empty so no one else takes it.
+
+    Never returns an existing file: ``cat.cam.png``, then ``cat-2.cam.png``, ...
+    """
+    n = 1
+    while True:
+        path = os.path.join(directory, f'{stem}{suffix}' if n == 1 else f'{stem}-{n}{suffix}')
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            return path
+        except FileExistsError:
+            n += 1
 
 
 def jet(values):
