@@ -27,7 +27,7 @@ def model_dir(tmp_path_factory):
     """A tiny demo run (20 steps at 32x32) exported as version 20, plus a copy of it as
     version 9 (older by number, newer by name: the choice must be numeric)."""
     path = str(tmp_path_factory.mktemp('predict') / 'model')
-    r = run_cli(['jacktf.run', '--gin_file=gin/demo.gin', f'--model_dir={path}',
+    r = run_cli(['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', f'--model_dir={path}',
                  '--gin_param=TRAIN_STEPS = 20', '--gin_param=IMAGE_SIZE = 32',
                  '--gin_param=Trainer.eval_every_steps = None'], timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-3000:]
