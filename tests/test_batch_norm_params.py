@@ -1,6 +1,9 @@
 """Model.batch_norm_params reaches every slim batch norm of any backbone; arg_scope
 options a backbone does not take are named (exit 2), not a TypeError."""
 
+import glob
+import os
+
 import gin
 import numpy as np
 import pytest
@@ -8,7 +11,7 @@ import tensorflow as tf
 import tf_slim as slim
 from tf_slim.ops import arg_scope as arg_scope_lib
 
-from conftest import run_cli
+from conftest import ROOT, run_cli
 from jacktf.core import batchnorm, configurables
 from jacktf.core.errors import ConfigError
 from jacktf.core.model import Model
@@ -89,18 +92,19 @@ def test_arg_scope_option_the_backbone_does_not_take_is_named(default_registry):
     Model(backbone='mobilenet_v2', num_classes=2, arg_scope_kwargs={'bn_decay': 0.9})
 
 
-def test_demo_recipe_builds_with_every_registered_backbone(default_registry):
+def test_every_recipe_configures_a_model_with_every_registered_backbone(default_registry):
     names = [e.name for e in default_registry.entries() if e.kind == 'backbone']
-    assert len(names) >= 20
+    recipes = sorted(glob.glob(os.path.join(ROOT, 'gin', '*.gin')))
+    assert len(names) >= 20 and len(recipes) >= 6
     try:
-        for name in names:
-            configurables.parse(['gin/demo.gin'], [f'BACKBONE = @{name}'], '/tmp/unused')
-            with gin.config_scope(None):
-                model = gin.get_bindings('Model')
-            assert model['batch_norm_params'] == {'decay': 0.9}
-            Model(backbone=name, num_classes=2, image_size=64,
-                  batch_norm_params=model['batch_norm_params'],
-                  arg_scope_kwargs=model.get('arg_scope_kwargs'))
+        for recipe in recipes:
+            for name in names:
+                configurables.parse([recipe], [f'BACKBONE = @{name}'], '/tmp/unused')
+                model = configurables.configured('Model')()  # every binding of the recipe
+                assert model.backbone_name == name
+        configurables.parse([os.path.join(ROOT, 'gin', 'demo.gin')], [], '/tmp/unused')
+        assert configurables.configured('Model')().network._batch_norm_params == \
+            {'decay': 0.9}
     finally:
         gin.clear_config()
 
