@@ -115,8 +115,9 @@ def cmd_eval(args):
                                         saved_model=args.saved_model)
     top_k = ''.join(f"  {key.replace('_accuracy', '')} {report[key]:.4f}" for key in report
                     if key.startswith('top_') and key != 'top_1_accuracy')  # K > 2 only
-    print(f"top-1 {report['top_1_accuracy']:.4f}{top_k}  macro-F1 {report['macro_f1']:.4f}  "
-          f"on {report['examples']} examples -> {args.model_dir}/eval/metrics.json")
+    print(f"top-1 {report['top_1_accuracy']:.4f}{top_k}  macro-F1 "
+          f"{report['macro_f1']:.4f}  on {report['examples']} examples -> "
+          f"{args.model_dir}/eval/metrics.json")
     return 0
 
 

@@ -42,8 +42,8 @@ def _image_size(value, default, backbone):
         raise ConfigError(f'IMAGE_SIZE must be a whole number of pixels or None (the '
                           f'{backbone} default, {default}), got {value!r}.')
     if value < 16:
-        raise ConfigError(f'IMAGE_SIZE must be at least 16 pixels, got {value!r}. Set it to '
-                          f'the input size you train at, or None for the {backbone} '
+        raise ConfigError(f'IMAGE_SIZE must be at least 16 pixels, got {value!r}. Set it '
+                          f'to the input size you train at, or None for the {backbone} '
                           f'default ({default}).')
     return int(value)
 
