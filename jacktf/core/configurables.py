@@ -158,7 +158,7 @@ def _macro_definitions(files, labelled_bindings):
     """{macro name: [where it is set]} over the files (and their includes) and flags."""
     where = {}
 
-    def statements(text_or_file, label):
+    def statements(text_or_file):
         try:
             for st in gin_config_parser.ConfigParser(text_or_file, _NullDelegate()):
                 yield st
@@ -170,7 +170,7 @@ def _macro_definitions(files, labelled_bindings):
             return
         seen.add(path)
         with open(path) as f:
-            for st in list(statements(f, path)):
+            for st in list(statements(f)):
                 if isinstance(st, gin_config_parser.BindingStatement) and not st.arg_name:
                     name = f'{st.scope}/{st.selector}' if st.scope else st.selector
                     where.setdefault(name, []).append(
@@ -182,7 +182,7 @@ def _macro_definitions(files, labelled_bindings):
     for path in files:
         visit(path, seen)
     for label, text in labelled_bindings:
-        for st in statements(text, label):
+        for st in statements(text):
             if isinstance(st, gin_config_parser.BindingStatement) and not st.arg_name:
                 name = f'{st.scope}/{st.selector}' if st.scope else st.selector
                 where.setdefault(name, []).append(label)
