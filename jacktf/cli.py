@@ -127,10 +127,11 @@ def cmd_eval(args):
     experiment = _experiment_for(args.model_dir, args.gin_file or (), args.gin_param)
     report = experiment.evaluate_latest(checkpoint=args.checkpoint,
                                         saved_model=args.saved_model)
-    k = [key for key in report if key.startswith('top_') and key != 'top_1_accuracy'][0]
-    print(f"top-1 {report['top_1_accuracy']:.4f}  {k.replace('_accuracy', '')} "
-          f"{report[k]:.4f}  macro-F1 {report['macro_f1']:.4f}  on {report['examples']} "
-          f"examples of {report['source']} -> {report['report_path']}")
+    top_k = ''.join(f"  {key.replace('_accuracy', '')} {report[key]:.4f}" for key in report
+                    if key.startswith('top_') and key != 'top_1_accuracy')  # K > 2 only
+    print(f"top-1 {report['top_1_accuracy']:.4f}{top_k}  macro-F1 "
+          f"{report['macro_f1']:.4f}  on {report['examples']} examples of "
+          f"{report['source']} -> {report['report_path']}")
     return 0
 
 

@@ -61,3 +61,26 @@ def test_trains_with_plugin_backbone_and_head_from_gin_alone(plugin_path, tmp_pa
     assert variables['TinyNet/Conv2d_3/weights'][1] == [3, 3, 32, 64]
     assert variables['MLPHead/hidden/weights'][1] == [64, 16]  # mlp.hidden_units
     assert variables['MLPHead/logits/weights'][1] == [16, 2]
+
+
+def test_plugin_arg_scope_takes_only_weight_decay_and_demo_recipe_trains_with_it(
+        plugin_path, tmp_path):
+    """gin/tiny_from_scratch.gin sets batch-norm decay through Model.batch_norm_params, which reaches
+    the plugin's batch norms although its arg_scope takes only weight_decay."""
+    model_dir = str(tmp_path / 'm')
+    r = run_cli(['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', f'--model_dir={model_dir}',
+                 '--gin_param=BACKBONE = @tiny_net', '--gin_param=TRAIN_STEPS = 2',
+                 '--gin_param=tiny_net.width = 4', '--gin_param=EVAL_FILES = None',
+                 '--gin_param=Experiment.export_at_end = False'],
+                env=_env(plugin_path), timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'Done at step 2' in r.stdout
+    r = run_cli(['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', f'--model_dir={tmp_path}/bad',
+                 '--gin_param=BACKBONE = @tiny_net',
+                 "--gin_param=Model.arg_scope_kwargs = {'batch_norm_decay': 0.9}"],
+                env=_env(plugin_path), timeout=300)
+    assert r.returncode == 2, r.stderr[-3000:]
+    assert 'Traceback' not in r.stderr and 'TypeError' not in r.stderr
+    assert "Model.arg_scope_kwargs has 'batch_norm_decay', which backbone 'tiny_net' " \
+        'does not take: its arg_scope tiny_net_arg_scope() takes weight_decay.' in r.stderr
+    assert 'Model.batch_norm_params' in r.stderr

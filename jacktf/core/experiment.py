@@ -242,8 +242,10 @@ class Experiment:
 
     def _initialize(self, model, checkpoint, frozen, chief=True):
         latest = tf.train.latest_checkpoint(os.path.join(self.model_dir, 'checkpoints'))
-        if chief:
-            fingerprint.check_or_write(self.model_dir, model, has_checkpoint=bool(latest))
+        changes = fingerprint.check_or_write(
+            self.model_dir, model, has_checkpoint=bool(latest),
+            run={'batch_size': self.batch_size, 'train_steps': self.trainer.train_steps}
+        ) if chief else []
         if latest:
             checkpoint.restore(latest).expect_partial()
             try:  # every network variable must come from the checkpoint
@@ -255,6 +257,9 @@ class Experiment:
             log.info('Resuming from %s at step %d (CHECKPOINT_PATH is not applied to a '
                      'model directory that has its own checkpoints).', latest,
                      int(checkpoint.step.numpy()))
+            if changes:
+                log.info('Changed since the last run in this MODEL_DIR: %s.',
+                         ', '.join(changes))
             return True
         if self.checkpoint_path:
             restore_from_checkpoint(

@@ -3,7 +3,9 @@
 A run writes MODEL_DIR/fingerprint.json before its first checkpoint. A later run in the
 same directory resumes only when the model-defining part of its configuration (backbone,
 head, classes, input size, preprocessing, variable names and shapes) is the same;
-training length, learning rate and logging may change between runs.
+training length, learning rate and logging may change between runs. The file also keeps
+the last run's BATCH_SIZE and TRAIN_STEPS (under "run", outside the digest), so a resume
+that changes them can say so.
 """
 
 import hashlib
@@ -30,14 +32,31 @@ def model_fingerprint(model):
     return fields
 
 
-def check_or_write(model_dir, model, has_checkpoint):
+# Run settings that may change on resume, by the macro a user sets them with.
+RUN_SETTINGS = {'batch_size': 'BATCH_SIZE', 'train_steps': 'TRAIN_STEPS'}
+
+
+def check_or_write(model_dir, model, has_checkpoint, run=None):
     """Writes the fingerprint for a new run; raises when it differs from a resumed one.
+
+    Args:
+      model_dir: the model directory.
+      model: the Model of this run.
+      has_checkpoint: the directory has checkpoints, so this run resumes.
+      run: this run's settings that may change on resume, {'batch_size': ...,
+        'train_steps': ...}; stored, and compared with those stored by the last run.
+
+    Returns:
+      ['BATCH_SIZE 32 -> 64', ...]: the run settings that differ from the last run's
+      (empty for a new run, or a directory written before run settings were stored).
 
     Raises:
       ConfigError: the directory's checkpoints were trained as another configuration.
     """
     path = os.path.join(model_dir, FILENAME)
     current = model_fingerprint(model)
+    run = dict(run or {})
+    changes = []
     if has_checkpoint and tf.io.gfile.exists(path):
         with tf.io.gfile.GFile(path) as f:
             stored = json.load(f)
@@ -48,8 +67,12 @@ def check_or_write(model_dir, model, has_checkpoint):
                 f'MODEL_DIR {model_dir} holds checkpoints of another configuration ('
                 f'{"; ".join(diffs)}). Use a new --model_dir to start this configuration, '
                 'or restore the recipe that wrote the directory to resume it.')
-        return current
+        before = stored.get('run') or {}
+        changes = [f'{RUN_SETTINGS.get(k, k)} {before[k]} -> {v}' for k, v in run.items()
+                   if k in before and before[k] != v]
+        if not run or before == run:
+            return changes
     tf.io.gfile.makedirs(model_dir)
     with tf.io.gfile.GFile(path, 'w') as f:
-        json.dump(current, f, indent=2)
-    return current
+        json.dump(dict(current, run=run) if run else current, f, indent=2)
+    return changes

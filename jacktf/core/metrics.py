@@ -8,13 +8,18 @@ from PIL import Image, ImageDraw
 
 
 def classification_report(labels, probabilities, class_names, top_k=5):
-    """A JSON-ready dict of metrics for integer ``labels`` and [N, K] ``probabilities``."""
+    """A JSON-ready dict of metrics for integer ``labels`` and [N, K] ``probabilities``.
+
+    Besides top-1 it reports ``top_<k>_accuracy`` for k = min(top_k, K - 1), and only
+    when that k is at least 2: a top-k over all K classes is always 1.0 and says nothing
+    (so a two-class report has top-1 only).
+    """
     labels = np.asarray(labels, np.int64)
     probabilities = np.asarray(probabilities, np.float64)
     k_classes = probabilities.shape[1]
     predicted = probabilities.argmax(1)
-    k = min(top_k, k_classes)
-    top = np.argsort(-probabilities, axis=1)[:, :k]
+    k = min(top_k, k_classes - 1)
+    top = np.argsort(-probabilities, axis=1)[:, :max(k, 1)]
     matrix = np.zeros([k_classes, k_classes], np.int64)
     np.add.at(matrix, (labels, predicted), 1)
     per_class = {}
@@ -28,11 +33,14 @@ def classification_report(labels, probabilities, class_names, top_k=5):
         per_class[name] = {'precision': precision, 'recall': recall, 'f1': f1,
                            'support': int(matrix[c, :].sum())}
     n = len(labels)
+    top_k_report = {}
+    if k >= 2:
+        top_k_report[f'top_{k}_accuracy'] = (
+            float((top == labels[:, None]).any(1).mean()) if n else float('nan'))
     return {
         'examples': n,
         'top_1_accuracy': float((predicted == labels).mean()) if n else float('nan'),
-        f'top_{k}_accuracy': float((top == labels[:, None]).any(1).mean()) if n else
-        float('nan'),
+        **top_k_report,
         'per_class': per_class,
         'macro_f1': float(np.mean([v['f1'] for v in per_class.values()])),
         'class_names': list(class_names),

@@ -7,13 +7,15 @@ and tracked by the layer, so checkpoints, optimizers and tf.distribute see them.
 """
 
 import contextlib
+import difflib
 import inspect
 
 import tensorflow as tf
 import tf_slim as slim
 
 from jacktf.core import compat, plugins, scopes
-from jacktf.core.batchnorm import frozen_bn_arg_scope
+from jacktf.core.batchnorm import (batch_norm_arg_scope, check_batch_norm_params,
+                                   frozen_bn_arg_scope)
 from jacktf.core.errors import ConfigError
 from jacktf.core.strategy import PRECISIONS
 
@@ -30,11 +32,79 @@ def _resolve(registry, kind, value):
     return value, entry
 
 
+def _image_size(value, default, backbone):
+    """IMAGE_SIZE as an int: None is the backbone's default; 0, negatives, fractions and
+    sizes below 16 are errors."""
+    if value is None:
+        return int(default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            int(value) != value:
+        raise ConfigError(f'IMAGE_SIZE must be a whole number of pixels or None (the '
+                          f'{backbone} default, {default}), got {value!r}.')
+    if value < 16:
+        raise ConfigError(f'IMAGE_SIZE must be at least 16 pixels, got {value!r}. Set it '
+                          f'to the input size you train at, or None for the {backbone} '
+                          f'default ({default}).')
+    return int(value)
+
+
+def _is_batch_norm_option(key):
+    """batch_norm_decay, bn_decay, batch_norm_epsilon, ...: not weight_decay."""
+    key = key.lower()
+    return key.startswith(('bn_', 'batch_norm')) or 'epsilon' in key or \
+        ('decay' in key and 'weight' not in key)
+
+
+def _check_arg_scope_kwargs(backbone, arg_scope, kwargs):
+    """Model.arg_scope_kwargs as a dict, every key one ``arg_scope`` takes.
+
+    Raises:
+      ConfigError: a key the backbone's arg_scope factory does not take (naming the
+        backbone, the key and the keys it takes), or options for a backbone that has
+        no arg_scope.
+    """
+    kwargs = dict(kwargs or {})
+    if not kwargs:
+        return kwargs
+    if arg_scope is None:
+        raise ConfigError(f'Model.arg_scope_kwargs {kwargs!r} given, but backbone '
+                          f'{backbone!r} has no arg_scope. Remove Model.arg_scope_kwargs; '
+                          'batch-norm settings go in Model.batch_norm_params.')
+    try:
+        params = inspect.signature(arg_scope).parameters
+    except (TypeError, ValueError):
+        return kwargs
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return kwargs
+    accepted = [n for n, p in params.items()
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = [k for k in kwargs if k not in accepted]
+    if not unknown:
+        return kwargs
+    name = getattr(arg_scope, '__name__', 'arg_scope')
+    lines = []
+    for key in unknown:  # a batch-norm option is never "weight_decay misspelt"
+        same_kind = [k for k in accepted if _is_batch_norm_option(k) ==
+                     _is_batch_norm_option(key)]
+        close = difflib.get_close_matches(key, same_kind, n=1, cutoff=0.5)
+        hint = f' (did you mean {close[0]!r}?)' if close else ''
+        lines.append(f'{key!r}{hint}')
+    bn = [k for k in unknown if _is_batch_norm_option(k)]
+    bn_hint = (" For batch-norm decay and epsilon on any backbone use "
+               "Model.batch_norm_params = {'decay': 0.9, 'epsilon': 1e-3}." if bn else '')
+    raise ConfigError(
+        f'Model.arg_scope_kwargs has {", ".join(lines)}, which backbone {backbone!r} '
+        f'does not take: its arg_scope {name}() takes '
+        f'{", ".join(accepted) or "no options"}. Use those keys or remove the others.'
+        f'{bn_hint}')
+
+
 class SlimNetwork(tf.keras.layers.Layer):
     """Keras layer running backbone + head as slim code; returns a dict of outputs."""
 
     def __init__(self, *, net_fn, head_fn, card, num_classes, native, backbone_kwargs,
-                 head_kwargs, arg_scope_kwargs=None, name='jacktf_network'):
+                 head_kwargs, arg_scope_kwargs=None, batch_norm_params=None,
+                 name='jacktf_network'):
         super().__init__(name=name)
         self._net_fn = net_fn
         self._head_fn = head_fn
@@ -44,13 +114,24 @@ class SlimNetwork(tf.keras.layers.Layer):
         self._backbone_kwargs = dict(backbone_kwargs or {})
         self._head_kwargs = dict(head_kwargs or {})
         self._arg_scope_kwargs = dict(arg_scope_kwargs or {})
+        self._batch_norm_params = dict(batch_norm_params or {})
         self.bn_frozen = None  # predicate over moving_mean names; set before tracing
 
     def _arg_scope(self):
-        if self._card.arg_scope is None:
+        base = {}
+        if self._card.arg_scope is not None:
+            base = compat.eager_safe_arg_scope(
+                self._card.arg_scope(**self._arg_scope_kwargs))
+        base = batch_norm_arg_scope(base, self._batch_norm_params)
+        if not base:
             return contextlib.nullcontext()
-        base = compat.eager_safe_arg_scope(self._card.arg_scope(**self._arg_scope_kwargs))
         return slim.arg_scope(frozen_bn_arg_scope(base, self.bn_frozen))
+
+    def _head_arg_scope(self):
+        """Heads run outside the backbone's arg_scope but get batch_norm_params."""
+        if not self._batch_norm_params:
+            return contextlib.nullcontext()
+        return slim.arg_scope(batch_norm_arg_scope({}, self._batch_norm_params))
 
     @tf.compat.v1.keras.utils.track_tf1_style_variables
     def call(self, images, training=False, seed=None):
@@ -68,8 +149,9 @@ class SlimNetwork(tf.keras.layers.Layer):
                         images, num_classes=None, is_training=training,
                         **self._backbone_kwargs)
             if not self._native:  # heads run outside the backbone's arg_scope
-                logits = self._head_fn(features, num_classes=self._num_classes,
-                                       is_training=training, **self._head_kwargs)
+                with self._head_arg_scope():
+                    logits = self._head_fn(features, num_classes=self._num_classes,
+                                           is_training=training, **self._head_kwargs)
         if logits.shape.rank == 4:
             logits = tf.squeeze(logits, [1, 2])
         if features is not None and features.shape.rank == 4:
@@ -91,7 +173,11 @@ class Model:
       backbone_kwargs: extra keyword arguments for the network function.
       head_kwargs: extra keyword arguments for the head.
       arg_scope_kwargs: options of the backbone's arg_scope factory, e.g.
-        {'weight_decay': 4e-5, 'batch_norm_decay': 0.9}.
+        {'weight_decay': 4e-5}; only the keys that factory takes (each backbone's
+        differ: resnet's take batch_norm_decay, mobilenet v2/v3's bn_decay).
+      batch_norm_params: batch-norm settings for every slim batch norm of the network
+        and head, whatever the backbone's arg_scope takes: {'decay': 0.9,
+        'epsilon': 1e-3} (see jacktf.core.batchnorm); they win over the arg_scope's.
       frozen_bn_scopes: batch norms under these scopes run in inference mode.
       all_bn_frozen: every slim batch norm of the network runs in inference mode.
     """
@@ -99,7 +185,7 @@ class Model:
     def __init__(self, *, backbone, num_classes=None, head='logits', image_size=None,
                  preprocessing=None, precision='float32', registry=None,
                  backbone_kwargs=None, head_kwargs=None, arg_scope_kwargs=None,
-                 frozen_bn_scopes=(), all_bn_frozen=False):
+                 batch_norm_params=None, frozen_bn_scopes=(), all_bn_frozen=False):
         self.registry = registry or plugins.default_registry()
         net_fn, entry = _resolve(self.registry, 'backbone', backbone)
         head_fn, head_entry = _resolve(self.registry, 'head', head)
@@ -116,9 +202,8 @@ class Model:
         if int(num_classes) < 2:
             raise ConfigError(f'num_classes must be at least 2, got {num_classes}.')
         self.num_classes = int(num_classes)
-        self.image_size = int(image_size or self.card.default_image_size)
-        if self.image_size < 16:
-            raise ConfigError(f'image_size must be at least 16, got {self.image_size}.')
+        self.image_size = _image_size(image_size, self.card.default_image_size,
+                                      self.backbone_name)
         if precision not in PRECISIONS:
             raise ConfigError(f'PRECISION must be one of {PRECISIONS}, got {precision!r}.')
         self.precision = precision  # applied by jacktf.core.strategy.configure_precision
@@ -134,7 +219,9 @@ class Model:
         self.network = SlimNetwork(
             net_fn=net_fn, head_fn=head_fn, card=self.card, num_classes=self.num_classes,
             native=native, backbone_kwargs=backbone_kwargs, head_kwargs=head_kwargs,
-            arg_scope_kwargs=arg_scope_kwargs)
+            arg_scope_kwargs=_check_arg_scope_kwargs(entry.name, self.card.arg_scope,
+                                                     arg_scope_kwargs),
+            batch_norm_params=check_batch_norm_params(batch_norm_params))
         self.all_bn_frozen = bool(all_bn_frozen)
         self.set_frozen_batch_norm(None)
         self.built = False

@@ -3,18 +3,28 @@
 strategy: 'default' (one device), 'mirrored' (all local GPUs, or the logical CPU devices
 when there are none), 'multi_worker_mirrored' (workers from TF_CONFIG).
 precision: 'float32'; 'bfloat16' (TensorFlow's oneDNN auto-mixed-precision rewrite: bf16
-compute with float32 variables, fast on CPUs with AVX512_BF16/AMX); 'float16' (the
-auto-mixed-precision rewrite for GPUs with dynamic loss scaling in the step).
+compute with float32 variables, fast on CPUs with AVX512_BF16/AMX); 'float16' (grappler's
+auto-mixed-precision rewrite, which casts the step's math to float16 on GPUs of compute
+capability 7.0+, with dynamic loss scaling: ``wrap_optimizer`` makes the optimizer a
+tf-keras ``LossScaleOptimizer``, and the train step scales the loss inside its gradient
+tape and unscales the gradients after; a step whose gradients overflow is skipped and
+the scale halved, the scale doubles after 2000 good steps, and its state is part of
+every checkpoint). On a machine without such a GPU the float16 rewrite finds nothing to
+run in float16 and changes nothing: the step computes in float32 (with the same loss
+scaling, so training is correct but not faster); ``configure_precision`` says so in a
+warning. Use 'bfloat16' for mixed precision on CPUs.
 Seeds and op determinism are process-wide settings too (``configure_seed``).
 """
 
 import json
+import logging
 import os
 
 import tensorflow as tf
 
 from jacktf.core.errors import ConfigError
 
+log = logging.getLogger('jacktf')
 STRATEGIES = ('default', 'mirrored', 'multi_worker_mirrored')
 PRECISIONS = ('float32', 'bfloat16', 'float16')
 
@@ -58,9 +68,17 @@ def configure_seed(seed, deterministic=False):
 
 
 def configure_precision(precision):
-    """Sets TensorFlow's graph rewrites for ``precision`` (process-wide)."""
+    """Sets TensorFlow's graph rewrites for ``precision`` (process-wide).
+
+    Raises:
+      ConfigError: ``precision`` is not one of PRECISIONS.
+    """
     if precision not in PRECISIONS:
         raise ConfigError(f'PRECISION must be one of {PRECISIONS}, got {precision!r}.')
+    if precision == 'float16' and not tf.config.list_logical_devices('GPU'):
+        log.warning("PRECISION 'float16' without a GPU: TensorFlow's float16 rewrite runs "
+                    'on GPUs only, so this run computes in float32 (with loss scaling). '
+                    "Use PRECISION = 'bfloat16' for mixed precision on a CPU.")
     tf.config.optimizer.set_experimental_options({
         'auto_mixed_precision_onednn_bfloat16': precision == 'bfloat16',
         'auto_mixed_precision': precision == 'float16',
@@ -68,7 +86,12 @@ def configure_precision(precision):
 
 
 def wrap_optimizer(optimizer, precision):
-    """float16 training gets dynamic loss scaling."""
+    """float16 training gets dynamic loss scaling (a tf-keras LossScaleOptimizer).
+
+    The train step must scale the loss inside its gradient tape
+    (``optimizer.get_scaled_loss``) and unscale the gradients
+    (``optimizer.get_unscaled_gradients``) before ``apply_gradients``.
+    """
     if precision == 'float16':
         return tf.keras.mixed_precision.LossScaleOptimizer(optimizer)
     return optimizer

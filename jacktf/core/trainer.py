@@ -168,11 +168,13 @@ class Trainer:
                                                   global_batch_size=global_batch)
                 reg = model.regularization_loss()
                 total = loss + tf.nn.scale_regularization_loss(reg)
+                # float16: the loss is scaled inside the tape (so the tape records the
+                # product) and the gradients unscaled after; the optimizer skips steps
+                # whose gradients overflowed and adapts the scale.
+                target = optimizer.get_scaled_loss(total) if scaled else total
+            grads = tape.gradient(target, variables)
             if scaled:
-                grads = optimizer.get_unscaled_gradients(
-                    tape.gradient(optimizer.get_scaled_loss(total), variables))
-            else:
-                grads = tape.gradient(total, variables)
+                grads = optimizer.get_unscaled_gradients(grads)
             grads = [g if m == 1.0 or g is None else g * m
                      for g, m in zip(grads, multipliers)]
             if clip:

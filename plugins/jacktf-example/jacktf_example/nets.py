@@ -4,11 +4,15 @@ import tensorflow as tf
 import tf_slim as slim
 
 
-def tiny_net_arg_scope(weight_decay=1e-4, batch_norm_decay=0.9):
-    """Conv + batch norm + ReLU everywhere, L2 weight decay."""
+def tiny_net_arg_scope(weight_decay=1e-4):
+    """Conv + batch norm + ReLU everywhere, L2 weight decay.
+
+    Its only option is ``weight_decay``; jacktf's ``Model.batch_norm_params`` sets the
+    batch norms' decay and epsilon for this backbone as for any other.
+    """
     with slim.arg_scope([slim.conv2d], weights_regularizer=slim.l2_regularizer(weight_decay),
                         normalizer_fn=slim.batch_norm, activation_fn=tf.nn.relu):
-        with slim.arg_scope([slim.batch_norm], decay=batch_norm_decay, epsilon=1e-3,
+        with slim.arg_scope([slim.batch_norm], decay=0.997, epsilon=1e-3,
                             scale=True) as sc:
             return sc
 
