@@ -69,7 +69,7 @@ def test_macro_used_but_never_set_names_the_binding_and_the_closest_macro(parse)
 def test_model_dir_flag_without_a_model_dir_macro_is_named(parse, tmp_path):
     recipe = tmp_path / 'r.gin'
     recipe.write_text(open(os.path.join(ROOT, 'gin', 'demo.gin')).read().replace(
-        "MODEL_DIR = '/tmp/jacktf/demo'\n", '').replace(
+        "MODEL_DIR = 'runs/demo'\n", '').replace(
         "include 'base/experiment.gin'", "include 'base/experiment.gin'\n"
         "Experiment.model_dir = '/tmp/elsewhere'").replace('%MODEL_DIR', "'/x'"))
     text = _error(parse, [str(recipe)])
