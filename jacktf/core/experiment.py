@@ -29,6 +29,7 @@ from jacktf.pretrained import builtin
 
 log = logging.getLogger('jacktf')
 MODES = ('train_and_eval', 'train', 'eval')
+BN_GAP_WARNING = 0.25  # train minus eval accuracy that triggers the batch-norm hint
 
 
 class TrainingDiverged(JacktfError):
@@ -293,7 +294,8 @@ class Experiment:
         with strategy.scope():
             model.build()
             variables, frozen = trainer.split_variables(model)
-            model.set_frozen_batch_norm(trainer.is_frozen)
+            model.set_frozen_batch_norm(trainer.is_frozen,
+                                        warm_started=bool(self.checkpoint_path))
             lr_scale = tf.Variable(1.0, trainable=False, name='lr_scale')
             optimizer = strategy_lib.wrap_optimizer(
                 trainer.optimizer_factory(trainer.learning_rate_fn(lr_scale)),
@@ -353,6 +355,7 @@ class Experiment:
                 if current % trainer.log_every_steps == 0 or current == trainer.train_steps:
                     lr = _current_lr(optimizer)
                     line = progress.emit(current, lr, int(self.counters['skipped'].numpy()))
+                    self._train_accuracy = line['accuracy']
                     with writer.as_default(step=current):
                         for key in ('loss', 'total_loss', 'accuracy', 'images_per_second'):
                             tf.summary.scalar(key, line[key])
@@ -444,6 +447,15 @@ class Experiment:
         metrics = self.trainer.evaluate(model, dataset, self.strategy)
         log.info('eval at step %d: accuracy %.4f  loss %.4f  (%d examples)', step,
                  metrics['accuracy'], metrics['loss'], metrics['examples'])
+        gap = getattr(self, '_train_accuracy', 0.0) - metrics['accuracy']
+        if model.batch_norm_trains and gap > BN_GAP_WARNING:
+            log.warning(
+                'eval accuracy %.3f trails train accuracy %.3f by %.2f while batch norm '
+                'trains: the moving statistics from small batches of your data may not fit '
+                'the network. Keep the checkpoint\'s statistics with Model.train_batch_norm '
+                '= False (the default for warm-started runs), or train fewer: '
+                "Model.train_batch_norm = ['<top scope>'].", metrics['accuracy'],
+                self._train_accuracy, gap)
         with writer.as_default(step=step):
             tf.summary.scalar('accuracy', metrics['accuracy'])
             tf.summary.scalar('loss', metrics['loss'])

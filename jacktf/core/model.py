@@ -178,6 +178,14 @@ class Model:
       batch_norm_params: batch-norm settings for every slim batch norm of the network
         and head, whatever the backbone's arg_scope takes: {'decay': 0.9,
         'epsilon': 1e-3} (see jacktf.core.batchnorm); they win over the arg_scope's.
+      train_batch_norm: which batch norms use batch statistics and update their
+        moving statistics when training. None (default): none when the run
+        warm-starts from a checkpoint (they keep the checkpoint's statistics, as the
+        Keras fine-tuning guide recommends for small data: a small dataset's batch
+        statistics differ from ImageNet's and the eval-mode network no longer matches
+        the trained one), all when training from scratch. True: all (except frozen
+        scopes). False: none. A list of scope rules: only those, e.g.
+        ['MobilenetV1/Conv2d_13_pointwise'].
       frozen_bn_scopes: batch norms under these scopes run in inference mode.
       all_bn_frozen: every slim batch norm of the network runs in inference mode.
     """
@@ -185,7 +193,8 @@ class Model:
     def __init__(self, *, backbone, num_classes=None, head='logits', image_size=None,
                  preprocessing=None, precision='float32', registry=None,
                  backbone_kwargs=None, head_kwargs=None, arg_scope_kwargs=None,
-                 batch_norm_params=None, frozen_bn_scopes=(), all_bn_frozen=False):
+                 batch_norm_params=None, train_batch_norm=None, frozen_bn_scopes=(),
+                 all_bn_frozen=False):
         self.registry = registry or plugins.default_registry()
         net_fn, entry = _resolve(self.registry, 'backbone', backbone)
         head_fn, head_entry = _resolve(self.registry, 'head', head)
@@ -223,24 +232,37 @@ class Model:
                                                      arg_scope_kwargs),
             batch_norm_params=check_batch_norm_params(batch_norm_params))
         self.all_bn_frozen = bool(all_bn_frozen)
+        if train_batch_norm not in (None, True, False):
+            train_batch_norm = scopes.parse_scopes(train_batch_norm)
+        self.train_batch_norm = train_batch_norm
+        self.batch_norm_trains = False  # set by set_frozen_batch_norm
         self.set_frozen_batch_norm(None)
         self.built = False
 
-    def set_frozen_batch_norm(self, is_frozen_variable):
+    def set_frozen_batch_norm(self, is_frozen_variable, warm_started=False):
         """Batch norm runs in inference mode where its moving_mean is frozen.
 
         Combines ``is_frozen_variable`` (a predicate over variable names, e.g. the
-        trainer's freeze rules) with ``frozen_bn_scopes`` and ``all_bn_frozen``. Takes
-        effect for calls traced afterwards.
+        trainer's freeze rules) with ``train_batch_norm`` (resolved for a run that
+        ``warm_started`` from a checkpoint or not), ``frozen_bn_scopes`` and
+        ``all_bn_frozen``. Takes effect for calls traced afterwards; sets
+        ``batch_norm_trains`` (whether any batch norm may use batch statistics).
         """
-        rules, everything = self.frozen_bn_scopes, self.all_bn_frozen
+        rules, policy = self.frozen_bn_scopes, self.train_batch_norm
+        if policy is None:
+            policy = not warm_started
+        everything = self.all_bn_frozen or policy is False
 
         def is_frozen(name):
-            return (everything or scopes.matches_any(name, rules) or
-                    bool(is_frozen_variable and is_frozen_variable(name)))
+            if everything or scopes.matches_any(name, rules):
+                return True
+            if policy is not True and not scopes.matches_any(name, policy):
+                return True
+            return bool(is_frozen_variable and is_frozen_variable(name))
 
-        active = everything or rules or is_frozen_variable is not None
+        active = everything or rules or policy is not True or is_frozen_variable is not None
         self.network.bn_frozen = is_frozen if active else None
+        self.batch_norm_trains = not everything
 
     def build(self):
         """Creates the variables by running the network once on a zero image."""
