@@ -147,7 +147,7 @@ def test_inspect_reads_a_file_of_the_checkpoint_as_its_prefix(ckpts, tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists(REAL_CKPT + '.index'),
                     reason='no ../shared/fixtures/real here')
-def test_real_mobilenet_025_with_the_mobilenet_v1_recipe(tmp_path):
+def test_real_mobilenet_025_with_the_mobilenet_v1_and_v2_recipes(tmp_path):
     recipe = _recipe(tmp_path, REAL_CKPT, 'IMAGE_SIZE = 64\nBATCH_SIZE = 4\n',
                      base='gin/mobilenet_v1_finetune.gin')
     inspect, train = _both(recipe, REAL_CKPT)
@@ -161,8 +161,23 @@ def test_real_mobilenet_025_with_the_mobilenet_v1_recipe(tmp_path):
     assert len(lines) <= 40, inspect.stdout  # 135 mismatches grouped by scope
     assert '  MobilenetV1/Conv2d_0/ (5), e.g. weights model [3, 3, 3, 32] checkpoint ' \
            '[3, 3, 3, 8]' in lines
+    v2 = run_cli(['jacktf.cli', 'inspect-checkpoint', '--checkpoint', REAL_CKPT,
+                  '--gin_file', 'gin/mobilenet_v2_finetune.gin',
+                  '--gin_param=IMAGE_SIZE = 64'], timeout=300)
+    assert v2.returncode == 2 and 'BACKBONE = @mobilenet_v1_025' in v2.stderr
+    assert 'Not one of the 260 variables of the backbone MobilenetV2/' in v2.stderr
     verbose = run_cli(['jacktf.cli', 'inspect-checkpoint', '--checkpoint', REAL_CKPT,
                        '--gin_file', recipe, '--verbose'], timeout=300)
     assert verbose.returncode == 2
     assert '  MobilenetV1/Conv2d_13_pointwise/BatchNorm/moving_mean model [1024] ' \
            'checkpoint [256]' in verbose.stdout.splitlines()
+
+
+def test_gin_include_look_ups_log_no_error(caplog, default_registry):
+    """gin logged 'ERROR:root:Path not found: base/experiment.gin' on every command."""
+    import logging
+    from jacktf.core import configurables
+    with caplog.at_level(logging.DEBUG):
+        configurables.parse(['gin/demo.gin'])
+    assert not [r for r in caplog.records if 'Path not found' in r.getMessage()]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
