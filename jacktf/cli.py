@@ -174,7 +174,8 @@ def build_parser():
     p.add_argument('--gin_file', action='append', required=True, help='recipe(s)')
     p.add_argument('--gin_param', action='append', default=[], help='gin bindings')
     p.add_argument('--json', action='store_true', help='print the report as JSON')
-    p.add_argument('--verbose', action='store_true', help='list every variable (default: long lists by scope)')
+    p.add_argument('--verbose', action='store_true',
+                   help='list every variable (default: long lists grouped by scope)')
     p.set_defaults(func=cmd_inspect_checkpoint)
     p = sub.add_parser('convert', help='image folder (one subfolder per class) to TFRecords')
     p.add_argument('--image_dir', required=True)

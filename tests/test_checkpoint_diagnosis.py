@@ -180,3 +180,21 @@ def test_long_lists_are_grouped_by_scope():
     many = group_by_scope([f'root_{i}/w' for i in range(50)], max_groups=10)
     assert len(many) == 10 and many[-1][0] == '... 41 more scopes'
     assert sum(len(m) for _, m in many) == 50
+
+
+def test_report_lines_group_long_sections_and_verbose_lists_all():
+    from jacktf.core.restore import RestoreReport
+    missing = [f'MobilenetV1/Conv2d_{i}/{v}' for i in range(14) for v in
+               ('weights', 'BatchNorm/beta', 'BatchNorm/gamma', 'BatchNorm/moving_mean')]
+    report = RestoreReport(checkpoint='x.ckpt', missing=missing,
+                           shape_mismatched=[(f'net_{i}/w', [3], [4]) for i in range(40)])
+    lines = report.lines()
+    assert 'missing (56):' in lines and '  MobilenetV1/Conv2d_2/ (4)' in lines
+    assert lines.index('  MobilenetV1/Conv2d_2/ (4)') < \
+        lines.index('  MobilenetV1/Conv2d_10/ (4)')  # natural order
+    assert '  ... 11 more scopes (11 variables)' in lines  # 40 roots in 30 lines
+    assert '  net_0/ (1), e.g. w model [3] checkpoint [4]' in lines
+    assert len(lines) == 1 + 1 + 14 + 1 + 30 + 1
+    verbose = report.lines(verbose=True)
+    assert '  MobilenetV1/Conv2d_13/BatchNorm/moving_mean' in verbose
+    assert '  net_39/w model [3] checkpoint [4]' in verbose and len(verbose) == 1 + 2 + 96

@@ -93,18 +93,21 @@ class RestoreReport:
                 'excluded automatically).')
             return '\n'.join(parts)
         if self.nothing_from_backbone:
+            excluded = (f', {self.backbone_excluded} are excluded by '
+                        f'CHECKPOINT_EXCLUDE_SCOPES' if self.backbone_excluded else '')
             parts.append(
                 f'Not one of the {self.backbone_total} variables of the backbone '
                 f'{self.backbone_scope}/ would be restored from {self.checkpoint} '
                 f'({len(self.missing)} are not in it, {len(self.shape_mismatched)} have '
-                'other shapes).')
+                f'other shapes{excluded}).')
             parts.append(self.diagnosis or 'Run `jacktf inspect-checkpoint` to compare.')
             return '\n'.join(parts)
         if self.missing:
             rules = _suggest(self.missing, self.backbone_scope, self._backbone_names())
             fix = (f'If they are new layers, add {rules} to CHECKPOINT_EXCLUDE_SCOPES.'
                    if rules else 'They spread over the backbone, so they are not new '
-                   'layers: the checkpoint comes from another net or another version of it.')
+                   'layers: the checkpoint comes from another net or another version '
+                   'of it.')
             parts.append(
                 f'{len(self.missing)} model variables are not in the checkpoint '
                 f'{self.checkpoint}: {_head(self.missing)}. {fix}')
@@ -133,8 +136,8 @@ class RestoreReport:
     def lines(self, verbose=False, max_groups=30):
         """The report as text: a summary line, then each non-empty section.
 
-        Long sections are grouped by scope with counts (at the deepest level that gives
-        at most ``max_groups`` lines); ``verbose`` lists every variable.
+        Sections longer than 12 names are grouped by scope with counts, in at most
+        ``max_groups`` lines (see group_by_scope); ``verbose`` lists every variable.
         """
         out = [self.summary_line()]
         mismatch = {n: f'model {m} checkpoint {c}' for n, m, c in self.shape_mismatched}
@@ -155,6 +158,9 @@ class RestoreReport:
             for scope, members in group_by_scope(names, max_groups):
                 if len(members) == 1 and members[0] == scope:
                     line = f'  {scope}'
+                elif scope.startswith('... '):
+                    out.append(f'  {scope} ({len(members)} variables)')
+                    continue
                 else:
                     line = f'  {scope}/ ({len(members)})'
                 if title == 'shape-mismatched':  # one example, the largest shape
