@@ -227,8 +227,8 @@ def diagnose(model_shapes, ckpt_shapes, *, card, registry, backbone_name,
                 f'recipe (or --gin_param="Experiment.scope_map = {mapping!r}").')
     found = candidates(ckpt_shapes, registry)
     exact = [c for c in found if c.exact]
-    classes = class_count(ckpt_shapes, _card_of(registry, exact[0].name) if exact else card,
-                          exact[0].prefix if exact else '')
+    classes = class_count(ckpt_shapes, registry.get('backbone', exact[0].name).card
+                          if exact else card, exact[0].prefix if exact else '')
     head = f'The checkpoint\'s root scopes: {_describe_roots(ckpt_shapes)}.'
     if exact:
         best = exact[0]
@@ -263,10 +263,8 @@ def diagnose(model_shapes, ckpt_shapes, *, card, registry, backbone_name,
 
 
 def _model_phrase(registry, backbone_name, card):
-    multiplier = _depth_multiplier(registry.get('backbone', backbone_name))
+    multiplier = (_depth_multiplier(registry.get('backbone', backbone_name))
+                  if ('backbone', backbone_name) in registry else None)
     extra = f', depth multiplier {multiplier:g}' if multiplier is not None else ''
     return f'@{backbone_name} ({card.scope}/{extra})'
 
-
-def _card_of(registry, name):
-    return registry.get('backbone', name).card
