@@ -45,29 +45,23 @@ def cmd_plugins(args):
 
 
 def cmd_inspect_checkpoint(args):
+    import logging
     from jacktf.core.restore import restore_from_checkpoint
+    if args.json:  # stdout holds only the JSON; notes go to stderr
+        for handler in logging.getLogger('jacktf').handlers:
+            if getattr(handler, 'stream', None) is sys.stdout:
+                handler.setStream(sys.stderr)
     experiment = runtime.experiment_from_gin(args.gin_file, args.gin_param)
     model = experiment.model.build()
     _, frozen = experiment.trainer.split_variables(model)
     report = restore_from_checkpoint(
         model, args.checkpoint, exclude_scopes=experiment.checkpoint_exclude_scopes,
-        scope_map=experiment.scope_map, strict=False, frozen=frozen, dry_run=True)
+        scope_map=experiment.scope_map, strict=False, frozen=frozen, dry_run=True,
+        setting='--checkpoint')
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
-        print(report.summary_line())
-        sections = [('restored', report.restored), ('excluded', report.excluded),
-                    ('auto-excluded', report.auto_excluded), ('missing', report.missing),
-                    ('shape-mismatched', [f'{n} model {m} checkpoint {c}'
-                                          for n, m, c in report.shape_mismatched]),
-                    ('frozen', report.frozen)]
-        for title, names in sections:
-            if names:
-                print(f'{title} ({len(names)}):')
-                for name in names if args.verbose or title != 'restored' else names[:10]:
-                    print(f'  {name}')
-                if not args.verbose and title == 'restored' and len(names) > 10:
-                    print(f'  ... {len(names) - 10} more (--verbose lists all)')
+        print('\n'.join(report.lines(verbose=args.verbose)))
     if not report.ok:
         runtime.fail(report.error_message())
     print('OK: a training run would start from this checkpoint.')
@@ -246,7 +240,8 @@ def build_parser():
     p.add_argument('--gin_file', action='append', required=True, help='recipe(s)')
     p.add_argument('--gin_param', action='append', default=[], help='gin bindings')
     p.add_argument('--json', action='store_true', help='print the report as JSON')
-    p.add_argument('--verbose', action='store_true', help='list every restored variable')
+    p.add_argument('--verbose', action='store_true',
+                   help='list every variable (default: long lists grouped by scope)')
     p.set_defaults(func=cmd_inspect_checkpoint)
     p = sub.add_parser('convert', help='image folder (one subfolder per class) to TFRecords')
     p.add_argument('--image_dir', required=True)

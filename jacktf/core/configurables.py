@@ -7,8 +7,10 @@ recipe binds ``resnet_v1_50.output_stride = 16`` without the plugin importing gi
 the line and the closest names.
 """
 
+import contextlib
 import difflib
 import inspect
+import logging
 import os
 import re
 
@@ -269,6 +271,29 @@ def check_macros(files, labelled_bindings=()):
     raise ConfigError('\n'.join(problems))
 
 
+def _is_gin_lookup_noise(record):
+    """gin's resource reader logs each include it then finds on the search path as an
+    ERROR on the root logger ('Path not found: base/experiment.gin')."""
+    return not (record.getMessage().startswith('Path not found:') and
+                record.pathname.endswith(os.path.join('gin', 'resource_reader.py')))
+
+
+@contextlib.contextmanager
+def _quiet_include_lookups():
+    root = logging.getLogger()
+    # Without a handler, logging.error() would install a stderr one (basicConfig).
+    spare = None if root.handlers else logging.NullHandler()
+    if spare:
+        root.addHandler(spare)
+    root.addFilter(_is_gin_lookup_noise)
+    try:
+        yield
+    finally:
+        root.removeFilter(_is_gin_lookup_noise)
+        if spare:
+            root.removeHandler(spare)
+
+
 def parse(gin_files, gin_params=(), model_dir=None):
     """Parses recipes and bindings strictly; --model_dir overrides MODEL_DIR.
 
@@ -284,8 +309,9 @@ def parse(gin_files, gin_params=(), model_dir=None):
     verbosity = absl_logging.get_verbosity()
     absl_logging.set_verbosity(absl_logging.FATAL)  # gin logs include look-ups as errors
     try:
-        gin.parse_config_files_and_bindings(files, bindings, finalize_config=False,
-                                            skip_unknown=False)
+        with _quiet_include_lookups():
+            gin.parse_config_files_and_bindings(files, bindings, finalize_config=False,
+                                                skip_unknown=False)
         check_macros(files, labelled)
         gin.finalize()
     except (ValueError, TypeError, KeyError, SyntaxError, IOError) as e:
