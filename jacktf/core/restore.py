@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from jacktf.core import scopes
 from jacktf.core.errors import RestoreError
-from jacktf.pretrained import builtin
+from jacktf.pretrained.resolve import resolve_checkpoint
 
 log = logging.getLogger('jacktf')
 _OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'
@@ -181,7 +181,7 @@ def restore_from_checkpoint(model, checkpoint_path, *, exclude_scopes=(), scope_
     Raises:
       RestoreError: unreadable checkpoint, or (strict) the report is not ok.
     """
-    checkpoint_path = builtin.resolve(checkpoint_path)
+    checkpoint_path = resolve_checkpoint(checkpoint_path, getattr(model, 'registry', None))
     if tf.io.gfile.isdir(checkpoint_path):
         latest = tf.train.latest_checkpoint(checkpoint_path)
         if latest is None:
