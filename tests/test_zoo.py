@@ -283,6 +283,9 @@ def test_no_server_exits_2_within_seconds_naming_the_url(env, monkeypatch, capsy
     assert "CHECKPOINT_PATH = '/path/resnet_v1_50.ckpt'" in err
     assert cache.archive_path(zoo.get('resnet_v1_50')) in err
     assert files_under(cache.pretrained_dir()) == []
+    monkeypatch.setenv(fetch.MIRROR_ENV, dead[len('http://'):])  # no scheme
+    code, _, err = download(capsys, 'resnet_v1_50')
+    assert code == 2 and 'is not a URL' in err
 
 
 @pytest.mark.slow

@@ -43,6 +43,9 @@ def download_url(entry):
     """The URL to fetch ``entry``'s archive from: the official one or the mirror's."""
     if not mirror():
         return entry.url
+    if urllib.parse.urlparse(mirror()).scheme not in ('http', 'https', 'ftp'):
+        raise RestoreError(f'{MIRROR_ENV}={mirror()!r} is not a URL: give it as '
+                           'http://host:port (optionally with a path prefix).')
     return mirror().rstrip('/') + urllib.parse.urlparse(entry.url).path
 
 
