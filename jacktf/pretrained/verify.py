@@ -4,8 +4,8 @@ The backbone's network function is called as jacktf's Model calls it (under its 
 arg_scope, with its own classifier at the official class count) inside a throw-away
 ``tf.Graph``: variables are declared, never allocated, so even VGG costs no memory, and
 no Keras layer is made (a Keras layer made in a graph would break the process's eager
-models). Every backbone variable must be in the
-checkpoint with the same shape; the checkpoint may hold more (``global_step``, ...).
+models). Every backbone variable must be in the checkpoint with the same shape; the
+checkpoint may hold more (``global_step``, ...).
 """
 
 import contextlib
