@@ -226,6 +226,36 @@ def _positive_int(text):
     return value
 
 
+def cmd_pretrained(args):
+    from jacktf.pretrained import builtin, cache, fetch, zoo
+    if args.action == 'download':
+        registry = runtime.load_plugins()
+        for name in args.names:
+            print(f'{name}: {fetch.fetch(name, registry=registry)}')
+        return 0
+    rows = []
+    for name in zoo.names():
+        row = zoo.ZOO[name].to_dict()
+        row['builtin'] = builtin.BUILTIN[name].prefix if name in builtin.BUILTIN else None
+        row['cached'] = cache.cached_prefix(name)
+        rows.append(row)
+    if args.json:
+        print(json.dumps({'cache_dir': cache.pretrained_dir(), 'checkpoints': rows},
+                         indent=2))
+        return 0
+    width = max(len(r['name']) for r in rows)
+    print(f'{"NAME":<{width}}  TOP-1  TOP-5  SIZE  PREPROCESSING  CLASSES  '
+          f'{"STATUS":<14}  ARCHIVE')
+    for r in rows:
+        status = ','.join(s for s in ('builtin', 'cached') if r[s]) or '-'
+        top5 = f"{r['top5']:.1f}" if r['top5'] is not None else '-'
+        print(f"{r['name']:<{width}}  {r['top1']:>5.1f}  {top5:>5}  {r['image_size']:>4}  "
+              f"{r['preprocessing']:<13}  {r['num_classes']:>7}  {status:<14}  {r['url']}")
+    print(f"CHECKPOINT_PATH = 'slim://NAME' downloads into {cache.pretrained_dir()} on "
+          "first use; 'builtin://NAME' needs no download.")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog='jacktf', description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='command', required=True)
@@ -280,6 +310,13 @@ def build_parser():
     p.add_argument('--json', action='store_true')
     p.add_argument('--cam_dir', help='write class activation map overlays here')
     p.set_defaults(func=cmd_predict)
+    p = sub.add_parser('pretrained', help='the official slim checkpoints: list, download')
+    psub = p.add_subparsers(dest='action', required=True)
+    q = psub.add_parser('list', help='name, accuracy, size, preprocessing, archive, status')
+    q.add_argument('--json', action='store_true', help='print JSON')
+    q = psub.add_parser('download', help='fetch, verify and cache official checkpoints')
+    q.add_argument('names', nargs='+', metavar='NAME', help='names from `pretrained list`')
+    p.set_defaults(func=cmd_pretrained)
     return parser
 
 

@@ -17,7 +17,7 @@ import re
 import tensorflow as tf
 
 from jacktf.core.errors import RestoreError
-from jacktf.pretrained import builtin
+from jacktf.pretrained.resolve import resolve_checkpoint as pretrained_uri
 
 log = logging.getLogger('jacktf')
 _FILE_SUFFIX = re.compile(r'^(?P<prefix>.+)\.(?P<kind>index|meta|data-\d+-of-\d+)$')
@@ -163,14 +163,16 @@ def _not_found(path, setting):
                        f'{_folder_contents(folder)}.{hint}')
 
 
-def resolve_checkpoint(path, setting='CHECKPOINT_PATH'):
+def resolve_checkpoint(path, setting='CHECKPOINT_PATH', registry=None):
     """The checkpoint prefix a user's path means.
 
     Args:
-      path: 'builtin://NAME' (weights shipped with jacktf), a checkpoint prefix, one of its files (``.index``, ``.meta``, any
+      path: 'builtin://NAME' (weights shipped with jacktf), 'slim://NAME' (the official
+        checkpoint, fetched into the cache once), a checkpoint prefix, one of its files (``.index``, ``.meta``, any
         ``.data-*`` shard), or a folder holding a checkpoint.
       setting: how the user gave the path, for messages ('CHECKPOINT_PATH',
         '--checkpoint').
+      registry: the Registry a downloaded checkpoint is verified against.
 
     Returns:
       The prefix (or V1 checkpoint file) to read.
@@ -179,7 +181,7 @@ def resolve_checkpoint(path, setting='CHECKPOINT_PATH'):
       RestoreError: the path does not exist, a folder holds no checkpoint or several
         without a state file, or a state file points to a checkpoint that is not there.
     """
-    path = builtin.resolve(os.path.expanduser(str(path).strip()))
+    path = pretrained_uri(os.path.expanduser(str(path).strip()), registry)
     if len(path) > 1 and path.endswith('/'):
         path = path.rstrip('/')
     if tf.io.gfile.isdir(path):

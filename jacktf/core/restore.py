@@ -348,7 +348,8 @@ def restore_from_checkpoint(model, checkpoint_path, *, exclude_scopes=(), scope_
       RestoreError: a path that names no checkpoint, an unreadable checkpoint, or
         (strict) the report is not ok; not one backbone variable restored is never ok.
     """
-    checkpoint_path = resolve_checkpoint(checkpoint_path, setting)
+    checkpoint_path = resolve_checkpoint(checkpoint_path, setting,
+                                         getattr(model, 'registry', None))
     model.build()
     reader, ckpt = checkpoint_variables(checkpoint_path)
     variables = {scopes.var_name(v.name): v for v in model.variables}

@@ -22,17 +22,13 @@ from PIL import Image
 
 from jacktf.core.errors import DataError
 from jacktf.data.example import make_example
+from jacktf.pretrained.cache import cache_root
 
 VERSION = 2
 CLASSES = ('stripes', 'dots')
 SPLITS = {'train': (2000, 4, 1), 'validation': (400, 1, 2)}  # count, shards, seed
 DEFAULT_SIZE = 64
 SCHEME = 'demo://'
-
-
-def cache_root():
-    return os.environ.get('JACKTF_CACHE_DIR') or os.path.join(
-        os.path.expanduser('~'), '.cache', 'jacktf')
 
 
 def render(rng, size, label, center=None, radius=None, period=None):

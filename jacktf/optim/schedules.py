@@ -1,11 +1,14 @@
 """Learning-rate schedules: exponential decay (the seed's), polynomial, fixed,
 cosine with linear warmup, piecewise constant."""
 
+import logging
 import math
 
 import tensorflow as tf
 
 import jacktf
+
+log = logging.getLogger('jacktf')
 
 
 def exponential_decay(learning_rate, *, decay_steps=None, decay_rate=0.94, staircase=True,
@@ -75,9 +78,12 @@ class _WarmupCosine(tf.keras.optimizers.schedules.LearningRateSchedule):
 
 def cosine(learning_rate, *, decay_steps, warmup_steps=0, alpha=0.0):
     """Linear warmup over warmup_steps, then cosine decay to alpha * lr at decay_steps."""
-    if decay_steps <= warmup_steps:
-        raise jacktf.ConfigError(f'cosine.decay_steps ({decay_steps}) must exceed '
-                                 f'warmup_steps ({warmup_steps}).')
+    if int(decay_steps) < 1:
+        raise jacktf.ConfigError(f'cosine.decay_steps must be at least 1, got {decay_steps}.')
+    if warmup_steps >= decay_steps:  # a short run (TRAIN_STEPS lowered): warm up half of it
+        log.info('cosine: warmup_steps %d is not below decay_steps %d; warming up over %d '
+                 'steps.', warmup_steps, decay_steps, decay_steps // 2)
+        warmup_steps = decay_steps // 2
     return _WarmupCosine(float(learning_rate), int(decay_steps), int(warmup_steps),
                          float(alpha))
 

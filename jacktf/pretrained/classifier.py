@@ -10,7 +10,7 @@ the same file.
 import logging
 import os
 
-from jacktf.data.demo import cache_root
+from jacktf.pretrained.cache import cache_root
 from jacktf.pretrained import builtin
 
 log = logging.getLogger('jacktf')
