@@ -42,7 +42,10 @@ class Trainer:
       keep_checkpoint_every_n_hours: additionally keep one checkpoint per this many hours.
       lr_multipliers: {scope rule: factor} scaling the gradients (and so, for SGD and
         momentum, the learning rate) of the variables under the scope, e.g.
-        {'resnet_v1_50': 0.1} trains the backbone at a tenth of the head's rate.
+        {'resnet_v1_50': 0.1} trains the backbone at a tenth of the head's rate. The
+        rule 'backbone' means the backbone's own root scope, whichever backbone it is
+        ({'backbone': 0.1}: the discriminative rate of fastai's fine_tune). A rule that
+        matches no variable is an error.
       nan_retries: on a non-finite loss, how many times to restore the last checkpoint
         and retry with the learning rate multiplied by ``nan_lr_factor``.
       moving_average_decay: keep an exponential moving average of the trainable weights
@@ -101,15 +104,22 @@ class Trainer:
             base = self.lr_schedule_factory(self.learning_rate)
         return base if scale is None else ScaledSchedule(base, scale)
 
-    def gradient_multipliers(self, variables):
-        """Per-variable gradient factors from lr_multipliers (the first rule that matches)."""
-        factors = []
-        for v in variables:
-            name = scopes.var_name(v.name)
-            factor = next((f for rule, f in self.lr_multipliers.items()
-                           if scopes.rule_matches(rule, name)), 1.0)
-            factors.append(float(factor))
-        return factors
+    def gradient_multipliers(self, variables, backbone_scope=None):
+        """Per-variable gradient factors from lr_multipliers (the first rule that matches).
+
+        Raises:
+          ConfigError: a rule matches none of ``variables``.
+        """
+        rules = {(backbone_scope if rule == 'backbone' and backbone_scope else rule): f
+                 for rule, f in self.lr_multipliers.items()}
+        names = [scopes.var_name(v.name) for v in variables]
+        bad = scopes.unmatched_rules(names, list(rules))
+        if bad:
+            raise ConfigError(f'Trainer.lr_multipliers rules match no trainable variable: '
+                              f"{bad}. Scopes start with {backbone_scope!r}; the rule "
+                              "'backbone' means the whole backbone.")
+        return [float(next((f for rule, f in rules.items()
+                            if scopes.rule_matches(rule, name)), 1.0)) for name in names]
 
     def split_variables(self, model):
         """(trainable variables, frozen variable names) by the freeze rules."""
@@ -151,7 +161,7 @@ class Trainer:
         """
         smoothing, clip = self.label_smoothing, self.clip_gradient_norm
         aux_weight = self.aux_loss_weight
-        multipliers = self.gradient_multipliers(variables)
+        multipliers = self.gradient_multipliers(variables, model.card.scope)
         scaled = isinstance(optimizer, tf.keras.mixed_precision.LossScaleOptimizer)
         replicas = strategy.num_replicas_in_sync
 
