@@ -163,7 +163,12 @@ def cmd_predict(args):
     import tensorflow as tf
     from PIL import Image
     from jacktf.core import export, predict
-    folder, note = export.find_saved_model(args.saved_model)
+    if args.pretrained:  # an official checkpoint with its own ImageNet classifier
+        from jacktf.pretrained import classifier
+        runtime.load_plugins()
+        folder, note = classifier.imagenet_saved_model(args.pretrained), None
+    else:
+        folder, note = export.find_saved_model(args.saved_model)
     if args.cam_dir and os.path.exists(args.cam_dir) and not os.path.isdir(args.cam_dir):
         runtime.fail(f'--cam_dir {args.cam_dir!r} is a file. Give a folder (it is created '
                      'if missing).')
@@ -301,9 +306,14 @@ def build_parser():
     p.add_argument('--gin_param', action='append', default=[])
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser('predict', help='classify image files with a SavedModel')
-    p.add_argument('--saved_model', required=True,
-                   help='a SavedModel, an export folder (its newest version) or a '
-                   'model directory')
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument('--saved_model',
+                        help='a SavedModel, an export folder (its newest version) or a '
+                        'model directory')
+    source.add_argument('--pretrained', metavar='BACKBONE',
+                        help='an official ImageNet checkpoint with its own classifier, '
+                        'e.g. mobilenet_v1_025 (shipped) or any name of `jacktf '
+                        'pretrained list` (downloaded once)')
     p.add_argument('inputs', nargs='+', help='image files or folders')
     p.add_argument('--top_k', type=_positive_int, default=5,
                    help='classes listed per image')

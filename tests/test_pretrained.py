@@ -65,3 +65,20 @@ def test_demo_fine_tunes_the_shipped_weights(tmp_path):
     assert 'mobilenet_v1_0.25_224.ckpt' in lines[0] and '135 restored' in lines[0]
     accuracy = float(re.search(r'Done at step 300: eval accuracy ([\d.]+)', r.stdout)[1])
     assert accuracy >= 0.95
+
+
+def test_predict_pretrained_prints_imagenet_names(tmp_path):
+    import json
+    env = {'JACKTF_CACHE_DIR': str(tmp_path)}
+    args = ['jacktf.cli', 'predict', '--pretrained', 'mobilenet_v1_025', '--top_k', '3',
+            '--json', os.path.join(FIXTURES, 'chelsea.png')]
+    first = run_cli(args, env=env, timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    top = json.loads(first.stdout)[0]['predictions']
+    assert top[0]['class_name'] == 'Egyptian cat' and top[0]['class'] == 286
+    assert {p['class_name'] for p in top} == {'Egyptian cat', 'tiger cat', 'tabby, tabby cat'}
+    export = tmp_path / 'pretrained' / 'exports' / 'mobilenet_v1_025' / '1'
+    assert (export / 'saved_model.pb').exists()
+    second = run_cli(args, env=env, timeout=300)  # from the cached export
+    assert json.loads(second.stdout) == json.loads(first.stdout)
+    assert 'Exporting' not in second.stdout + second.stderr
