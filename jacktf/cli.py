@@ -45,12 +45,7 @@ def cmd_plugins(args):
 
 
 def cmd_inspect_checkpoint(args):
-    import logging
     from jacktf.core.restore import restore_from_checkpoint
-    if args.json:  # stdout holds only the JSON; notes go to stderr
-        for handler in logging.getLogger('jacktf').handlers:
-            if getattr(handler, 'stream', None) is sys.stdout:
-                handler.setStream(sys.stderr)
     experiment = runtime.experiment_from_gin(args.gin_file, args.gin_param)
     model = experiment.model.build()
     _, frozen = experiment.trainer.split_variables(model)
@@ -332,7 +327,8 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    runtime.setup_logging()
+    # With --json, stdout holds only the JSON; log lines go to stderr.
+    runtime.setup_logging(stream=sys.stderr if getattr(args, 'json', False) else sys.stdout)
     with runtime.user_errors():
         return args.func(args) or 0
 

@@ -16,19 +16,24 @@ log = logging.getLogger('jacktf')
 EXIT_USER_ERROR = 2
 
 
-def setup_logging(level=logging.INFO):
-    """jacktf's messages on stdout; TensorFlow's deprecation chatter off."""
+def setup_logging(level=logging.INFO, stream=None):
+    """jacktf's messages on ``stream`` (default stdout); TensorFlow's chatter off."""
     warnings.filterwarnings('ignore', category=UserWarning)
     warnings.filterwarnings('ignore', category=DeprecationWarning)
     import tensorflow as tf
     tf.get_logger().setLevel(logging.ERROR)
     from absl import logging as absl_logging
     absl_logging.set_verbosity(absl_logging.ERROR)
+    stream = stream or sys.stdout
     if not log.handlers:
-        handler = logging.StreamHandler(sys.stdout)
+        handler = logging.StreamHandler(stream)
         handler.setFormatter(logging.Formatter('[jacktf %(asctime)s] %(message)s',
                                                '%H:%M:%S'))
         log.addHandler(handler)
+    else:
+        for handler in log.handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(stream)
     log.setLevel(level)
     log.propagate = False
 
