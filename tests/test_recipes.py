@@ -19,14 +19,19 @@ def test_recipes_share_the_macro_header():
     macros = ['BACKBONE', 'NUM_CLASSES', 'IMAGE_SIZE', 'BATCH_SIZE', 'TRAIN_STEPS',
               'LEARNING_RATE', 'TRAIN_FILES', 'EVAL_FILES', 'CHECKPOINT_PATH',
               'CHECKPOINT_EXCLUDE_SCOPES', 'FREEZE_SCOPES', 'PRECISION', 'MODEL_DIR']
-    assert len(RECIPES) == 6
+    assert len(RECIPES) == 8
     for name in RECIPES:
         with open(os.path.join(RECIPES_DIR, name)) as f:
             lines = [l.split('=')[0].strip() for l in f if l[:1].isupper() and '=' in l]
         assert lines[:len(macros)] == macros, name
 
 
-@pytest.mark.parametrize('recipe', [r for r in RECIPES if r != 'demo.gin'])
+SLOW_RECIPES = {'inception_v4_finetune.gin', 'inception_resnet_v2_finetune.gin'}  # 30-130 s
+
+
+@pytest.mark.parametrize('recipe', [
+    pytest.param(r, marks=pytest.mark.slow) if r in SLOW_RECIPES else r
+    for r in RECIPES if r != 'demo.gin'])
 def test_recipe_trains_on_demo_data(recipe, tmp_path):
     r = run_cli(['jacktf.run', f'--gin_file=gin/{recipe}', f'--model_dir={tmp_path}',
                  '--gin_param=TRAIN_STEPS = 2', '--gin_param=BATCH_SIZE = 4',
