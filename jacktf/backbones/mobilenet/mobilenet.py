@@ -19,6 +19,7 @@ intermediate tensors the blocks name ``*output`` (``expansion_output``,
 import collections
 import contextlib
 import copy
+import inspect
 import threading
 
 import tensorflow as tf
@@ -143,6 +144,14 @@ def safe_arg_scope(funcs, **kwargs):
     return NoOpScope()
 
 
+def _takes(fn, name):
+    """Whether ``fn`` has a parameter ``name``."""
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 @contextlib.contextmanager
 def _scope_all(scope, default_scope=None):
     with tf.compat.v1.variable_scope(scope, default_name=default_scope) as s, \
@@ -206,7 +215,11 @@ def mobilenet_base(inputs, conv_defs, multiplier=1.0, final_endpoint=None,
             if layer_rate > 1 and tuple(params.get('kernel_size', [])) != (1, 1):
                 params['rate'] = layer_rate  # 1x1 convolutions need no dilation
             if use_explicit_padding:
-                if 'kernel_size' in params:
+                # Blocks that pad themselves (expanded_conv) are told to, also when
+                # their params name a kernel (MobileNet v3): padding their 1x1
+                # expansion's input instead would grow the map. Other ops with a
+                # kernel get padded input.
+                if 'kernel_size' in params and not _takes(opdef.op, 'use_explicit_padding'):
                     net = fixed_padding(net, params['kernel_size'], layer_rate)
                 else:
                     params['use_explicit_padding'] = True
