@@ -208,3 +208,19 @@ def test_frozen_batch_norm_reaches_spec_batch_norms(default_registry):
     assert 'MobilenetV2/Conv/BatchNorm/moving_mean' not in moved
     assert 'MobilenetV2/Conv_1/BatchNorm/moving_mean' in moved
     assert len(moved) == len(stats) - 1
+
+
+def test_registered_mobilenets_list_their_options_for_gin(default_registry):
+    """The official v2/v3 functions pass options on through **kwargs; the registered
+    ones name them, so gin refuses a misspelt binding when it reads the recipe."""
+    import inspect
+    from jacktf.core import configurables
+    from jacktf.core.errors import ConfigError
+    for name in ('mobilenet_v2', 'mobilenet_v2_035', 'mobilenet_v3_large'):
+        params = inspect.signature(default_registry.get('backbone', name).factory).parameters
+        assert {'output_stride', 'final_endpoint', 'is_training'} <= set(params)
+        assert not any(p.kind == p.VAR_KEYWORD for p in params.values())
+    assert inspect.signature(default_registry.get(
+        'backbone', 'mobilenet_v2_035').factory).parameters['depth_multiplier'].default == 0.35
+    with pytest.raises(ConfigError, match="no parameter 'output_strid'.*output_stride"):
+        configurables.parse([], ['mobilenet_v2.output_strid = 16'])

@@ -137,8 +137,8 @@ def with_defaults(func, name, doc, **defaults):
     return net
 
 
-mobilenet_v2_140 = with_defaults(mobilenet, 'mobilenet_v2_140', 'Slim MobileNet v2, depth 1.4.',
-                                  depth_multiplier=1.4)
+mobilenet_v2_140 = with_defaults(mobilenet, 'mobilenet_v2_140',
+                                 'Slim MobileNet v2, depth 1.4.', depth_multiplier=1.4)
 mobilenet_v2_050 = with_defaults(
     mobilenet, 'mobilenet_v2_050', 'Slim MobileNet v2, depth 0.5 (finegrain classification mode).',
     depth_multiplier=0.50, finegrain_classification_mode=True)
@@ -162,6 +162,30 @@ def training_scope(**kwargs):
 __all__ = ['training_scope', 'mobilenet_base', 'mobilenet', 'V2_DEF']
 
 
+# Options the official functions pass on to mobilenet.mobilenet(_base) through **kwargs.
+_PASSED_ON = ('prediction_fn', 'reuse', 'base_only', 'use_reduce_mean_for_pooling',
+              'final_endpoint', 'output_stride', 'use_explicit_padding', 'is_training')
+
+
+def registered(func, name, doc, **defaults):
+    """``with_defaults`` whose signature lists the passed-on options instead of **kwargs.
+
+    gin checks bindings against it, so ``mobilenet_v2.output_strid = 16`` is refused
+    when the recipe is read rather than when the net is built.
+    """
+    net = with_defaults(func, name, doc, **defaults)
+    params = [p for p in net.__signature__.parameters.values()
+              if p.kind != inspect.Parameter.VAR_KEYWORD]
+    known = {p.name for p in params}
+    for source in (lib.mobilenet, lib.mobilenet_base):
+        for p in inspect.signature(source).parameters.values():
+            if p.name in _PASSED_ON and p.name not in known:
+                params.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+                known.add(p.name)
+    net.__signature__ = net.__signature__.replace(parameters=params)
+    return net
+
+
 def register(registry, fns, scope, cam_endpoint):
     """Registers MobileNet functions with their card (shared with mobilenet_v3)."""
     for name, fn in fns:
@@ -175,8 +199,12 @@ def register(registry, fns, scope, cam_endpoint):
 @jacktf.hookimpl
 def jacktf_register_backbones(registry):
     """Registers mobilenet_v2 and its 1.4, 0.5 and 0.35 multipliers."""
-    register(registry, (('mobilenet_v2', with_defaults(mobilenet, 'mobilenet_v2', mobilenet.__doc__)),
-                        ('mobilenet_v2_140', mobilenet_v2_140),
-                        ('mobilenet_v2_050', mobilenet_v2_050),
-                        ('mobilenet_v2_035', mobilenet_v2_035)),
-             'MobilenetV2', 'layer_19')
+    register(registry, [
+        (name, registered(mobilenet, name, doc, **defaults)) for name, doc, defaults in (
+            ('mobilenet_v2', 'Slim MobileNet v2.', {}),
+            ('mobilenet_v2_140', mobilenet_v2_140.__doc__, {'depth_multiplier': 1.4}),
+            ('mobilenet_v2_050', mobilenet_v2_050.__doc__,
+             {'depth_multiplier': 0.5, 'finegrain_classification_mode': True}),
+            ('mobilenet_v2_035', mobilenet_v2_035.__doc__,
+             {'depth_multiplier': 0.35, 'finegrain_classification_mode': True}))],
+        'MobilenetV2', 'layer_19')

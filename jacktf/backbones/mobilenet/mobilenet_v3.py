@@ -17,7 +17,7 @@ import tf_slim as slim
 import jacktf
 from jacktf.backbones.mobilenet import conv_blocks as ops
 from jacktf.backbones.mobilenet import mobilenet as lib
-from jacktf.backbones.mobilenet.mobilenet_v2 import register, with_defaults
+from jacktf.backbones.mobilenet.mobilenet_v2 import register, registered, with_defaults
 
 op = lib.op
 expand_input = ops.expand_input_by_factor
@@ -303,9 +303,9 @@ __all__ = ['training_scope', 'mobilenet', 'V3_LARGE', 'V3_SMALL', 'large', 'smal
 @jacktf.hookimpl
 def jacktf_register_backbones(registry):
     """Registers mobilenet_v3_large and mobilenet_v3_small."""
-    register(registry, (('mobilenet_v3_large', with_defaults(
-        mobilenet, 'mobilenet_v3_large', 'Slim MobileNet v3 large.', conv_defs=V3_LARGE)),),
+    register(registry, [('mobilenet_v3_large', registered(
+        mobilenet, 'mobilenet_v3_large', 'Slim MobileNet v3 large.', conv_defs=V3_LARGE))],
         'MobilenetV3', 'layer_17')
-    register(registry, (('mobilenet_v3_small', with_defaults(
-        mobilenet, 'mobilenet_v3_small', 'Slim MobileNet v3 small.', conv_defs=V3_SMALL)),),
+    register(registry, [('mobilenet_v3_small', registered(
+        mobilenet, 'mobilenet_v3_small', 'Slim MobileNet v3 small.', conv_defs=V3_SMALL))],
         'MobilenetV3', 'layer_13')
