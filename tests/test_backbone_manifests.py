@@ -17,7 +17,7 @@ CASES = [
     ('resnet_v1_101', 'resnet_v1_101', 224, {}),
     ('inception_v1', 'inception_v1', 224, {}),
     ('inception_v2', 'inception_v2', 224, {}),
-    ('inception_v3', 'inception_v3', 299, {'create_aux_logits': True}),
+    ('inception_v3', 'inception_v3', 299, {}),  # aux logits by default, as official
     ('vgg_16', 'vgg_16', 224, {}),
     ('mobilenet_v1', 'mobilenet_v1_1.0_224', 224, {}),
     ('mobilenet_v1_025', 'mobilenet_v1_0.25_128', 128, {}),
@@ -27,6 +27,8 @@ CASES = [
     ('mobilenet_v2_035', 'mobilenet_v2_0.35_96', 96, {}),
     ('mobilenet_v3_large', 'mobilenet_v3_large_1.0_224', 224, {}),
     ('mobilenet_v3_small', 'mobilenet_v3_small_1.0_224', 224, {}),
+    ('inception_v4', 'inception_v4', 299, {}),  # ~8 s each in eager mode (a graph
+    ('inception_resnet_v2', 'inception_resnet_v2', 299, {}),  # build is slower)
 ]
 
 

@@ -105,6 +105,6 @@ def test_explicit_padding_with_output_stride_matches_same_atrous(default_registr
 
 
 def test_odd_output_stride_is_refused(default_registry):
-    with pytest.raises(ValueError, match='output_stride must be None, 1 or a positive '
-                                         'even number, got 3'):
+    with pytest.raises(ValueError, match='Output stride must be None, 1 or a multiple '
+                                         'of 2, got 3'):
         _build(default_registry, 'mobilenet_v2', 224, output_stride=3)

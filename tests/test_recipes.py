@@ -26,7 +26,12 @@ def test_recipes_share_the_macro_header():
         assert lines[:len(macros)] == macros, name
 
 
-@pytest.mark.parametrize('recipe', RECIPES)
+SLOW_RECIPES = {'inception_v4_finetune.gin', 'inception_resnet_v2_finetune.gin'}  # 30-130 s
+
+
+@pytest.mark.parametrize('recipe', [
+    pytest.param(r, marks=pytest.mark.slow) if r in SLOW_RECIPES else r
+    for r in RECIPES])
 def test_recipe_trains_on_demo_data(recipe, tmp_path):
     with open(os.path.join(RECIPES_DIR, recipe)) as f:
         offline = ['--gin_param=CHECKPOINT_PATH = None'] if 'slim://' in f.read() else []

@@ -18,9 +18,10 @@ def test_builtins_are_registered_with_provider_builtin(registry):
     assert set(registry.names('backbone')) == {
         'resnet_v1_50', 'resnet_v1_101', 'resnet_v1_152', 'resnet_v1_tiny', 'resnet_v2_50',
         'resnet_v2_101', 'resnet_v2_152', 'inception_v1', 'inception_v2', 'inception_v3',
-        'vgg_16', 'vgg_19', 'mobilenet_v1', 'mobilenet_v1_075', 'mobilenet_v1_050',
-        'mobilenet_v1_025', 'mobilenet_v2', 'mobilenet_v2_140', 'mobilenet_v2_035',
-        'mobilenet_v3_large', 'mobilenet_v3_small'}
+        'inception_v4', 'inception_resnet_v2', 'vgg_a', 'vgg_16', 'vgg_19', 'mobilenet_v1',
+        'mobilenet_v1_075', 'mobilenet_v1_050', 'mobilenet_v1_025', 'mobilenet_v2',
+        'mobilenet_v2_140', 'mobilenet_v2_050', 'mobilenet_v2_035', 'mobilenet_v3_large',
+        'mobilenet_v3_small'}
     assert registry.names('head') == ['dropout_logits', 'logits', 'native']
     assert registry.names('optimizer') == ['adagrad', 'adam', 'adamw', 'momentum',
                                            'rmsprop', 'sgd']

@@ -8,17 +8,19 @@ classes and use Inception preprocessing.
 """
 
 import collections
+import functools
+import inspect
 
 import tensorflow as tf
 import tf_slim as slim
 
 import jacktf
-from jacktf.backbones.slim_common import classifier_tail, finish_predictions, fixed_padding
+from jacktf.backbones.slim_common import classifier_tail, fixed_padding, reduced_kernel_size
 
 Conv = collections.namedtuple('Conv', ['kernel', 'stride', 'depth'])
 DepthSepConv = collections.namedtuple('DepthSepConv', ['kernel', 'stride', 'depth'])
 
-CONV_DEFS = (
+MOBILENETV1_CONV_DEFS = (
     Conv(kernel=[3, 3], stride=2, depth=32),
     DepthSepConv(kernel=[3, 3], stride=1, depth=64),
     DepthSepConv(kernel=[3, 3], stride=2, depth=128),
@@ -36,7 +38,7 @@ CONV_DEFS = (
 )
 
 
-def mobilenet_v1_base(images, final_endpoint='Conv2d_13_pointwise', min_depth=8,
+def mobilenet_v1_base(inputs, final_endpoint='Conv2d_13_pointwise', min_depth=8,
                       depth_multiplier=1.0, conv_defs=None, output_stride=None,
                       use_explicit_padding=False, scope=None):
     """The convolutional tower up to ``final_endpoint``; returns (net, end_points)."""
@@ -48,12 +50,12 @@ def mobilenet_v1_base(images, final_endpoint='Conv2d_13_pointwise', min_depth=8,
     def depth(d):
         return max(int(d * depth_multiplier), min_depth)
 
-    conv_defs = conv_defs or CONV_DEFS
+    conv_defs = conv_defs or MOBILENETV1_CONV_DEFS
     end_points = {}
     padding = 'VALID' if use_explicit_padding else 'SAME'
-    with tf.compat.v1.variable_scope(scope, 'MobilenetV1', [images]):
+    with tf.compat.v1.variable_scope(scope, 'MobilenetV1', [inputs]):
         with slim.arg_scope([slim.conv2d, slim.separable_conv2d], padding=padding):
-            current_stride, rate, net = 1, 1, images
+            current_stride, rate, net = 1, 1, inputs
             for i, conv_def in enumerate(conv_defs):
                 base = f'Conv2d_{i}'
                 if output_stride is not None and current_stride == output_stride:
@@ -87,13 +89,38 @@ def mobilenet_v1_base(images, final_endpoint='Conv2d_13_pointwise', min_depth=8,
     raise ValueError(f'Unknown final endpoint {final_endpoint}')
 
 
-def mobilenet_v1(images, num_classes=1000, dropout_keep_prob=0.999, is_training=True,
-                 min_depth=8, depth_multiplier=1.0, conv_defs=None, spatial_squeeze=True,
-                 reuse=None, scope='MobilenetV1', global_pool=False):
-    """Slim MobileNet v1 classifier; features when ``num_classes`` is 0 or None."""
-    with tf.compat.v1.variable_scope(scope, 'MobilenetV1', [images], reuse=reuse) as sc:
+def mobilenet_v1(inputs, num_classes=1000, dropout_keep_prob=0.999, is_training=True,
+                 min_depth=8, depth_multiplier=1.0, conv_defs=None,
+                 prediction_fn=slim.softmax, spatial_squeeze=True, reuse=None,
+                 scope='MobilenetV1', global_pool=False):
+    """Slim MobileNet v1 classifier.
+
+    Args:
+      inputs: [batch, height, width, 3].
+      num_classes: classes; 0 or None returns the pooled features (``AvgPool_1a``).
+      dropout_keep_prob: keep probability of the dropout before the logits.
+      is_training: batch-norm and dropout mode.
+      min_depth: minimum depth of every layer (active with depth_multiplier < 1).
+      depth_multiplier: scales every layer's depth (> 0).
+      conv_defs: the layer list (default ``MOBILENETV1_CONV_DEFS``).
+      prediction_fn: maps logits to ``end_points['Predictions']`` (None: none).
+      spatial_squeeze: squeeze the logits to [batch, num_classes].
+      reuse: reuse the variables of ``scope``.
+      scope: variable scope.
+      global_pool: average over the whole final map instead of a 7x7 pool.
+
+    Returns:
+      (logits, end_points), or (features, end_points).
+
+    Raises:
+      ValueError: ``inputs`` is not of rank 4, or ``depth_multiplier`` <= 0.
+    """
+    shape = inputs.get_shape().as_list()
+    if len(shape) != 4:
+        raise ValueError('Invalid input tensor rank, expected 4, was: %d' % len(shape))
+    with tf.compat.v1.variable_scope(scope, 'MobilenetV1', [inputs], reuse=reuse) as sc:
         with slim.arg_scope([slim.batch_norm, slim.dropout], is_training=is_training):
-            net, end_points = mobilenet_v1_base(images, scope=sc, min_depth=min_depth,
+            net, end_points = mobilenet_v1_base(inputs, scope=sc, min_depth=min_depth,
                                                 depth_multiplier=depth_multiplier,
                                                 conv_defs=conv_defs)
             with tf.compat.v1.variable_scope('Logits'):
@@ -104,44 +131,82 @@ def mobilenet_v1(images, num_classes=1000, dropout_keep_prob=0.999, is_training=
                     logits_scope='Conv2d_1c_1x1', spatial_squeeze=spatial_squeeze)
             if not num_classes:
                 return net, end_points
-            return finish_predictions(net, end_points)
+            end_points['Logits'] = net
+            if prediction_fn:
+                end_points['Predictions'] = prediction_fn(net, scope='Predictions')
+            return net, end_points
 
 
-def mobilenet_v1_arg_scope(is_training=True, weight_decay=0.00004, stddev=0.09,
-                           regularize_depthwise=False, batch_norm_decay=0.9997,
-                           batch_norm_epsilon=0.001):
-    """The official arg_scope: truncated-normal init, ReLU6, batch norm, L2 on convs."""
-    bn_params = {'center': True, 'scale': True, 'decay': batch_norm_decay,
-                 'epsilon': batch_norm_epsilon}
-    if is_training is not None:
-        bn_params['is_training'] = is_training
-    init = tf.compat.v1.truncated_normal_initializer(stddev=stddev)
-    regularizer = slim.l2_regularizer(weight_decay)
-    with slim.arg_scope([slim.conv2d, slim.separable_conv2d], weights_initializer=init,
-                        activation_fn=tf.nn.relu6, normalizer_fn=slim.batch_norm):
-        with slim.arg_scope([slim.batch_norm], **bn_params):
-            with slim.arg_scope([slim.conv2d], weights_regularizer=regularizer):
-                with slim.arg_scope([slim.separable_conv2d],
-                                    weights_regularizer=regularizer if regularize_depthwise
-                                    else None) as sc:
-                    return sc
+mobilenet_v1.default_image_size = 224
+
+
+def wrapped_partial(func, *args, **kwargs):
+    """``functools.partial`` that keeps ``func``'s name and docstring."""
+    partial_func = functools.partial(func, *args, **kwargs)
+    functools.update_wrapper(partial_func, func)
+    return partial_func
 
 
 def _with_multiplier(multiplier, name):
-    def net(images, num_classes=1000, dropout_keep_prob=0.999, is_training=True,
-            min_depth=8, depth_multiplier=multiplier, conv_defs=None, spatial_squeeze=True,
-            reuse=None, scope='MobilenetV1', global_pool=False):
-        return mobilenet_v1(images, num_classes, dropout_keep_prob, is_training, min_depth,
-                            depth_multiplier, conv_defs, spatial_squeeze, reuse, scope,
-                            global_pool)
+    signature = inspect.signature(mobilenet_v1)
+
+    def net(*args, **kwargs):
+        kwargs.setdefault('depth_multiplier', multiplier)
+        return mobilenet_v1(*args, **kwargs)
     net.__name__ = net.__qualname__ = name
     net.__doc__ = f'Slim MobileNet v1, depth multiplier {multiplier}.'
+    net.__signature__ = signature.replace(parameters=[
+        p.replace(default=multiplier) if p.name == 'depth_multiplier' else p
+        for p in signature.parameters.values()])
+    net.default_image_size = 224
     return net
 
 
 mobilenet_v1_075 = _with_multiplier(0.75, 'mobilenet_v1_075')
 mobilenet_v1_050 = _with_multiplier(0.50, 'mobilenet_v1_050')
 mobilenet_v1_025 = _with_multiplier(0.25, 'mobilenet_v1_025')
+
+
+def _reduced_kernel_size_for_small_input(input_tensor, kernel_size):
+    """The pooling kernel, shrunk to the feature map when the input is small."""
+    return reduced_kernel_size(input_tensor, kernel_size)
+
+
+def mobilenet_v1_arg_scope(is_training=True, weight_decay=0.00004, stddev=0.09,
+                           regularize_depthwise=False, batch_norm_decay=0.9997,
+                           batch_norm_epsilon=0.001,
+                           batch_norm_updates_collections=tf.compat.v1.GraphKeys.UPDATE_OPS,
+                           normalizer_fn=slim.batch_norm):
+    """The official arg_scope: truncated-normal init, ReLU6, batch norm, L2 on convs.
+
+    Args:
+      is_training: batch-norm mode; None leaves it unset.
+      weight_decay: L2 weight decay of the convolutions.
+      stddev: truncated-normal initializer stddev.
+      regularize_depthwise: also regularize the depthwise weights.
+      batch_norm_decay: moving-average decay.
+      batch_norm_epsilon: added to the variance.
+      batch_norm_updates_collections: collection of the batch-norm update ops.
+      normalizer_fn: the normalizer of every convolution.
+
+    Returns:
+      An arg_scope dict.
+    """
+    bn_params = {'center': True, 'scale': True, 'decay': batch_norm_decay,
+                 'epsilon': batch_norm_epsilon,
+                 'updates_collections': batch_norm_updates_collections}
+    if is_training is not None:
+        bn_params['is_training'] = is_training
+    init = tf.compat.v1.truncated_normal_initializer(stddev=stddev)
+    regularizer = slim.l2_regularizer(weight_decay)
+    depthwise_regularizer = regularizer if regularize_depthwise else None
+    with slim.arg_scope([slim.conv2d, slim.separable_conv2d], weights_initializer=init,
+                        activation_fn=tf.nn.relu6, normalizer_fn=normalizer_fn):
+        with slim.arg_scope([slim.batch_norm], **bn_params):
+            with slim.arg_scope([slim.conv2d], weights_regularizer=regularizer):
+                with slim.arg_scope([slim.separable_conv2d],
+                                    weights_regularizer=depthwise_regularizer) as sc:
+                    return sc
 
 
 @jacktf.hookimpl

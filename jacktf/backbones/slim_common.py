@@ -64,7 +64,9 @@ def classifier_tail(net, end_points, *, num_classes, global_pool, pool_kernel, p
     return logits, end_points
 
 
-def finish_predictions(logits, end_points):
+def finish_predictions(logits, end_points, prediction_fn=slim.softmax):
+    """Records ``Logits`` and (unless ``prediction_fn`` is None) ``Predictions``."""
     end_points['Logits'] = logits
-    end_points['Predictions'] = tf.nn.softmax(logits, name='Predictions')
+    if prediction_fn:
+        end_points['Predictions'] = prediction_fn(logits, scope='Predictions')
     return logits, end_points

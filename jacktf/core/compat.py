@@ -32,15 +32,32 @@ class CompatError(RuntimeError):
     """TensorFlow was imported in a way jacktf cannot work with."""
 
 
+def _keras_loaders(tf):
+    """tf.keras and tf.compat.v1/v2.keras: lazy loaders until first use, then modules."""
+    compat = vars(tf).get('compat')
+    modules = [tf] + [getattr(compat, v, None) for v in ('v1', 'v2')] if compat else [tf]
+    return [vars(m).get('keras') for m in modules if m is not None and
+            vars(m).get('keras') is not None]
+
+
 def _keras3_already_loaded():
+    """True when tf.keras already resolved to Keras 3 in this process.
+
+    TensorFlow resolves ``tf.keras`` lazily, on its first use, from TF_USE_LEGACY_KERAS:
+    a process that imported TensorFlow but has not touched ``tf.keras`` yet can still
+    get the legacy Keras 2 (``ensure`` then sets the variable).
+    """
     tf = sys.modules.get('tensorflow')
     if tf is None:
         return False
-    if os.environ.get('TF_USE_LEGACY_KERAS') not in ('1', 'true', 'True'):
-        return True
-    keras = getattr(tf, 'keras', None)
-    name = getattr(keras, '__name__', '') or ''
-    return not name.startswith('tf_keras')
+    for loader in _keras_loaders(tf):
+        if not vars(loader).get('_tfll_initialized', True):
+            continue  # not resolved yet
+        version = vars(loader).get('_tfll_keras_version')
+        name = version or vars(loader).get('__name__', '') or ''
+        if not str(name).startswith('tf_keras'):
+            return True
+    return False
 
 
 def ensure():
@@ -53,13 +70,13 @@ def ensure():
     if _done:
         return
     if 'tensorflow' not in sys.modules:
-        os.environ['TF_USE_LEGACY_KERAS'] = '1'
         os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     elif _keras3_already_loaded():
         raise CompatError(
             'TensorFlow was imported before jacktf with Keras 3 as tf.keras, but TF-Slim '
             'needs the legacy Keras 2 (tf-keras). Import jacktf before tensorflow, or set '
             'the environment variable TF_USE_LEGACY_KERAS=1 before Python starts.')
+    os.environ['TF_USE_LEGACY_KERAS'] = '1'  # before tf.keras is first resolved
     if _LEGACY_BN not in sys.modules:
         try:
             sys.modules[_LEGACY_BN] = importlib.import_module(_LEGACY_BN_SRC)

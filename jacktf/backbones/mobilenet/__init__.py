@@ -1,6 +1,8 @@
-"""MobileNet v2 and v3 in the slim style (the official research/slim/nets/mobilenet).
+"""MobileNet v2 and v3, drop-in for research/slim's nets/mobilenet package.
 
-``blocks`` holds the building blocks (expanded convolution, squeeze-excite, hard-swish,
-depth rounding) and the spec-driven tower and classifier shared by both versions;
-``mobilenet_v2`` and ``mobilenet_v3`` hold the layer specs and register the backbones.
+``mobilenet`` is the spec-driven builder (``op``, ``mobilenet_base``, ``mobilenet``,
+``training_scope``, ``depth_multiplier``), ``conv_blocks`` the blocks (expanded
+convolution, squeeze-excite, split convolutions), ``mobilenet_v2`` and ``mobilenet_v3``
+the official specs, their functions and the backbone registration. Import them as the
+official tests do: ``from jacktf.backbones.mobilenet import mobilenet, mobilenet_v2``.
 """
