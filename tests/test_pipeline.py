@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from jacktf.core.errors import DataError
 from jacktf.data import pipeline, preprocessing
 from jacktf.data.decoders import image_folder, tfexample_classification
 from data_factory import (bad_image_folder, huge_png_header, jpeg_bytes, png_bytes,
@@ -53,9 +54,11 @@ def test_skip_corrupt_false_fails_naming_file_and_record(shards):
     with pytest.raises(tf.errors.InvalidArgumentError) as e:
         for _ in _read(shards, skip_corrupt=False):
             pass
-    assert 'Corrupt, truncated, non-image or oversized record in' in e.value.message
-    assert 'train-00000-of-00003.tfrecord' in e.value.message
-    assert 'record' in e.value.message and '5' in e.value.message
+    error = pipeline.data_error(e.value)
+    assert str(error).startswith('Bad record in ') and str(error).endswith(
+        'set Experiment.skip_corrupt = True to skip such records.')
+    assert 'train-00000-of-00003.tfrecord record 5: truncated' in str(error)
+    assert '[' not in str(error) and '"' not in str(error)
 
 
 def test_pixel_limit_rejects_before_decoding(shards):
@@ -64,15 +67,18 @@ def test_pixel_limit_rejects_before_decoding(shards):
     assert n == 0 and int(counters['skipped'].numpy()) == 14
 
 
-def test_label_out_of_range_names_file_and_record(tmp_path):
+def test_label_out_of_range_is_one_clean_sentence(tmp_path):
     rng = np.random.default_rng(1)
     path = str(tmp_path / 'labels.tfrecord')
-    write_records(path, [_good(rng, 0, 0), _good(rng, 1, 1), _good(rng, 2, 2)])
+    write_records(path, [_good(rng, 0, 0), _good(rng, 1, 1), _good(rng, 0, 2),
+                         _good(rng, 7, 3)])
     with pytest.raises(tf.errors.InvalidArgumentError) as e:
         for _ in _read(path, num_classes=2):
             pass
-    assert 'Label out of range [0, NUM_CLASSES =' in e.value.message
-    assert 'labels.tfrecord' in e.value.message and 'record' in e.value.message
+    error = pipeline.data_error(e.value)
+    assert isinstance(error, DataError)
+    assert str(error) == (f'Label 7 out of range [0, NUM_CLASSES=2) in {path} record 3. '
+                          'Fix the data or set NUM_CLASSES.')
 
 
 def test_image_folder_decoder_reads_folders_directly(tmp_path):
