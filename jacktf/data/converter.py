@@ -2,9 +2,12 @@
 
 Images are checked and normalized in parallel worker processes (``image_check``) while
 the parent writes the records of the ones already checked. The train/validation split
-is made over the files, stratified per class and deterministic for a seed. Corrupt, empty, oversized and non-image files are skipped and
-listed in dataset.json with their reason; nothing else is lost. Output goes to a staging
-folder first and is moved into place at the end, so a crash never leaves a half output.
+is made over the files, stratified per class and deterministic for a seed. Corrupt,
+empty, oversized and non-image files are skipped and listed in dataset.json with their
+reason; nothing else is lost. Operating-system litter (``__MACOSX/``, dot-files,
+``Thumbs.db``, ...) is never a class or an image, and a class folder without a usable
+image is an error unless ``allow_empty_classes``. Output goes to a staging folder first
+and is moved into place at the end, so a crash never leaves a half output.
 """
 
 import json
