@@ -52,8 +52,10 @@ def tfexample_classification(*, image_key=ex.ENCODED, label_key=ex.LABEL):
 def _folder_listing(directory, extensions, allow_empty_classes):
     """(classes, items) of an image folder; DataError naming what is wrong with it."""
     if not os.path.isdir(directory):
+        hint = (" For TFRecord files use the default decoder (Experiment.decoder = "
+                "'tfexample_classification').") if '.tfrecord' in directory else ''
         raise jacktf.DataError(f'image_folder expects a folder with one subfolder per '
-                               f'class, got {directory!r}, which is not a folder.')
+                               f'class, got {directory!r}, which is not a folder.{hint}')
     classes, items, others = image_check.list_image_folder(directory, extensions)
     if not classes:
         entries = [e for e in os.listdir(directory) if not image_check.is_litter(e)]
