@@ -158,3 +158,17 @@ def test_image_folder_decoder_checks_its_folder(tmp_path):
         preflight.check_input(os.path.join(root, 'cat'), image_folder())
     with pytest.raises(DataError, match='matched 2 paths'):
         preflight.check_input(os.path.join(root, '[cd]*'), image_folder())
+
+
+def test_many_files_are_sampled_and_all_empty_is_still_caught(tmp_path):
+    files = [tmp_path / f'train-{i:05d}-of-00070.tfrecord' for i in range(70)]
+    for f in files:
+        f.write_bytes(b'')
+    pattern = str(tmp_path / 'train-*.tfrecord')
+    with pytest.raises(DataError, match='every file is empty'):
+        _check(pattern)
+    unsampled = [f for f in files if str(f) not in preflight._spread(
+        [str(f) for f in files], preflight.MAX_FILES)]
+    assert unsampled
+    write_records(str(unsampled[0]), [dict(encoded=_jpeg(), image_format='jpeg', label=0)])
+    assert len(_check(pattern)) == 70

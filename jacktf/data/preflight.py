@@ -292,8 +292,8 @@ def check_input(file_pattern, decode_fn, *, setting='TRAIN_FILES', decoder='deco
         raise DataError(problems[0] + (f' ({more} more of the checked files have the same '
                                        'problem.)' if more else ''))
     if empty and len(empty) == len(sample) and len(sample) < len(files):
-        rest = (f for f in files if f not in set(sample))
-        if not any(tf.io.gfile.stat(f).length for f in rest):
+        checked = set(sample)
+        if not any(tf.io.gfile.stat(f).length for f in files if f not in checked):
             empty = list(files)
     if empty and len(empty) == len(files):
         names = ', '.join(empty[:5]) + (', ...' if len(empty) > 5 else '')
