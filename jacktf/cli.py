@@ -67,7 +67,8 @@ def cmd_convert(args):
     from jacktf.data.converter import convert
     info = convert(args.image_dir, args.output_dir, val_fraction=args.val_fraction,
                    num_shards=args.num_shards, workers=args.workers, seed=args.seed,
-                   overwrite=args.overwrite, max_pixels=args.max_pixels)
+                   overwrite=args.overwrite, max_pixels=args.max_pixels,
+                   allow_empty_classes=args.allow_empty_classes)
     per_split = ', '.join(f'{split} {sum(c.values())}' for split, c in info['counts'].items())
     print(f"Wrote {info['num_written']} images of {len(info['classes'])} classes "
           f"({per_split}) to {args.output_dir} in {info['seconds']} s; "
@@ -283,6 +284,8 @@ def build_parser():
     p.add_argument('--overwrite', action='store_true')
     p.add_argument('--max_pixels', type=int, default=100_000_000,
                    help='images with more pixels are skipped before decoding')
+    p.add_argument('--allow_empty_classes', action='store_true',
+                   help='keep a class folder without usable images as a class')
     p.set_defaults(func=cmd_convert)
     p = sub.add_parser('export', help='export a SavedModel (TF Serving layout)')
     p.add_argument('--model_dir', required=True)

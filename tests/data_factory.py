@@ -79,3 +79,48 @@ def write_records(path, records):
                 writer.write(r)
             else:
                 writer.write(make_example(**r))
+
+
+def add_litter(root):
+    """Adds what macOS, Windows, NAS boxes and notebooks leave in an image folder.
+
+    Returns the relative paths added; none of them may become a class or an image.
+    """
+    junk = b'\x00\x05\x16\x07 AppleDouble resource fork'
+    files = ['__MACOSX/cat/._good_0.jpg', '__MACOSX/._cat', '.DS_Store', 'Thumbs.db',
+             'desktop.ini', 'cat/._good_0.jpg', 'cat/.DS_Store', 'cat/Thumbs.db',
+             'dog/desktop.ini', 'dog/@eaDir/good_0.jpg@SynoEAStream',
+             'dog/@eaDir/SYNOPHOTO_THUMB_M.jpg', '.ipynb_checkpoints/x-checkpoint.ipynb',
+             '.hidden_class/img.jpg', 'cat/.ipynb_checkpoints/good_0-checkpoint.jpg',
+             '@eaDir/cat/thumb.jpg']
+    for name in files:
+        path = os.path.join(root, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'wb') as f:
+            f.write(junk)
+    return files
+
+
+def good_image_folder(root, classes=('cat', 'dog'), per_class=3, seed=0, size=(40, 48)):
+    """Class folders of small good JPEGs."""
+    rng = np.random.default_rng(seed)
+    for cls in classes:
+        os.makedirs(os.path.join(root, cls), exist_ok=True)
+        for i in range(per_class):
+            with open(os.path.join(root, cls, f'good_{i}.jpg'), 'wb') as f:
+                f.write(jpeg_bytes(random_image(rng, *size)))
+    return root
+
+
+def example_bytes(features):
+    """A serialized tf.train.Example from {key: bytes | int | float}, any keys."""
+    import tensorflow as tf
+    feature = {}
+    for key, value in features.items():
+        if isinstance(value, bytes):
+            feature[key] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+        elif isinstance(value, float):
+            feature[key] = tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
+        else:
+            feature[key] = tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()

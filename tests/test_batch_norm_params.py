@@ -110,7 +110,7 @@ def test_every_recipe_configures_a_model_with_every_registered_backbone(default_
 
 
 def test_mobilenet_with_batch_norm_decay_in_arg_scope_kwargs_exits_2(tmp_path):
-    r = run_cli(['jacktf.run', '--gin_file=gin/demo.gin', f'--model_dir={tmp_path}/m',
+    r = run_cli(['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', f'--model_dir={tmp_path}/m',
                  '--gin_param=BACKBONE = @mobilenet_v2_035',
                  "--gin_param=Model.arg_scope_kwargs = {'batch_norm_decay': 0.9}",
                  '--gin_param=TRAIN_STEPS = 3'], timeout=300)

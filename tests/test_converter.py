@@ -11,7 +11,7 @@ from PIL import Image
 from jacktf.core.errors import DataError
 from jacktf.data.converter import convert, split_items
 from conftest import run_cli
-from data_factory import bad_image_folder
+from data_factory import add_litter, bad_image_folder, good_image_folder
 
 
 def _records(pattern):
@@ -97,3 +97,59 @@ def test_existing_output_needs_overwrite_and_cli_errors(tmp_path):
                  str(tmp_path / 'o3'), '--workers', '2'])
     assert r.returncode == 0, r.stderr
     assert 'Wrote 8 images of 2 classes' in r.stdout and '4 skipped' in r.stdout
+
+
+def test_operating_system_litter_is_never_a_class_or_an_image(tmp_path):
+    src, out = str(tmp_path / 'images'), str(tmp_path / 'out')
+    good_image_folder(src, per_class=3)
+    litter = add_litter(src)
+    info = convert(src, out, val_fraction=0, workers=1, progress=False)
+    assert info['classes'] == ['cat', 'dog']
+    assert open(os.path.join(out, 'labels.txt')).read().split() == ['cat', 'dog']
+    assert info['num_files'] == 6 and info['num_written'] == 6 and info['skipped'] == []
+    records = _records(os.path.join(out, '*.tfrecord'))
+    assert sorted((r['image/filename'].decode(), r['image/class/label']) for r in records) \
+        == [(f'{c}/good_{i}.jpg', label) for label, c in enumerate(['cat', 'dog'])
+            for i in range(3)]
+    assert not any(name in r['image/filename'].decode() for r in records for name in litter)
+
+
+def test_an_empty_class_folder_is_an_error_unless_allowed(tmp_path):
+    src = str(tmp_path / 'images')
+    good_image_folder(src, per_class=2)
+    os.makedirs(os.path.join(src, 'birds'))
+    with open(os.path.join(src, 'birds', 'Thumbs.db'), 'wb') as f:
+        f.write(b'litter only')
+    with pytest.raises(DataError) as e:
+        convert(src, str(tmp_path / 'out'), workers=1, progress=False)
+    assert str(e.value).startswith(f'Class folder {os.path.join(src, "birds")}/ has no '
+                                   'usable image')
+    assert 'pass --allow_empty_classes' in str(e.value)
+    assert not os.path.exists(tmp_path / 'out')
+    r = run_cli(['jacktf.cli', 'convert', '--image_dir', src, '--output_dir',
+                 str(tmp_path / 'o1'), '--workers', '1'], timeout=120)
+    assert r.returncode == 2 and 'birds' in r.stderr and '--allow_empty_classes' in r.stderr
+    assert 'Traceback' not in r.stderr and not os.path.exists(tmp_path / 'o1')
+    r = run_cli(['jacktf.cli', 'convert', '--image_dir', src, '--output_dir',
+                 str(tmp_path / 'o2'), '--workers', '1', '--val_fraction', '0',
+                 '--allow_empty_classes'], timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert open(tmp_path / 'o2' / 'labels.txt').read().split() == ['birds', 'cat', 'dog']
+    info = json.load(open(tmp_path / 'o2' / 'dataset.json'))
+    assert info['empty_classes'] == ['birds'] and info['num_written'] == 4
+    assert sorted(r['image/class/label'] for r in _records(str(tmp_path / 'o2' / '*.tfrecord'))) \
+        == [1, 1, 2, 2]
+
+
+def test_a_class_whose_files_are_all_unusable_is_an_error(tmp_path):
+    src, out = str(tmp_path / 'images'), str(tmp_path / 'out')
+    good_image_folder(src, per_class=2)
+    os.makedirs(os.path.join(src, 'birds'))
+    with open(os.path.join(src, 'birds', 'list.csv'), 'w') as f:
+        f.write('not,an,image\n')
+    with pytest.raises(DataError) as e:
+        convert(src, out, workers=1, progress=False)
+    assert 'birds/ has no usable image' in str(e.value)
+    assert 'birds/list.csv: not an image (unrecognized format)' in str(e.value)
+    assert not os.path.exists(out)
+    assert not [n for n in os.listdir(tmp_path) if n.startswith('.jacktf-convert-')]

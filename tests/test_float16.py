@@ -54,7 +54,7 @@ def test_float16_step_has_gradients_and_matches_float32_on_cpu(default_registry)
 @pytest.mark.slow
 def test_float16_run_checkpoints_the_loss_scale_and_resumes(tmp_path):
     model_dir = str(tmp_path / 'm')
-    base = ['jacktf.run', '--gin_file=gin/demo.gin', f'--model_dir={model_dir}',
+    base = ['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', f'--model_dir={model_dir}',
             "--gin_param=PRECISION = 'float16'", '--gin_param=EVAL_FILES = None',
             '--gin_param=Experiment.export_at_end = False',
             '--gin_param=Trainer.log_every_steps = 1']

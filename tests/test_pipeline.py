@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from jacktf.core.errors import DataError
 from jacktf.data import pipeline, preprocessing
 from jacktf.data.decoders import image_folder, tfexample_classification
-from data_factory import (bad_image_folder, huge_png_header, jpeg_bytes, png_bytes,
-                          random_image, write_records)
+from data_factory import (add_litter, bad_image_folder, good_image_folder, huge_png_header,
+                          jpeg_bytes, png_bytes, random_image, write_records)
 
 
 def _simple(image, training, seed=None):
@@ -53,9 +54,11 @@ def test_skip_corrupt_false_fails_naming_file_and_record(shards):
     with pytest.raises(tf.errors.InvalidArgumentError) as e:
         for _ in _read(shards, skip_corrupt=False):
             pass
-    assert 'Corrupt, truncated, non-image or oversized record in' in e.value.message
-    assert 'train-00000-of-00003.tfrecord' in e.value.message
-    assert 'record' in e.value.message and '5' in e.value.message
+    error = pipeline.data_error(e.value)
+    assert str(error).startswith('Bad record in ') and str(error).endswith(
+        'set Experiment.skip_corrupt = True to skip such records.')
+    assert 'train-00000-of-00003.tfrecord record 5: truncated' in str(error)
+    assert '[' not in str(error) and '"' not in str(error)
 
 
 def test_pixel_limit_rejects_before_decoding(shards):
@@ -64,15 +67,18 @@ def test_pixel_limit_rejects_before_decoding(shards):
     assert n == 0 and int(counters['skipped'].numpy()) == 14
 
 
-def test_label_out_of_range_names_file_and_record(tmp_path):
+def test_label_out_of_range_is_one_clean_sentence(tmp_path):
     rng = np.random.default_rng(1)
     path = str(tmp_path / 'labels.tfrecord')
-    write_records(path, [_good(rng, 0, 0), _good(rng, 1, 1), _good(rng, 2, 2)])
+    write_records(path, [_good(rng, 0, 0), _good(rng, 1, 1), _good(rng, 0, 2),
+                         _good(rng, 7, 3)])
     with pytest.raises(tf.errors.InvalidArgumentError) as e:
         for _ in _read(path, num_classes=2):
             pass
-    assert 'Label out of range [0, NUM_CLASSES =' in e.value.message
-    assert 'labels.tfrecord' in e.value.message and 'record' in e.value.message
+    error = pipeline.data_error(e.value)
+    assert isinstance(error, DataError)
+    assert str(error) == (f'Label 7 out of range [0, NUM_CLASSES=2) in {path} record 3. '
+                          'Fix the data or set NUM_CLASSES.')
 
 
 def test_image_folder_decoder_reads_folders_directly(tmp_path):
@@ -149,3 +155,69 @@ def test_training_straight_from_an_image_folder(tmp_path, default_registry):
     assert summary['skipped_records'] >= 3
     assert open(tmp_path / 'm' / 'labels.txt').read().split() == ['cat', 'dog']
     assert os.path.isdir(summary['eval_export'])
+
+
+def test_image_folder_ignores_litter_and_names_each_bad_file_once(tmp_path, capfd, caplog):
+    root = str(tmp_path / 'images')
+    bad_image_folder(root, good_per_class=2)
+    add_litter(root)
+    assert pipeline.labels_for(root) == ['cat', 'dog']
+    counters = pipeline.make_counters()
+    with caplog.at_level('WARNING', logger='jacktf'):
+        ds = pipeline.read_dataset(root, decode_fn=image_folder(), preprocess_fn=_simple,
+                                   batch_size=3, is_training=True, shuffle_buffer=4,
+                                   num_classes=2, counters=counters, seed=0)
+        # 2 + 2 good, 4 converted kinds: 8 usable images; 40 batches = 15 epochs.
+        labels = np.concatenate([b[1].numpy() for _, b in zip(range(40), ds)])
+    assert set(labels.tolist()) == {0, 1}
+    assert int(counters['skipped'].numpy()) == 3  # not 3 per epoch
+    bad = {'truncated.jpg': 'truncated (the end of the image is missing)',
+           'empty.jpg': 'empty (no image bytes)',
+           'huge.png': 'image too large: its header declares 400000000 pixels, more than '
+                       'max_pixels = 100000000'}
+    err = capfd.readouterr().err
+    for name, reason in bad.items():
+        line = f'jacktf: warning: skipped {os.path.join(root, "cat", name)}: {reason}'
+        assert err.count(line) == 1, err[-2000:]
+    assert err.count('jacktf: warning: skipped') == 3
+    assert [(os.path.basename(n), r) for n, r in pipeline.skipped_records(counters)] == [
+        ('empty.jpg', 'empty'), ('huge.png', 'over max_pixels'),
+        ('truncated.jpg', 'truncated')]
+    # notes.txt is not an image by its extension: named once when the folder is listed.
+    assert caplog.text.count('skipping') == 1 and 'cat/notes.txt: not an image file' in \
+        caplog.text
+    assert '__MACOSX' not in caplog.text and 'Thumbs.db' not in caplog.text
+
+
+def test_image_folder_empty_class_needs_the_option(tmp_path):
+    root = str(tmp_path / 'images')
+    good_image_folder(root, per_class=2)
+    os.makedirs(os.path.join(root, 'birds', '@eaDir'))  # only litter inside
+    read = dict(preprocess_fn=_simple, batch_size=2, is_training=False)
+    with pytest.raises(DataError, match=r'Class folder .*/birds/ has no usable image.*'
+                                        r'image_folder.allow_empty_classes = True'):
+        pipeline.read_dataset(root, decode_fn=image_folder(), **read)
+    ds = pipeline.read_dataset(root, decode_fn=image_folder(allow_empty_classes=True),
+                               num_classes=3, **read)
+    assert sorted(np.concatenate([l.numpy() for _, l in ds]).tolist()) == [1, 1, 2, 2]
+    assert pipeline.labels_for(root) == ['birds', 'cat', 'dog']
+
+
+def test_a_pass_without_usable_records_ends_instead_of_spinning(tmp_path):
+    rng = np.random.default_rng(2)
+    path = str(tmp_path / 'bad.tfrecord')
+    write_records(path, [dict(encoded=jpeg_bytes(random_image(rng))[:200],
+                              image_format='jpeg', label=0),
+                         dict(encoded=b'hello', image_format='gif', label=1),
+                         dict(encoded=b'', image_format='jpeg', label=0)])
+    counters = pipeline.make_counters()
+    ds = pipeline.read_dataset(path, decode_fn=tfexample_classification(),
+                               preprocess_fn=_simple, batch_size=2, is_training=True,
+                               counters=counters)
+    with pytest.raises(StopIteration):
+        next(iter(ds))
+    message = str(pipeline.no_usable_records(path, counters))
+    assert message.startswith(f"No usable record in a whole pass over TRAIN_FILES = "
+                              f"'{path}' (1 file): all 3 records were skipped (")
+    for part in ('1 truncated', '1 empty', '1 not an image', f'{path} record 0'):
+        assert part in message

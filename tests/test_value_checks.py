@@ -15,7 +15,7 @@ from jacktf.core.model import Model
 
 
 def test_image_size_zero_exits_2_instead_of_training_at_the_default(tmp_path):
-    r = run_cli(['jacktf.run', '--gin_file=gin/demo.gin', f'--model_dir={tmp_path}/m',
+    r = run_cli(['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', f'--model_dir={tmp_path}/m',
                  '--gin_param=IMAGE_SIZE = 0', '--gin_param=TRAIN_STEPS = 3'], timeout=300)
     assert r.returncode == 2, r.stderr[-2000:]
     assert 'Traceback' not in r.stderr
@@ -62,7 +62,7 @@ def test_top_k_is_reported_only_below_the_class_count():
 @pytest.mark.slow
 def test_resume_names_changed_batch_size_and_train_steps(tmp_path):
     model_dir = str(tmp_path / 'm')
-    base = ['jacktf.run', '--gin_file=gin/demo.gin', f'--model_dir={model_dir}',
+    base = ['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', f'--model_dir={model_dir}',
             '--gin_param=EVAL_FILES = None', '--gin_param=Experiment.export_at_end = False']
     r = run_cli(base + ['--gin_param=TRAIN_STEPS = 2'], timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]

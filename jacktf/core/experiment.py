@@ -6,10 +6,12 @@ checkpoints, TensorBoard summaries and progress lines, evaluates periodically an
 with a summary. Everything a run needs to resume or be audited is in the model directory.
 """
 
+import contextlib
 import logging
 import os
 import random
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -17,19 +19,27 @@ import tensorflow as tf
 
 from jacktf.core import compat, export, fingerprint
 from jacktf.core import strategy as strategy_lib
-from jacktf.core.signals import StopRequests
+from jacktf.core.rundir import CreatedFiles
+from jacktf.core.signals import StopRequests, Stopped
 from jacktf.core import metrics as metrics_lib
 from jacktf.core.errors import ConfigError, JacktfError
 from jacktf.core.restore import restore_from_checkpoint
 from jacktf.core.checkpointing import BestCheckpoints, checkpoint_manager
 from jacktf.core.trainer import (ProgressLine, averaged_weights, current_lr as _current_lr,
                                  data_errors as _data_errors)
-from jacktf.data import pipeline
+from jacktf.data import pipeline, preflight
 from jacktf.pretrained import builtin
 
 log = logging.getLogger('jacktf')
 MODES = ('train_and_eval', 'train', 'eval')
 BN_GAP_WARNING = 0.25  # train minus eval accuracy that triggers the batch-norm hint
+# Seconds a main thread blocked in TensorFlow gets after SIGTERM/SIGINT before the
+# process is ended: before the first step there is nothing to save; in training, at
+# least STEP_GRACE_FACTOR times the slowest step so far.
+START_GRACE_SECONDS = 3.0
+LOOP_GRACE_SECONDS = 5.0
+STEP_GRACE_FACTOR = 3.0
+FORCED_SAVE_SECONDS = 20.0
 
 
 class TrainingDiverged(JacktfError):
@@ -45,7 +55,8 @@ class Experiment:
       trainer: a Trainer (``@Trainer()`` in gin).
       train_files / eval_files: TFRecord globs or demo://split.
       batch_size: global batch size.
-      decoder: a registered decoder name.
+      decoder: a registered decoder name, or ``@name`` in gin (then the decoder's own
+        options apply, e.g. ``tfexample_classification.image_key = 'image'``).
       checkpoint_path: slim or jacktf checkpoint to warm-start from (None: scratch).
       checkpoint_exclude_scopes: variables not restored from checkpoint_path.
       scope_map: {model scope: checkpoint scope} for checkpoints with another root.
@@ -83,7 +94,17 @@ class Experiment:
         self.eval_files = eval_files
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size or batch_size)
-        self.decode_fn = model.registry.get('decoder', decoder).factory()
+        if isinstance(decoder, str):
+            self.decoder_name = decoder
+            self.decode_fn = model.registry.get('decoder', decoder).factory()
+        else:
+            entry = getattr(decoder, 'jacktf_entry', None)
+            if entry is None or entry.kind != 'decoder':
+                raise ConfigError(f'Experiment.decoder must be a registered decoder name or '
+                                  f'@decoder_name in gin, got {decoder!r}. Run `jacktf '
+                                  'plugins --kind decoder`.')
+            self.decoder_name = entry.name
+            self.decode_fn = decoder()
         self.checkpoint_path = checkpoint_path
         self.checkpoint_exclude_scopes = checkpoint_exclude_scopes
         self.scope_map = scope_map
@@ -100,6 +121,11 @@ class Experiment:
         self.counters = pipeline.make_counters()
         self.export_at_end = bool(export_at_end)
         self.after_first_step = after_first_step
+        self._stop = None  # the active StopRequests of run()
+        self._created = None  # what run() found in MODEL_DIR before writing
+        self._stepped = False  # a training step of this run has completed
+        self._in_step = False  # the main thread is inside a training step
+        self._blocked_save = None  # saves the last completed step (see _forced_stop)
 
     # -- input ---------------------------------------------------------------------
     def dataset(self, files, *, training, input_context=None, batch_size=None):
@@ -114,26 +140,124 @@ class Experiment:
             skip_corrupt=self.skip_corrupt, max_pixels=self.max_pixels,
             counters=self.counters)
 
-    def _copy_labels(self):
+    def _class_names(self):
+        """Class names of TRAIN_FILES (labels.txt or class folders), checked; or None."""
         names = pipeline.labels_for(self.train_files)
+        if names is None or len(names) == self.model.num_classes:
+            return names
+        first = pipeline.list_files(self.train_files)[0]
+        source = f'The image folder {first} has {len(names)} class folders' if \
+            tf.io.gfile.isdir(first) else \
+            f'labels.txt next to {self.train_files} lists {len(names)} classes'
+        raise ConfigError(f'{source} ({", ".join(names[:10])}'
+                          f'{", ..." if len(names) > 10 else ""}) but NUM_CLASSES is '
+                          f'{self.model.num_classes}. Set NUM_CLASSES = {len(names)}.')
+
+    def _copy_labels(self):
+        names = self._class_names()
         if names is None:
             return None
-        if len(names) != self.model.num_classes:
-            raise ConfigError(
-                f'labels.txt next to {self.train_files} lists {len(names)} classes but '
-                f'NUM_CLASSES is {self.model.num_classes}. Set NUM_CLASSES = {len(names)}.')
-        with tf.io.gfile.GFile(os.path.join(self.model_dir, 'labels.txt'), 'w') as f:
-            f.write('\n'.join(names) + '\n')
+        path = os.path.join(self.model_dir, 'labels.txt')
+        text = '\n'.join(names) + '\n'
+        if tf.io.gfile.exists(path):
+            with tf.io.gfile.GFile(path) as f:
+                if f.read() == text:
+                    return names
+        with tf.io.gfile.GFile(path + '.tmp', 'w') as f:
+            f.write(text)
+        tf.io.gfile.rename(path + '.tmp', path, overwrite=True)
         return names
+
+    def check_input(self, mode='train_and_eval'):
+        """Checks the input files (and labels.txt) of ``mode``; writes nothing.
+
+        Raises:
+          DataError / ConfigError: naming the file, the cause and the fix.
+        """
+        if mode != 'eval':
+            preflight.check_input(self.train_files, self.decode_fn, setting='TRAIN_FILES',
+                                  decoder=self.decoder_name)
+            self._class_names()
+        if self.eval_files and mode != 'train':
+            preflight.check_input(self.eval_files, self.decode_fn, setting='EVAL_FILES',
+                                  decoder=self.decoder_name)
 
     # -- modes ---------------------------------------------------------------------
     def run(self, mode='train_and_eval'):
+        """Runs ``mode`` after checking its input, before anything is written.
+
+        SIGTERM/SIGINT stop the run in every phase (see jacktf.core.signals). A run that
+        fails or is stopped before its first training step removes what it created in
+        MODEL_DIR; what was there before is never touched.
+
+        Returns:
+          The summary of train() or the report of evaluate_latest(); with
+          ``stopped_by`` when a signal stopped the run.
+        """
         if mode not in MODES:
             raise ConfigError(f'mode must be one of {MODES}, got {mode!r}.')
-        tf.io.gfile.makedirs(self.model_dir)
-        if mode == 'eval':
-            return self.evaluate_latest()
-        return self.train(evaluate=mode == 'train_and_eval')
+        with StopRequests(grace_seconds=START_GRACE_SECONDS,
+                          on_force=self._forced_stop) as stop:
+            self._stop, self._stepped = stop, False
+            try:
+                with stop.interruptible():
+                    self.check_input(mode)
+                    if strategy_lib.is_chief():
+                        self._created = CreatedFiles(self.model_dir)
+                    tf.io.gfile.makedirs(self.model_dir)
+                    if mode == 'eval':
+                        return self.evaluate_latest()
+                    return self.train(evaluate=mode == 'train_and_eval')
+            except BaseException as e:
+                if not self._stepped:
+                    self._take_back()
+                if not isinstance(e, Stopped):
+                    raise
+                latest = tf.train.latest_checkpoint(
+                    os.path.join(self.model_dir, 'checkpoints')) if self._stepped else None
+                if latest:
+                    log.info('%s received: stopped; run the same command to resume from %s.',
+                             e.signal_name, latest)
+                else:
+                    log.info('%s received before the first training step: stopped; '
+                             'nothing was saved.', e.signal_name)
+                return {'stopped_by': e.signal_name, 'checkpoint': latest,
+                        'model_dir': self.model_dir}
+            finally:
+                self._stop = self._created = None
+
+    def _take_back(self):
+        """Removes what this run created in MODEL_DIR (a start that failed)."""
+        if self._created is None:
+            return []
+        removed = self._created.remove()
+        if removed:
+            log.info('Removed what this run had created: %s', ', '.join(removed))
+        return removed
+
+    def _forced_stop(self, name):
+        """Called from the signal watcher thread just before a forced exit."""
+        grace = self._stop.grace_seconds if self._stop else 0
+        if not self._stepped:
+            self._take_back()
+            log.warning('%s received before the first training step while TensorFlow was '
+                        'busy (building the model or filling the input pipeline): stopped '
+                        'after %.0f s; nothing was saved.', name, grace)
+            return
+        saved = None
+        if self._in_step and self._blocked_save is not None:
+            result = []
+            saver = threading.Thread(target=lambda: result.append(self._blocked_save()),
+                                     daemon=True)
+            saver.start()
+            saver.join(FORCED_SAVE_SECONDS)
+            saved = result[0] if result else None
+        latest = saved or tf.train.latest_checkpoint(
+            os.path.join(self.model_dir, 'checkpoints'))
+        log.warning('%s received, but the training step did not finish within %.0f s (the '
+                    'input pipeline is blocked or slow): stopped %s. Run the same command '
+                    'to resume from %s.', name, grace,
+                    f'after saving {saved}' if saved else 'without a new checkpoint', latest)
 
     def restore_latest(self, checkpoint=None):
         """Loads a checkpoint of this model directory (the latest by default)."""
@@ -215,11 +339,18 @@ class Experiment:
             source = self.restore_latest(checkpoint)
             predict = tf.function(lambda x: tf.nn.softmax(
                 self.model.predict(x, training=False)['logits']), reduce_retracing=True)
-            for images, label in self.dataset(self.eval_files, training=False):
-                probabilities.append(predict(images).numpy())
-                labels.append(label.numpy())
-        if not labels:
-            raise ConfigError(f'EVAL_FILES {self.eval_files!r} gave no examples to evaluate.')
+            try:
+                for images, label in self.dataset(self.eval_files, training=False):
+                    probabilities.append(predict(images).numpy())
+                    labels.append(label.numpy())
+            except tf.errors.InvalidArgumentError as e:
+                raise pipeline.data_error(e) or e from None
+            except tf.errors.DataLossError as e:
+                raise preflight.damaged_data_error(e, self.eval_files, 'EVAL_FILES') \
+                    from None
+            if not labels:
+                raise pipeline.no_usable_records(self.eval_files, self.counters,
+                                                 'EVAL_FILES')
         report = metrics_lib.classification_report(np.concatenate(labels),
                                                np.concatenate(probabilities), names)
         report['source'] = source
@@ -308,7 +439,8 @@ class Experiment:
             extra = {'ema_shadows': [ema.average(v) for v in variables]} if ema else {}
             checkpoint = tf.train.Checkpoint(
                 network=model.network, optimizer=optimizer, step=step, lr_scale=lr_scale,
-                skipped_records=self.counters['skipped'], **extra, **data)
+                skipped_records=self.counters['skipped'],
+                skipped_record_names=self.counters['seen'], **extra, **data)
         # Only the chief writes into MODEL_DIR; other workers of a multi-worker run take
         # part in every (collective) save, into a private folder, and resume from the
         # chief's checkpoints.
@@ -338,9 +470,21 @@ class Experiment:
                  self.batch_size, strategy.num_replicas_in_sync, model.precision,
                  len(variables), len(frozen), self.model_dir)
         metrics, t_start, last_save, retries = {}, time.time(), time.time(), 0
-        with StopRequests() as stop:
+        slowest = 0.0
+        if not self.deterministic and not isinstance(
+                strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            # A step blocked on its input has applied nothing yet: another thread may
+            # save the last completed step. (Not with the iterator in the checkpoint,
+            # which the blocked step holds, nor with other workers to coordinate.)
+            self._blocked_save = lambda: manager.save(checkpoint_number=int(step.numpy()))
+        with self._stop_requests() as stop:
             while int(step.numpy()) < trainer.train_steps:
-                loss, total, acc = _data_errors(train_step, iterator)
+                t_step = time.time()
+                # Before the first step a stop needs no checkpoint: stop at once.
+                self._in_step = True
+                with stop.interruptible(not self._stepped):
+                    loss, total, acc = self._train_step(train_step, iterator)
+                self._in_step = False
                 if not np.isfinite(float(total)):
                     retries = self._diverged(model, variables, optimizer, manager,
                                              checkpoint, lr_scale, int(step.numpy()) + 1,
@@ -349,6 +493,10 @@ class Experiment:
                                             int(step.numpy()))
                     continue
                 current = int(step.assign_add(1).numpy())
+                if self._stepped:  # the first step includes tracing and warm-up
+                    slowest = max(slowest, time.time() - t_step)
+                self._stepped = True
+                stop.grace_seconds = max(LOOP_GRACE_SECONDS, STEP_GRACE_FACTOR * slowest)
                 progress.add(float(loss), float(total), float(acc))
                 if current == start + 1 and self.after_first_step and chief:
                     self.after_first_step(self.model_dir)
@@ -365,24 +513,30 @@ class Experiment:
                 if current % trainer.checkpoint_every_steps == 0 or timed:
                     manager.save(checkpoint_number=current)
                     last_save = time.time()
+                if eval_ds is not None and trainer.eval_every_steps and \
+                        current % trainer.eval_every_steps == 0 and \
+                        current < trainer.train_steps and not stop.requested:
+                    try:  # a stop during evaluation ends it; the step is saved below
+                        with averaged_weights(ema, variables), stop.interruptible():
+                            metrics = self._eval(model, eval_ds, eval_writer, current)
+                        best.consider(current, metrics['accuracy'])
+                    except Stopped:
+                        pass
                 if stop.requested:
-                    manager.save(checkpoint_number=current)
+                    stop.acknowledge()
+                    if not (manager.latest_checkpoint or '').endswith(f'-{current}'):
+                        manager.save(checkpoint_number=current)
                     log.info('%s received at step %d: checkpoint %s written; run the same '
                              'command to resume.', stop.requested, current,
                              manager.latest_checkpoint)
                     writer.flush()
                     return {'step': current, 'stopped_by': stop.requested,
                             'checkpoint': manager.latest_checkpoint}
-                if eval_ds is not None and trainer.eval_every_steps and \
-                        current % trainer.eval_every_steps == 0 and \
-                        current < trainer.train_steps:
-                    with averaged_weights(ema, variables):
-                        metrics = self._eval(model, eval_ds, eval_writer, current)
-                    best.consider(current, metrics['accuracy'])
-        final = int(step.numpy())
-        if manager.latest_checkpoint is None or \
-                not manager.latest_checkpoint.endswith(f'-{final}'):
-            manager.save(checkpoint_number=final)
+            final = int(step.numpy())
+            if manager.latest_checkpoint is None or \
+                    not manager.latest_checkpoint.endswith(f'-{final}'):
+                manager.save(checkpoint_number=final)
+        # From here on a stop ends the evaluation or export at once (run() reports it).
         if eval_ds is not None:
             with averaged_weights(ema, variables):
                 metrics = self._eval(model, eval_ds, eval_writer, final)
@@ -412,6 +566,33 @@ class Experiment:
                  'Checkpoint: %s. TensorBoard: tensorboard --logdir %s', final, acc, skipped,
                  manager.latest_checkpoint, self.model_dir)
         return summary
+
+    @contextlib.contextmanager
+    def _stop_requests(self):
+        """run()'s StopRequests (or one for a direct train() call), not interruptible."""
+        if self._stop is not None:
+            with self._stop.interruptible(False):
+                yield self._stop
+            return
+        with StopRequests(grace_seconds=LOOP_GRACE_SECONDS,
+                          on_force=self._forced_stop) as stop:
+            self._stop = stop
+            try:
+                with stop.interruptible(False):
+                    yield stop
+            finally:
+                self._stop = None
+
+    def _train_step(self, train_step, iterator):
+        """One step; data errors become DataError, an input that ended a DataError."""
+        try:
+            return _data_errors(train_step, iterator)
+        except (tf.errors.OutOfRangeError, StopIteration):
+            # The training input repeats: it only ends when a whole pass over the files
+            # yielded no usable record.
+            raise pipeline.no_usable_records(self.train_files, self.counters) from None
+        except tf.errors.DataLossError as e:
+            raise preflight.damaged_data_error(e, self.train_files) from None
 
     def _export_current(self, version, folder):
         names, labels_path = self.class_names()
@@ -444,7 +625,14 @@ class Experiment:
         return retries + 1
 
     def _eval(self, model, dataset, writer, step):
-        metrics = self.trainer.evaluate(model, dataset, self.strategy)
+        try:
+            metrics = self.trainer.evaluate(model, dataset, self.strategy)
+        except tf.errors.InvalidArgumentError as e:
+            raise pipeline.data_error(e) or e from None
+        except tf.errors.DataLossError as e:
+            raise preflight.damaged_data_error(e, self.eval_files, 'EVAL_FILES') from None
+        if not metrics['examples']:
+            raise pipeline.no_usable_records(self.eval_files, self.counters, 'EVAL_FILES')
         log.info('eval at step %d: accuracy %.4f  loss %.4f  (%d examples)', step,
                  metrics['accuracy'], metrics['loss'], metrics['examples'])
         gap = getattr(self, '_train_accuracy', 0.0) - metrics['accuracy']

@@ -14,7 +14,8 @@ import time
 import tensorflow as tf
 
 from jacktf.core import scopes
-from jacktf.core.errors import ConfigError, DataError
+from jacktf.core.errors import ConfigError
+from jacktf.data import pipeline
 
 log = logging.getLogger('jacktf')
 
@@ -331,10 +332,9 @@ def data_errors(fn, *args):
     try:
         return fn(*args)
     except tf.errors.InvalidArgumentError as e:
-        text = e.message
-        for marker in ('Label out of range', 'Corrupt, truncated'):
-            if marker in text:
-                raise DataError(text[text.index(marker):].split('\n')[0]) from None
+        error = pipeline.data_error(e)
+        if error is not None:
+            raise error from None
         raise
 
 

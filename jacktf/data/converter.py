@@ -2,9 +2,12 @@
 
 Images are checked and normalized in parallel worker processes (``image_check``) while
 the parent writes the records of the ones already checked. The train/validation split
-is made over the files, stratified per class and deterministic for a seed. Corrupt, empty, oversized and non-image files are skipped and
-listed in dataset.json with their reason; nothing else is lost. Output goes to a staging
-folder first and is moved into place at the end, so a crash never leaves a half output.
+is made over the files, stratified per class and deterministic for a seed. Corrupt,
+empty, oversized and non-image files are skipped and listed in dataset.json with their
+reason; nothing else is lost. Operating-system litter (``__MACOSX/``, dot-files,
+``Thumbs.db``, ...) is never a class or an image, and a class folder without a usable
+image is an error unless ``allow_empty_classes``. Output goes to a staging folder first
+and is moved into place at the end, so a crash never leaves a half output.
 """
 
 import json
@@ -57,12 +60,19 @@ def _progress(done, total, skipped, start):
 
 def convert(image_dir, output_dir, *, val_fraction=0.1, num_shards=4, workers=None,
             seed=0, overwrite=False, max_pixels=image_check.DEFAULT_MAX_PIXELS,
-            progress=True):
+            progress=True, allow_empty_classes=False):
     """Converts ``image_dir``; returns the dataset.json content.
 
+    Operating-system litter (``__MACOSX/``, dot-files, ``Thumbs.db``, ...) is never a
+    class or an image (see ``image_check.list_image_folder``).
+
+    Args:
+      allow_empty_classes: keep a class folder without any usable image as a class
+        (with no records) instead of failing.
+
     Raises:
-      DataError: missing or empty input, existing output without ``overwrite``, bad
-        options.
+      DataError: missing or empty input, a class folder without a usable image, existing
+        output without ``overwrite``, bad options.
     """
     if not os.path.isdir(image_dir):
         raise DataError(f'--image_dir {image_dir!r} is not a directory.')
@@ -73,12 +83,16 @@ def convert(image_dir, output_dir, *, val_fraction=0.1, num_shards=4, workers=No
     if os.path.exists(output_dir) and os.listdir(output_dir) and not overwrite:
         raise DataError(f'--output_dir {output_dir!r} exists and is not empty; pass '
                         '--overwrite to replace it.')
-    classes, items = image_check.list_image_folder(image_dir)
+    classes, items, _ = image_check.list_image_folder(image_dir)
     if not classes:
         raise DataError(f'{image_dir!r} has no class subfolders: put each class in its '
                         'own folder (e.g. cats/, dogs/).')
     if not items:
         raise DataError(f'{image_dir!r} has class folders but no files.')
+    empty = image_check.empty_classes(classes, [label for _, label in items])
+    if empty and not allow_empty_classes:
+        raise DataError(image_check.empty_classes_message(
+            image_dir, empty, 'pass --allow_empty_classes'))
     workers = workers or os.cpu_count() or 1
     start = time.time()
     # Split every file first (stratified, deterministic), then check and write in one
@@ -132,10 +146,19 @@ def convert(image_dir, output_dir, *, val_fraction=0.1, num_shards=4, workers=No
         with open(os.path.join(staging, 'labels.txt'), 'w') as f:
             f.write('\n'.join(classes) + '\n')
         written = sum(sum(c.values()) for c in counts.values())
+        unusable = [c for c in classes if not any(counts[sp][c] for sp in counts)]
+        if unusable and not allow_empty_classes:
+            reasons = [f"{s['file']}: {s['reason']}" for s in skipped
+                       if s['file'].split(os.sep)[0] in unusable]
+            more = f' and {len(reasons) - 10} more' if len(reasons) > 10 else ''
+            raise DataError(image_check.empty_classes_message(
+                image_dir, unusable, 'pass --allow_empty_classes') +
+                f' Their files were skipped: {"; ".join(reasons[:10])}{more}.')
         info = {'image_dir': os.path.abspath(image_dir), 'classes': classes,
                 'num_files': len(items), 'num_written': written,
                 'num_skipped': len(skipped), 'counts': counts,
                 'val_fraction': val_fraction, 'seed': seed, 'num_shards': num_shards,
+                'empty_classes': unusable,
                 'skipped': skipped, 'converted': converted,
                 'seconds': round(time.time() - start, 2), 'workers': workers}
         with open(os.path.join(staging, 'dataset.json'), 'w') as f:

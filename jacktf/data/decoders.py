@@ -1,22 +1,37 @@
 """Decoder plugins: a record -> {'encoded': image bytes, 'label': int32}.
 
 A decoder factory returns ``decode(record)``. Decoders whose records are not TFRecords
-give ``decode`` a ``source(file_pattern)`` attribute returning a tf.data.Dataset of
+give ``decode`` a ``source(files)`` attribute returning a tf.data.Dataset of
 ``(file, index, record)``; the pipeline then uses it instead of reading TFRecord files.
 Pixels are decoded by the pipeline after its checks (see jacktf.data.images).
+
+Two optional attributes let a run check its input before it writes anything (see
+jacktf.data.preflight): ``features``, for decoders of ``tf.train.Example`` records,
+maps each feature key ``decode`` reads to ``(kind, option, what)`` (kind 'bytes',
+'int64' or 'float'; the factory option that names the key; what the feature holds);
+``check(files)`` validates a ``source`` decoder's input and raises DataError.
 """
 
+import logging
 import os
 
 import tensorflow as tf
 
 import jacktf
 from jacktf.data import example as ex
-from jacktf.data.image_check import IMAGE_EXTENSIONS, list_image_folder
+from jacktf.data import image_check
+from jacktf.data.image_check import IMAGE_EXTENSIONS
+
+log = logging.getLogger('jacktf')
 
 
 def tfexample_classification(*, image_key=ex.ENCODED, label_key=ex.LABEL):
-    """tf.train.Example with image/encoded and image/class/label (the seed's keys)."""
+    """tf.train.Example with image/encoded and image/class/label (the seed's keys).
+
+    Args:
+      image_key: the bytes feature holding the encoded image (JPEG, PNG, GIF, BMP).
+      label_key: the int64 feature holding the 0-based class index.
+    """
     features = {
         image_key: tf.io.FixedLenFeature([], tf.string, default_value=''),
         label_key: tf.io.FixedLenFeature([], tf.int64, default_value=-1),
@@ -27,26 +42,87 @@ def tfexample_classification(*, image_key=ex.ENCODED, label_key=ex.LABEL):
         return {'encoded': parsed[image_key],
                 'label': tf.cast(parsed[label_key], tf.int32)}
 
+    decode.features = {
+        image_key: ('bytes', 'image_key', 'the encoded image: JPEG/PNG/GIF/BMP bytes'),
+        label_key: ('int64', 'label_key', 'the 0-based class index'),
+    }
     return decode
 
 
-def image_folder(*, extensions=IMAGE_EXTENSIONS):
+def _folder_listing(directory, extensions, allow_empty_classes):
+    """(classes, items) of an image folder; DataError naming what is wrong with it."""
+    if not os.path.isdir(directory):
+        hint = (" For TFRecord files use the default decoder (Experiment.decoder = "
+                "'tfexample_classification').") if '.tfrecord' in directory else ''
+        raise jacktf.DataError(f'image_folder expects a folder with one subfolder per '
+                               f'class, got {directory!r}, which is not a folder.{hint}')
+    classes, items, others = image_check.list_image_folder(directory, extensions)
+    if not classes:
+        entries = [e for e in os.listdir(directory) if not image_check.is_litter(e)]
+        records = [e for e in entries if e.endswith('.tfrecord')]
+        images = [e for e in entries if e.lower().endswith(tuple(extensions))]
+        if records:
+            hint = (f' It holds {len(records)} .tfrecord files: read them with the default '
+                    f"decoder (Experiment.decoder = 'tfexample_classification') and "
+                    f"FILES = '{os.path.join(directory, '*.tfrecord')}'.")
+        elif images:
+            hint = (f' It holds {len(images)} images directly: give the folder above it, '
+                    'whose subfolders are the classes.')
+        else:
+            hint = ' Put each class in its own subfolder (e.g. cats/, dogs/).'
+        raise jacktf.DataError(f'{directory!r} has no class subfolders.{hint}')
+    if not items:
+        raise jacktf.DataError(f'No images with extensions {", ".join(extensions)} in the '
+                               f'class folders of {directory!r}.')
+    empty = image_check.empty_classes(classes, [label for _, label in items])
+    if empty and not allow_empty_classes:
+        raise jacktf.DataError(image_check.empty_classes_message(
+            directory, empty, 'set image_folder.allow_empty_classes = True (with '
+            'Experiment.decoder = @image_folder)'))
+    for path in others[:20]:
+        log.warning('image_folder: skipping %s: not an image file (extension %r; images '
+                    'are %s).', path, os.path.splitext(path)[1], ', '.join(extensions))
+    if len(others) > 20:
+        log.warning('image_folder: skipping %d more files that are not images.',
+                    len(others) - 20)
+    return classes, items
+
+
+def image_folder(*, extensions=IMAGE_EXTENSIONS, allow_empty_classes=False):
     """Reads a class-per-subfolder image directory directly (labels: sorted folder names).
 
     FILES is the directory (e.g. '/data/pets/train'); no conversion step is needed.
+    Operating-system litter (``__MACOSX/``, dot-files, ``Thumbs.db``, ``@eaDir``, ...)
+    is neither a class nor an image; other files without an image extension are named
+    once and skipped.
+
+    Args:
+      extensions: file name endings (lower case) that are read as images.
+      allow_empty_classes: keep a class folder without any image as a class instead of
+        failing.
     """
-    def source(directory):
-        if isinstance(directory, (list, tuple)):
-            directory = directory[0]
-        if not os.path.isdir(directory):
-            raise jacktf.DataError(f'image_folder expects a directory, got {directory!r}.')
-        classes, items = list_image_folder(directory)
-        items = [(p, l) for p, l in items if p.lower().endswith(tuple(extensions))]
-        if not items:
-            raise jacktf.DataError(f'No images with extensions {extensions} in class '
-                                   f'folders of {directory!r}.')
+    extensions = tuple(e.lower() for e in extensions)
+    listings = {}
+
+    def check(files):
+        """(classes, items) of the one folder in ``files``; DataError when unusable."""
+        files = [files] if isinstance(files, str) else list(files)
+        if len(files) != 1:
+            shown = ', '.join(repr(f) for f in files[:3])
+            raise jacktf.DataError(
+                f'image_folder reads one folder with a subfolder per class, but the files '
+                f'setting matched {len(files)} paths ({shown}{", ..." if len(files) > 3 else ""}). '
+                'Give that one folder.')
+        directory = files[0]
+        if directory not in listings:
+            listings[directory] = _folder_listing(directory, extensions,
+                                                  allow_empty_classes)
+        return listings[directory]
+
+    def source(files):
+        _, items = check(files)
         paths = tf.constant([p for p, _ in items])
-        labels = tf.constant([l for _, l in items], tf.int32)
+        labels = tf.constant([label for _, label in items], tf.int32)
         return tf.data.Dataset.from_tensor_slices(
             (paths, tf.zeros([len(items)], tf.int64), {'path': paths, 'label': labels}))
 
@@ -54,6 +130,7 @@ def image_folder(*, extensions=IMAGE_EXTENSIONS):
         return {'encoded': tf.io.read_file(record['path']), 'label': record['label']}
 
     decode.source = source
+    decode.check = check
     return decode
 
 

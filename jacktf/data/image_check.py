@@ -1,9 +1,12 @@
-"""Checking and normalizing one image file for the converter (PIL only, no TensorFlow).
+"""Listing image folders and checking one image file (PIL only, no TensorFlow).
 
 ``inspect_image`` returns the bytes to store (JPEG kept as it is when it is an RGB or
 grayscale-free baseline JPEG; anything else re-encoded to RGB JPEG), or the reason the
 file is skipped. Every image is decoded in full before it is accepted, so truncated
-files are caught here and never reach training.
+files are caught here and never reach training. ``list_image_folder`` is the one
+listing rule of a class-per-subfolder folder (converter, image_folder decoder, labels):
+operating-system litter such as ``__MACOSX/``, dot-files, ``Thumbs.db`` or ``@eaDir``
+is never a class and never an image.
 """
 
 import io
@@ -67,19 +70,72 @@ def inspect_image(path, max_pixels=DEFAULT_MAX_PIXELS, quality=95, return_origin
             'width': width, 'converted': f'{fmt or "?"} {image.mode} -> RGB JPEG'}
 
 
-def list_image_folder(image_dir):
-    """(class names sorted, [(path, label)]) of a class-per-subfolder image directory.
+# Entries that operating systems, archivers, NAS boxes and notebooks leave in folders.
+# They are never classes and never images (compared in lower case).
+LITTER = frozenset({
+    '__macosx',                   # unzipping a macOS zip: AppleDouble copies of each file
+    'thumbs.db', 'ehthumbs.db', 'desktop.ini',          # Windows Explorer
+    '$recycle.bin', 'system volume information',        # Windows drives
+    '@eadir', '#recycle', '#snapshot',                  # Synology / QNAP NAS
+    'lost+found', '__pycache__',
+})
 
-    Every regular file counts (so non-images are reported, not silently ignored),
-    except hidden files.
+
+def is_litter(name):
+    """True for hidden entries (dot-files and dot-folders, AppleDouble ``._x`` files,
+    ``.ipynb_checkpoints``, ``.DS_Store``) and the known litter of :data:`LITTER`."""
+    return name.startswith('.') or name.lower() in LITTER
+
+
+def class_names(image_dir):
+    """The class folder names of ``image_dir``, sorted; litter is never a class."""
+    return sorted(d for d in os.listdir(image_dir)
+                  if not is_litter(d) and os.path.isdir(os.path.join(image_dir, d)))
+
+
+def list_image_folder(image_dir, extensions=None):
+    """Lists a class-per-subfolder image directory.
+
+    Files in nested folders of a class belong to that class. Litter (see
+    :func:`is_litter`) is left out everywhere, folders included.
+
+    Args:
+      image_dir: the folder with one subfolder per class.
+      extensions: keep only files with these (lower-case) extensions; None keeps every
+        regular file, so non-images are reported by whoever checks them.
+
+    Returns:
+      (class names sorted, [(path, label)], [paths left out for their extension]).
     """
-    classes = sorted(d for d in os.listdir(image_dir)
-                     if os.path.isdir(os.path.join(image_dir, d)) and not d.startswith('.'))
-    items = []
+    classes = class_names(image_dir)
+    items, other = [], []
+    suffixes = tuple(extensions) if extensions is not None else None
     for label, name in enumerate(classes):
-        folder = os.path.join(image_dir, name)
-        for root, _, files in sorted(os.walk(folder)):
+        for root, dirs, files in os.walk(os.path.join(image_dir, name)):
+            dirs[:] = sorted(d for d in dirs if not is_litter(d))
             for f in sorted(files):
-                if not f.startswith('.'):
-                    items.append((os.path.join(root, f), label))
-    return classes, items
+                if is_litter(f):
+                    continue
+                path = os.path.join(root, f)
+                if suffixes is None or f.lower().endswith(suffixes):
+                    items.append((path, label))
+                else:
+                    other.append(path)
+    return classes, items, other
+
+
+def empty_classes(classes, labels):
+    """The names in ``classes`` whose index never occurs in ``labels``."""
+    present = set(labels)
+    return [name for i, name in enumerate(classes) if i not in present]
+
+
+def empty_classes_message(image_dir, names, flag):
+    """The message for class folders without a usable image; ``flag`` says how to keep them."""
+    listed = ', '.join(os.path.join(image_dir, n) + os.sep for n in names)
+    one = len(names) == 1
+    return (f'Class folder{"" if one else "s"} {listed} '
+            f'{"has" if one else "have"} no usable image, so '
+            f'{"it" if one else "they"} would become {"a class" if one else "classes"} '
+            f'without examples. Add images, remove the folder{"" if one else "s"}, or '
+            f'{flag} to keep {"it" if one else "them"} as {"a class" if one else "classes"}.')

@@ -1,24 +1,36 @@
 """The tf.data input pipeline (the seed's read_dataset semantics, made robust).
 
 list files -> (shuffle files) -> (shard per worker) -> interleave records, each tagged
-with its file and index -> (cache) -> (repeat) -> (shuffle) -> check the encoded image
-(complete, known format, not over the pixel limit) -> decode + check the label +
-preprocess in parallel -> batch -> prefetch.
+with its file and index -> (cache) -> check the encoded image (not empty, a known
+format, complete, not over the pixel limit) -> (repeat) -> (shuffle) -> decode + check
+the label + preprocess in parallel -> batch -> prefetch.
 
-Bad records: with ``skip_corrupt`` (the default) they are dropped and counted in
-``counters['skipped']``; without it the first one stops the run with an error naming
-the file and the record.
+Bad records: with ``skip_corrupt`` (the default) each one is named once on stderr with
+its reason and counted once in ``counters`` (not again in later epochs); without it the
+first one stops the run with an error naming the file and the record. The checks come
+before ``repeat``, so a pass that yields no usable record ends the dataset instead of
+spinning forever: the caller turns that end into :func:`no_usable_records`. Errors the
+pipeline raises in-graph become one clean sentence with :func:`data_error`.
 """
 
+import collections
 import os
 import random
+import sys
 
 import tensorflow as tf
 
 from jacktf.core.errors import DataError
-from jacktf.data import demo, images
+from jacktf.data import demo, image_check, images
 
 DEFAULT_MAX_PIXELS = 100_000_000
+MAX_NAMED_SKIPS = 100  # bad records named one by one; later ones are only counted
+ERROR_MARKER = 'jacktf data error: '
+# Why a record is skipped, by the reason code the in-graph check computes (0 = usable):
+# a short name for counts, and the sentence that names a skipped record.
+SKIP_REASONS = {1: 'empty', 2: 'not an image', 3: 'truncated', 4: 'over max_pixels'}
+_REASON_TEXT = {1: 'empty (no image bytes)', 2: 'not a JPEG, PNG, GIF or BMP image',
+                3: 'truncated (the end of the image is missing)'}
 
 
 def list_files(file_pattern):
@@ -43,14 +55,17 @@ def list_files(file_pattern):
 
 
 def labels_for(file_pattern):
-    """Class names from the labels.txt next to the first file (or in the folder)."""
+    """Class names from the labels.txt next to the first file (or in the folder).
+
+    A folder without labels.txt is an image folder: its class folders, listed by the
+    rules of the image_folder decoder and the converter (litter is never a class).
+    """
     first = list_files(file_pattern)[0]
     folder = first if tf.io.gfile.isdir(first) else os.path.dirname(first)
     path = os.path.join(folder, 'labels.txt')
     if not tf.io.gfile.exists(path):
         if tf.io.gfile.isdir(first):
-            return sorted(d for d in tf.io.gfile.listdir(first)
-                          if tf.io.gfile.isdir(os.path.join(first, d)))
+            return image_check.class_names(first) or None
         return None
     with tf.io.gfile.GFile(path) as f:
         return [line.strip() for line in f if line.strip()]
@@ -66,9 +81,83 @@ def raw_records(file_pattern, decode_fn):
 
 
 def make_counters():
-    """Variables the pipeline increments: records skipped as corrupt or oversized."""
-    return {'skipped': tf.Variable(0, dtype=tf.int64, trainable=False,
-                                   name='skipped_records')}
+    """State the pipeline keeps about skipped records (give one to read_dataset).
+
+    Returns:
+      {'skipped': int64 variable, the number of distinct records skipped;
+       'seen': a table {record name: reason code} of those records}. Both can be
+      checkpointed, so a resumed run neither names nor counts a record twice.
+    """
+    with tf.init_scope():
+        return {'skipped': tf.Variable(0, dtype=tf.int64, trainable=False,
+                                       name='skipped_records'),
+                'seen': tf.lookup.experimental.MutableHashTable(
+                    tf.string, tf.int64, default_value=0, name='skipped_record_names')}
+
+
+def skipped_records(counters):
+    """[(record name, reason)] of the records skipped so far, sorted by name."""
+    keys, codes = counters['seen'].export()
+    return sorted((k.decode('utf-8', 'replace'), SKIP_REASONS.get(int(c), 'unknown'))
+                  for k, c in zip(keys.numpy(), codes.numpy()))
+
+
+def no_usable_records(file_pattern, counters, setting='TRAIN_FILES'):
+    """The DataError for a whole pass over ``file_pattern`` that yielded no record."""
+    skipped = skipped_records(counters) if counters else []
+    try:
+        n_files = len(list_files(file_pattern))
+    except DataError:
+        n_files = 0
+    where = f'{setting} = {file_pattern!r} ({n_files} file{"s" if n_files != 1 else ""})'
+    if not skipped:
+        return DataError(f'{where} holds no records: every file is empty. Point {setting} '
+                         'at the TFRecord files written by `jacktf convert`.')
+    counts = collections.Counter(reason for _, reason in skipped)
+    reasons = ', '.join(f'{n} {reason}' for reason, n in counts.most_common())
+    examples = ', '.join(name for name, _ in skipped[:3])
+    named = 'each is named' if len(skipped) <= MAX_NAMED_SKIPS else \
+        f'the first {MAX_NAMED_SKIPS} are named'
+    return DataError(
+        f'No usable record in a whole pass over {where}: all {len(skipped)} records were '
+        f'skipped ({reasons}; {named} above with the reason, e.g. {examples}). Fix '
+        'or re-create the data (`jacktf convert` checks every image), or raise '
+        'Experiment.max_pixels if the images are only large.')
+
+
+def data_error(error):
+    """The DataError for an error the pipeline raised in-graph, or None for others."""
+    text = getattr(error, 'message', None) or str(error)
+    if ERROR_MARKER not in text:
+        return None
+    message = text[text.index(ERROR_MARKER) + len(ERROR_MARKER):].split('\n')[0]
+    message = message.replace('\\"', '"').rstrip()
+    if message.endswith(']'):  # tf.debugging.Assert brackets its data
+        message = message[:-1]
+    return DataError(message)
+
+
+def _raise_unless(ok, message_fn):
+    """Fails with ``message_fn()`` (a string tensor) when ``ok`` is false.
+
+    The message is only built for a failing element, and reaches the user through
+    :func:`data_error` as one sentence.
+    """
+    def fail():
+        message = tf.strings.join([ERROR_MARKER, message_fn()])
+        with tf.control_dependencies([tf.debugging.Assert(ok, [message])]):
+            return tf.constant(0)
+    tf.cond(ok, lambda: tf.constant(0), fail)
+
+
+def _reason_text(code, pixels, max_pixels):
+    return tf.switch_case(tf.cast(tf.clip_by_value(code - 1, 0, 3), tf.int32), [
+        lambda: tf.constant(_REASON_TEXT[1]),
+        lambda: tf.constant(_REASON_TEXT[2]),
+        lambda: tf.constant(_REASON_TEXT[3]),
+        lambda: tf.strings.join([
+            'image too large: its header declares ', tf.strings.as_string(pixels),
+            f' pixels, more than max_pixels = {max_pixels}'])])
 
 
 def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_training,
@@ -92,9 +181,14 @@ def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_train
       input_context: tf.distribute.InputContext for per-worker sharding.
       seed: makes file and example order, and the augmentation, deterministic (None: a
         random seed per pipeline).
-      skip_corrupt: drop and count bad records instead of failing.
+      skip_corrupt: drop, name (once) and count bad records instead of failing.
       max_pixels: images whose header declares more pixels are bad records.
-      counters: from make_counters(), incremented for each skipped record.
+      counters: from make_counters() (default: fresh ones), updated for each distinct
+        skipped record.
+
+    Returns:
+      A tf.data.Dataset. A repeating one ends (OutOfRangeError) when a whole pass over
+      the files yields no usable record.
     """
     files = list_files(file_pattern)
     shuffle_files = is_training if shuffle_files is None else shuffle_files
@@ -121,6 +215,58 @@ def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_train
             deterministic=deterministic)
     if cache:
         ds = ds.cache('' if cache is True else cache)
+    counters = counters or make_counters()
+    skipped, seen = counters['skipped'], counters['seen']
+
+    def name_of(path, index):
+        if source is not None:  # one file is one record
+            return path
+        return tf.strings.join([path, ' record ', tf.strings.as_string(index)])
+
+    def note_skip(name, code, pixels):
+        """Names and counts a skipped record the first time it is seen."""
+        def first_time():
+            seen.insert(tf.reshape(name, [1]), tf.reshape(code, [1]))
+            n = skipped.assign_add(1)
+            message = tf.strings.join(['jacktf: warning: skipped ', name, ': ',
+                                       _reason_text(code, pixels, max_pixels)])
+            tf.cond(n <= MAX_NAMED_SKIPS,
+                    lambda: tf.print(message, output_stream=sys.stderr),
+                    lambda: tf.no_op())
+            tf.cond(tf.equal(n, MAX_NAMED_SKIPS + 1), lambda: tf.print(
+                f'jacktf: warning: more than {MAX_NAMED_SKIPS} records skipped; further '
+                'ones are counted, not named.', output_stream=sys.stderr),
+                lambda: tf.no_op())
+            return tf.constant(0)
+        return tf.cond(tf.equal(seen.lookup(name), 0), first_time, lambda: tf.constant(0))
+
+    def check(path, index, record):
+        fields = decode_fn(record)
+        encoded = fields['encoded']
+        complete = images.looks_complete(encoded)
+        pixels = tf.cond(complete, lambda: images.declared_pixels(encoded),
+                         lambda: tf.constant(0, tf.int64))
+        code = tf.where(tf.equal(tf.strings.length(encoded), 0), 1,
+                        tf.where(tf.equal(images.image_format(encoded), 0), 2,
+                                 tf.where(tf.logical_not(complete), 3,
+                                          tf.where(pixels > max_pixels, 4, 0))))
+        code = tf.cast(code, tf.int64)
+        ok = tf.equal(code, 0)
+        if skip_corrupt:
+            tf.cond(ok, lambda: tf.constant(0),
+                    lambda: note_skip(name_of(path, index), code, pixels))
+        else:
+            _raise_unless(ok, lambda: tf.strings.join([
+                'Bad record in ', name_of(path, index), ': ',
+                _reason_text(code, pixels, max_pixels),
+                '. Fix the data, or set Experiment.skip_corrupt = True to skip such '
+                'records.']))
+        return path, index, fields, ok
+
+    ds = ds.map(check, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    if skip_corrupt:
+        ds = ds.filter(lambda path, index, fields, ok: ok)
+    # After the checks: an epoch without a usable record ends the repeated dataset.
     if repeat:
         ds = ds.repeat()
     if is_training and shuffle_buffer:
@@ -132,43 +278,27 @@ def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_train
                               input_context.input_pipeline_id) if input_context else (1, 0)
     ds = ds.enumerate().map(lambda k, item: (
         tf.stack([tf.constant(base, tf.int64), k * pipelines + pipeline_id]), *item))
-    skipped = (counters or {}).get('skipped')
-
-    def check(element_seed, path, index, record):
-        fields = decode_fn(record)
-        encoded = fields['encoded']
-        complete = images.looks_complete(encoded)
-        pixels = tf.cond(complete, lambda: images.declared_pixels(encoded),
-                         lambda: tf.constant(0, tf.int64))
-        ok = tf.logical_and(complete, pixels <= max_pixels)
-        if not skip_corrupt:
-            tf.debugging.Assert(ok, ['Corrupt, truncated, non-image or oversized record in',
-                                     path, 'record', index, '; declared pixels', pixels,
-                                     'limit', max_pixels,
-                                     '(skip_corrupt=True skips such records)'])
-        elif skipped is not None:
-            tf.cond(ok, lambda: skipped.read_value(), lambda: skipped.assign_add(1))
-        return element_seed, path, index, fields, ok
 
     def parse(element_seed, path, index, fields, ok):
         label = fields['label']
         if num_classes is not None:
-            tf.debugging.Assert(
-                tf.logical_and(label >= 0, label < num_classes),
-                ['Label out of range [0, NUM_CLASSES =', num_classes, ') in', path,
-                 'record', index, 'label', label, '. Fix the data or NUM_CLASSES.'])
+            missing = tf.where(tf.equal(label, -1),
+                               ' (-1: the record has no label feature)', '')
+            _raise_unless(tf.logical_and(label >= 0, label < num_classes),
+                          lambda: tf.strings.join([
+                              'Label ', tf.strings.as_string(label), missing,
+                              f' out of range [0, NUM_CLASSES={num_classes}) in ',
+                              name_of(path, index),
+                              '. Fix the data or set NUM_CLASSES.']))
         image = tf.io.decode_image(fields['encoded'], channels=3, expand_animations=False)
         image.set_shape([None, None, 3])
         return preprocess_fn(image, is_training, element_seed if is_training else None), label
 
-    ds = ds.map(check, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
-    if skip_corrupt:
-        ds = ds.filter(lambda element_seed, path, index, fields, ok: ok)
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     ds = ds.batch(batch_size, drop_remainder=is_training)
     options = tf.data.Options()
-    # The iterator can be checkpointed: its only external state is the skip counter
-    # (a variable the trainer checkpoints itself) and the checks' assertions.
+    # The iterator can be checkpointed: its only external state is the skip counters
+    # (which the trainer checkpoints itself) and the checks' assertions.
     options.experimental_external_state_policy = \
         tf.data.experimental.ExternalStatePolicy.IGNORE
     return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
