@@ -1,4 +1,5 @@
-"""The `jacktf` command: plugins | convert | inspect-checkpoint | export | predict | eval.
+"""The `jacktf` command: train | convert | plugins | pretrained | inspect-checkpoint |
+export | eval | predict.
 
 Each subcommand is a small function over the public pieces; user mistakes exit with 2.
 """
@@ -201,11 +202,12 @@ def cmd_predict(args):
         print(json.dumps(rows, indent=2))
     else:
         width = max(len(r['file']) for r in rows)
-        print(f'{"FILE":<{width}}  {"CLASS":<20}  PROBABILITY')
+        cwidth = max([len(p['class_name']) for r in rows for p in r['predictions']] + [5])
+        print(f'{"FILE":<{width}}  {"CLASS":<{cwidth}}  PROBABILITY')
         for r in rows:
             for j, p in enumerate(r['predictions']):
-                print(f"{r['file'] if j == 0 else '':<{width}}  {p['class_name']:<20}  "
-                      f"{p['probability']:.4f}")
+                print(f"{r['file'] if j == 0 else '':<{width}}  "
+                      f"{p['class_name']:<{cwidth}}  {p['probability']:.4f}")
             if 'cam' in r:
                 print(f"{'':<{width}}  CAM overlay: {r['cam']}")
     if skipped:
@@ -257,9 +259,24 @@ def cmd_pretrained(args):
     return 0
 
 
+def cmd_train(args):
+    runtime.train(args.gin_file, args.gin_param, args.model_dir, args.mode)
+    return 0
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog='jacktf', description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog='jacktf', description=" ".join(__doc__.split("\n\n")[0].split()))
     sub = parser.add_subparsers(dest='command', required=True)
+    p = sub.add_parser('train', help='train (and evaluate) from gin recipes, as '
+                       '`python -m jacktf.run` does, from any folder')
+    p.add_argument('--gin_file', action='append', required=True,
+                   help='recipe(s): a path, or a shipped recipe such as gin/demo.gin')
+    p.add_argument('--gin_param', action='append', default=[],
+                   help="gin bindings, e.g. --gin_param='TRAIN_STEPS = 500' (after the files)")
+    p.add_argument('--model_dir', help='overrides MODEL_DIR of the recipe (default: none)')
+    p.add_argument('--mode', choices=['train_and_eval', 'train', 'eval'],
+                   default='train_and_eval', help='what to run (default: train_and_eval)')
+    p.set_defaults(func=cmd_train)
     p = sub.add_parser('plugins', help='list registered plugins')
     p.add_argument('--kind', choices=['backbone', 'head', 'optimizer', 'lr_schedule',
                                       'decoder', 'preprocessor'])

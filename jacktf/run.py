@@ -28,9 +28,7 @@ def main(argv):
         runtime.fail('Give a recipe: --gin_file=gin/demo.gin (see README).')
     with runtime.user_errors():
         runtime.setup_logging()
-        experiment = runtime.experiment_from_gin(FLAGS.gin_file, FLAGS.gin_param,
-                                                 FLAGS.model_dir)
-        experiment.run(FLAGS.mode)
+        runtime.train(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir, FLAGS.mode)
 
 
 def run():

@@ -109,6 +109,16 @@ def test_a_folder_of_tfrecords_suggests_the_glob(tmp_path):
         _check(str(tmp_path))
 
 
+def test_a_converted_folder_suggests_the_split_not_every_shard(tmp_path):
+    for name in ('train-00000-of-00002.tfrecord', 'train-00001-of-00002.tfrecord',
+                 'validation-00000-of-00001.tfrecord'):
+        write_records(str(tmp_path / name),
+                      [dict(encoded=_jpeg(), image_format='jpeg', label=0)])
+    with pytest.raises(DataError, match=r"3 TFRecord files \(2 of the train split\): set "
+                                        r"TRAIN_FILES = '.*/train-\*\.tfrecord'"):
+        _check(str(tmp_path))
+
+
 @pytest.mark.parametrize('content,expected', [
     (_jpeg(), 'is not a TFRecord file: it is a JPEG image. Give the folder'),
     (gzip.compress(b'x' * 100), 'is not a TFRecord file: it is a gzip file. Decompress it'),

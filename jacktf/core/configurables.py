@@ -104,6 +104,27 @@ def _binding_for_line(labelled, line):
     return None
 
 
+def _explain_syntax_error(error, labelled_bindings):
+    """'Unable to parse value. (line 5)' -> where, what, and how to write it."""
+    content = (error.text or '').strip()
+    label = None if error.filename else _binding_for_line(labelled_bindings, error.lineno)
+    where = (f'{error.filename} line {error.lineno}: {content!r}' if error.filename else
+             label or f'binding {content!r}')
+    message = f'Cannot parse {where}: {error.msg.rstrip(".")}.'
+    name, sep, value = content.partition('=')
+    name, value = name.strip(), value.strip()
+    if not sep:
+        hint = 'A binding reads NAME = VALUE, e.g. TRAIN_STEPS = 500.'
+    elif re.fullmatch(r'[\w./~*:\\-]+', value) and not re.fullmatch(
+            r'[-+]?[\d.]+([eE][-+]?\d+)?|True|False|None', value):
+        hint = (f'Text values need quotes: {name} = {value!r}; on a shell wrap the whole '
+                f'binding in double quotes: --gin_param="{name} = {value!r}".')
+    else:
+        hint = ('Values are Python literals (numbers, \'quoted text\', [lists], '
+                '{dicts}, True/False/None), @configurables or %MACROS.')
+    return f'{message} {hint}'
+
+
 def explain_gin_error(error, labelled_bindings=()):
     """Rewrites a gin parse error with the closest configurable or parameter.
 
@@ -113,6 +134,8 @@ def explain_gin_error(error, labelled_bindings=()):
         ``_label_bindings``), so an error in one names the flag instead of gin's
         "bindings string line N".
     """
+    if isinstance(error, SyntaxError) and getattr(error, 'lineno', None):
+        return _explain_syntax_error(error, labelled_bindings)
     text = str(error)
     m = re.search(r'In bindings string line (\d+)', text)
     label = m and _binding_for_line(labelled_bindings, int(m.group(1)))

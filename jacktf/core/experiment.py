@@ -22,7 +22,8 @@ from jacktf.core import strategy as strategy_lib
 from jacktf.core.rundir import CreatedFiles
 from jacktf.core.signals import StopRequests, Stopped
 from jacktf.core import metrics as metrics_lib
-from jacktf.core.errors import ConfigError, JacktfError
+from jacktf.core.errors import ConfigError, JacktfError, RestoreError
+from jacktf.core.checkpoint_paths import resolve_checkpoint
 from jacktf.core.restore import restore_from_checkpoint
 from jacktf.core.checkpointing import BestCheckpoints, checkpoint_manager
 from jacktf.core.trainer import (ProgressLine, averaged_weights, current_lr as _current_lr,
@@ -174,13 +175,21 @@ class Experiment:
         Raises:
           DataError / ConfigError: naming the file, the cause and the fix.
         """
+        train = eval_ = ()
         if mode != 'eval':
-            preflight.check_input(self.train_files, self.decode_fn, setting='TRAIN_FILES',
-                                  decoder=self.decoder_name)
+            train = preflight.check_input(self.train_files, self.decode_fn,
+                                          setting='TRAIN_FILES', decoder=self.decoder_name)
             self._class_names()
         if self.eval_files and mode != 'train':
-            preflight.check_input(self.eval_files, self.decode_fn, setting='EVAL_FILES',
-                                  decoder=self.decoder_name)
+            eval_ = preflight.check_input(self.eval_files, self.decode_fn,
+                                          setting='EVAL_FILES', decoder=self.decoder_name)
+        shared = sorted(set(map(os.path.abspath, train)) & set(map(os.path.abspath, eval_)))
+        if shared:
+            log.warning('EVAL_FILES and TRAIN_FILES share %d file(s) (%s%s): the eval '
+                        'accuracy is then measured on training data. Give each split its '
+                        "own files, e.g. 'DIR/train-*.tfrecord' and "
+                        "'DIR/validation-*.tfrecord'.", len(shared), shared[0],
+                        ', ...' if len(shared) > 1 else '')
 
     # -- modes ---------------------------------------------------------------------
     def run(self, mode='train_and_eval'):
@@ -276,20 +285,11 @@ class Experiment:
     def _find_checkpoint(self, checkpoint=None):
         """A checkpoint prefix: ``checkpoint`` (a prefix or a folder's latest), else the
         latest of MODEL_DIR/checkpoints. Raises ConfigError naming what is missing."""
-        if checkpoint:
-            path = checkpoint.rstrip('/')
-            if tf.io.gfile.isdir(path):
-                path = tf.train.latest_checkpoint(path)
-                if path is None:
-                    raise ConfigError(f'--checkpoint {checkpoint!r} is a folder without a '
-                                      'checkpoint. Give a prefix such as '
-                                      'MODEL_DIR/checkpoints/ckpt-600, or leave it out for '
-                                      'the latest of the model directory.')
-            elif not tf.io.gfile.glob(path + '.index'):
-                raise ConfigError(f'--checkpoint {checkpoint!r}: no such checkpoint (no '
-                                  f'{os.path.basename(path)}.index). Give a prefix such as '
-                                  'MODEL_DIR/checkpoints/ckpt-600, without .index or .data.')
-            return path
+        if checkpoint:  # the same forms CHECKPOINT_PATH takes (.index, folders, ...)
+            try:
+                return resolve_checkpoint(checkpoint, '--checkpoint')
+            except RestoreError as e:
+                raise ConfigError(str(e)) from None
         ckpt_dir = os.path.join(self.model_dir, 'checkpoints')
         path = tf.train.latest_checkpoint(ckpt_dir)
         if path is None:

@@ -78,3 +78,9 @@ def experiment_from_gin(gin_files, gin_params=(), model_dir=None):
                      configurables.operative_config())
 
     return configurables.configured('Experiment')(after_first_step=after_first_step)
+
+
+def train(gin_files, gin_params=(), model_dir=None, mode='train_and_eval'):
+    """What `python -m jacktf.run` and `jacktf train` do: recipes -> Experiment -> mode."""
+    experiment = experiment_from_gin(gin_files, gin_params, model_dir)
+    return experiment.run(mode)

@@ -204,8 +204,12 @@ def _folder_message(path, setting, decoder):
         entries = []
     records = [e for e in entries if e.endswith(('.tfrecord', '.tfrecords'))]
     if records:
-        return (f'{head} It holds {len(records)} TFRecord files: set {setting} = '
-                f"'{os.path.join(path, '*.tfrecord')}'.")
+        split = 'train' if setting.startswith('TRAIN') else 'validation'
+        ours = [r for r in records if r.startswith(split + '-')]
+        pattern = f'{split}-*.tfrecord' if ours else '*.tfrecord'
+        return (f'{head} It holds {len(records)} TFRecord files'
+                f'{f" ({len(ours)} of the {split} split)" if ours else ""}: set {setting} '
+                f"= '{os.path.join(path, pattern)}'.")
     classes, items = [], []
     if os.path.isdir(path):
         classes, items, _ = image_check.list_image_folder(

@@ -141,7 +141,15 @@ def offline_message(entry, url, reason):
             f'archive at {cache.archive_path(entry)} (the next run extracts and verifies '
             f"it), or extract it and set CHECKPOINT_PATH = '/path/"
             f"{os.path.basename(entry.checkpoint)}'. A mirror serving <mirror>{path}: "
-            f'{MIRROR_ENV}=http://host:port.')
+            f'{MIRROR_ENV}=http://host:port.{_shipped_hint(entry.name)}')
+
+
+def _shipped_hint(name):
+    from jacktf.pretrained import builtin
+    if name in builtin.BUILTIN:
+        return (f" These weights also ship with jacktf, no download needed: "
+                f"CHECKPOINT_PATH = 'builtin://{name}'.")
+    return ''
 
 
 def _extract(archive, folder, url):
