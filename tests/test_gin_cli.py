@@ -50,3 +50,14 @@ def test_plugins_command_lists_builtins():
     table = run_cli(['jacktf.cli', 'plugins', '--kind', 'backbone'])
     assert table.returncode == 0
     assert 'resnet_v2_152' in table.stdout and 'momentum' not in table.stdout
+
+
+def test_jacktf_train_from_any_folder_warns_when_eval_reads_training_files(tmp_path):
+    r = run_cli(['jacktf.cli', 'train', '--gin_file', 'gin/tiny_from_scratch.gin',
+                 '--gin_param', 'TRAIN_STEPS = 2', '--gin_param', 'IMAGE_SIZE = 32',
+                 '--gin_param', "EVAL_FILES = 'demo://train'",
+                 '--gin_param', 'Experiment.export_at_end = False',
+                 '--model_dir', str(tmp_path / 'm')], cwd=str(tmp_path), timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'Done at step 2' in r.stdout
+    assert 'EVAL_FILES and TRAIN_FILES share 4 file(s)' in r.stdout
