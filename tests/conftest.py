@@ -19,6 +19,17 @@ def pytest_configure(config):
     os.makedirs(cache, exist_ok=True)
 
 
+@pytest.fixture(autouse=True)
+def jacktf_log_reaches_caplog():
+    """runtime.setup_logging stops 'jacktf' propagating (it prints its own lines); tests
+    read the lines with caplog, whatever an earlier in-process command did."""
+    import logging
+    logger = logging.getLogger('jacktf')
+    propagate, logger.propagate = logger.propagate, True
+    yield
+    logger.propagate = propagate
+
+
 @pytest.fixture
 def registry():
     """A fresh registry of the built-in plugins only."""

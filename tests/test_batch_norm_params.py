@@ -86,7 +86,7 @@ def test_arg_scope_option_the_backbone_does_not_take_is_named(default_registry):
               arg_scope_kwargs={'batch_norm_decay': 0.9, 'weight_decay': 1e-5})
     text = str(info.value)
     assert "'batch_norm_decay'" in text and "backbone 'mobilenet_v2'" in text
-    assert 'is_training, weight_decay, stddev, bn_decay' in text
+    assert 'is_training, weight_decay, stddev, dropout_keep_prob, bn_decay' in text
     assert "did you mean 'bn_decay'?" in text and 'Model.batch_norm_params' in text
     assert "'weight_decay'" not in text.split('which')[0]  # the accepted key is not blamed
     Model(backbone='mobilenet_v2', num_classes=2, arg_scope_kwargs={'bn_decay': 0.9})
@@ -102,7 +102,8 @@ def test_every_recipe_configures_a_model_with_every_registered_backbone(default_
                 configurables.parse([recipe], [f'BACKBONE = @{name}'], '/tmp/unused')
                 model = configurables.configured('Model')()  # every binding of the recipe
                 assert model.backbone_name == name
-        configurables.parse([os.path.join(ROOT, 'gin', 'demo.gin')], [], '/tmp/unused')
+        configurables.parse([os.path.join(ROOT, 'gin', 'tiny_from_scratch.gin')], [],
+                            '/tmp/unused')
         assert configurables.configured('Model')().network._batch_norm_params == \
             {'decay': 0.9}
     finally:

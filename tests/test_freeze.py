@@ -22,7 +22,7 @@ def _train_with_block1_frozen(registry, tmp_path, net, arg_scope, official_class
     path = str(tmp_path / f'{name}.ckpt')
     ckpt = write_net_checkpoint(path, net, arg_scope, num_classes=official_classes, size=32)
     model = Model(backbone=name, num_classes=2, image_size=48, preprocessing='simple',
-                  registry=registry)
+                  registry=registry, train_batch_norm=True)  # outside frozen scopes
     trainer = Trainer(train_steps=steps, optimizer=momentum, learning_rate=0.01,
                       freeze_scopes=[f'{name}/block1'], log_every_steps=min(steps, 10),
                       checkpoint_every_steps=100)

@@ -30,16 +30,19 @@ _wrappers = {}
 
 
 def _external(fn, name, module):
-    try:
-        return gin.external_configurable(fn, name=name, module=module)
-    except ValueError:
-        # A fresh registry registered another factory under a known name (tests):
-        # gin allows re-registration only in interactive mode.
-        gin.enter_interactive_mode()
+    # A config parsed earlier in this process is locked; registering more names (a
+    # second registry, a later command in the same process) must still work.
+    with gin.unlock_config():
         try:
             return gin.external_configurable(fn, name=name, module=module)
-        finally:
-            gin.exit_interactive_mode()
+        except ValueError:
+            # A fresh registry registered another factory under a known name (tests):
+            # gin allows re-registration only in interactive mode.
+            gin.enter_interactive_mode()
+            try:
+                return gin.external_configurable(fn, name=name, module=module)
+            finally:
+                gin.exit_interactive_mode()
 
 
 def register(registry):
