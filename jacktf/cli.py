@@ -104,7 +104,7 @@ def cmd_export(args):
     parity = 'not checked: no decodable image found' if diff is None else f'{diff:.2g}'
     print(f'SavedModel: {path} (parity max |diff| {parity})')
     if args.tflite:
-        from jacktf.core.tflite import export_tflite
+        from jacktf.serve.tflite import export_tflite
         tflite_path, tdiff = export_tflite(experiment.model, path)
         print(f'TFLite: {tflite_path} (max |diff| vs SavedModel {tdiff:.2g})')
     return 0
@@ -131,7 +131,7 @@ def _note(message):
 
 def _read_inputs(inputs):
     """[(path, encoded)] of the inputs that can be predicted on, and [(path, reason)]."""
-    from jacktf.core import predict
+    from jacktf.serve import predict
     from jacktf.core.errors import DataError
     files = predict.collect_images(inputs)
     images, skipped = [], []
@@ -157,7 +157,7 @@ def cmd_predict(args):
     import os
     import tensorflow as tf
     from PIL import Image
-    from jacktf.core import export, predict
+    from jacktf.serve import export, predict
     if args.pretrained:  # an official checkpoint with its own ImageNet classifier
         from jacktf.pretrained import classifier
         runtime.load_plugins()

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from jacktf.core.predict import upsampled_cam
+from jacktf.serve.predict import upsampled_cam
 from jacktf.data import demo
 from conftest import ROOT, run_cli
 

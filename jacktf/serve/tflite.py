@@ -7,7 +7,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from jacktf.core.export import ExportError
+from jacktf.serve.export import ExportError
 
 
 def export_tflite(model, saved_model_path, *, atol=1e-4, checks=3, seed=0):
