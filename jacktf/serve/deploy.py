@@ -21,7 +21,8 @@ import os
 import tensorflow as tf
 
 from jacktf.core.errors import ConfigError
-from jacktf.serve import export, model_card, onnx_export, staging, tflite, verify, versions
+from jacktf.serve import (client_preprocessing, export, model_card, onnx_export, staging,
+                          tflite, verify, versions)
 from jacktf.serve.export import ExportError
 
 log = logging.getLogger('jacktf')
@@ -167,11 +168,13 @@ def export_all(model, *, export_dir, version, class_names, labels_path=None,
             if not derived:
                 raise ExportError(export.already_exported(targets['saved_model'], version))
             keep = True
-    prepare = None
+    prepare = normalize = None
     if derived:
-        from jacktf.serve.runners import client_preprocessor
-        section = model_card.preprocessing_section(model, registry)
-        prepare = client_preprocessor(section, registry)
+        section = client_preprocessing.section(model, registry)
+        prepare = client_preprocessing.client_function(section, registry)
+        if section['input'] == 'pixels':
+            name = section['name']
+            normalize = lambda x: client_preprocessing.normalize(name, x)  # noqa: E731
     folders = {}
     try:
         summary = {'version': int(version)}
@@ -192,6 +195,7 @@ def export_all(model, *, export_dir, version, class_names, labels_path=None,
             reference = _serve(serve, verify_images)
             inputs = [prepare(data) for data in verify_images]
             common = {'class_names': class_names, 'model': model, 'registry': registry,
+                      'normalize': normalize,
                       'source': dict(source or {}, saved_model=targets['saved_model']),
                       'verify_source': verify_source}
             results = []
@@ -219,10 +223,15 @@ def export_all(model, *, export_dir, version, class_names, labels_path=None,
                     targets['onnx'], onnx_results[0]['file']))
         for key, folder in folders.items():  # all checks passed: into place
             if staging.publish(folder, targets[key]):
-                log.info('Replaced the existing %s (--overwrite).', targets[key])
+                log.info('Replaced the existing export %s (--overwrite).', targets[key])
     finally:
-        for folder in folders.values():
+        for key, folder in folders.items():
             staging.discard(folder)
+            if key != 'saved_model':  # export/tflite/ made for a version that failed
+                try:
+                    os.rmdir(os.path.dirname(targets[key]))
+                except OSError:
+                    pass  # it holds other versions
     _log_summary(summary)
     return summary
 
@@ -255,7 +264,7 @@ def _base_card(kind, variant, file, *, model, class_names, registry, source):
             'file': file, 'labels_file': model_card.LABELS_FILE,
             'num_classes': len(class_names),
             'source': dict(source, backbone=model.backbone_name, head=model.head_name),
-            'preprocessing': model_card.preprocessing_section(model, registry)}
+            'preprocessing': client_preprocessing.section(model, registry)}
 
 
 def _with_quantization_steps(card):
@@ -285,9 +294,9 @@ def _io_sections(interp):
 
 
 def _tflite(variant, folder, reference, inputs, calibration, calibration_source, limits, *,
-            class_names, model, registry, source, verify_source):
+            class_names, model, registry, normalize, source, verify_source):
     file = f'{variant}.tflite'
-    flat = tflite.convert(model, variant, calibration)
+    flat = tflite.convert(model, variant, calibration, normalize)
     card = _base_card('tflite', variant, file, model=model, class_names=class_names,
                       registry=registry, source=source)
     card['input'], card['output'] = _io_sections(tflite.interpreter(flat))
@@ -304,8 +313,8 @@ def _tflite(variant, folder, reference, inputs, calibration, calibration_source,
                    f'LiteRT interpreter (ai-edge-litert {tflite.litert_version()})')
 
 
-def _onnx(folder, reference, inputs, limits, *, class_names, model, registry, source,
-          verify_source):
+def _onnx(folder, reference, inputs, limits, *, class_names, model, registry, normalize,
+          source, verify_source):
     import numpy as np
     file = 'model.onnx'
     card = _base_card('onnx', f'float32, opset {onnx_export.OPSET}', file, model=model,
@@ -318,7 +327,8 @@ def _onnx(folder, reference, inputs, limits, *, class_names, model, registry, so
     card['converter'] = {k: v for k, v in onnx_export.versions().items()
                          if k != 'onnxruntime'}
     data = onnx_export.convert(model, {onnx_export.CARD_KEY: json.dumps(card),
-                                       onnx_export.LABELS_KEY: '\n'.join(class_names)})
+                                       onnx_export.LABELS_KEY: '\n'.join(class_names)},
+                               normalize=normalize)
     sess = onnx_export.session(data)
     got = onnx_export.run(sess, np.stack(inputs))
     return _finish(card, data, folder, reference, got, limits, verify_source,

@@ -158,19 +158,23 @@ def _outputs(logits, class_names, top_k):
             'top_k_class_names': tf.gather(class_names, top_c)}
 
 
-def probabilities_function(model, batch_size=None):
-    """A tf.function from preprocessed float32 images [N, S, S, 3] (``images``) to
-    ``{'probabilities': [N, K]}``: the network alone, for TFLite and ONNX.
+def probabilities_function(model, batch_size=None, normalize=None):
+    """A tf.function from float32 images [N, S, S, 3] (``images``) to
+    ``{'probabilities': [N, K]}``: the network, for TFLite and ONNX.
 
     Args:
       model: the jacktf Model.
       batch_size: a fixed batch size, or None for a dynamic one.
+      normalize: the first op on the images (pixels -> the net's input range), or None
+        when the images come preprocessed.
     """
     size = model.image_size
 
     @tf.function(input_signature=[tf.TensorSpec([batch_size, size, size, 3], tf.float32,
                                                 name='images')])
     def probabilities(images):
+        if normalize is not None:
+            images = normalize(images)
         logits = model.predict(images, training=False)['logits']
         return {'probabilities': tf.nn.softmax(tf.cast(logits, tf.float32))}
 

@@ -1,15 +1,14 @@
 """The card of a deployed model: a small JSON file beside each .tflite/.onnx saying what
 a client must send and what it gets back.
 
-Preprocessing is not inside TFLite and ONNX models (fixed-shape inputs cannot hold a
-resize of any photo, and a microcontroller has no JPEG decoder): the client decodes,
-resizes and normalizes, and the card spells out how, exactly as the SavedModel's
-``serving_default`` does it. A quantized input adds one step, given with its numbers.
-``jacktf predict`` reads the card and applies the same registered preprocessor, so its
-numbers for a .tflite/.onnx file are comparable with the SavedModel's.
+Decoding and resizing are not inside TFLite and ONNX models (a fixed-shape input cannot
+hold a resize of any photo, and a microcontroller has no JPEG decoder): the client does
+them, and the card spells out how, exactly as the SavedModel's ``serving_default`` does
+(see ``client_preprocessing``). A quantized input or output adds one step, given with
+its numbers. ``jacktf predict`` follows the card, so its numbers for a .tflite/.onnx
+file are comparable with the SavedModel's.
 """
 
-import inspect
 import json
 import os
 
@@ -17,72 +16,20 @@ from jacktf.core.errors import DataError
 
 CARD_FORMAT = 'jacktf-deploy-card/1'
 LABELS_FILE = 'labels.txt'
-DECODE = ('tf.io.decode_image(data, channels=3, expand_animations=False): RGB uint8 '
-          '[H, W, 3] (grey and RGBA become RGB; a GIF gives its first frame)')
-RESIZE = 'bilinear, half-pixel centers, no antialiasing (tf.image.resize)'
-
-
-def _default(fn, name, fallback):
-    try:
-        value = inspect.signature(fn).parameters[name].default
-    except (KeyError, TypeError, ValueError):
-        return fallback
-    return fallback if value is inspect.Parameter.empty else value
-
-
-def preprocessing_steps(name, image_size, fn=None):
-    """The client's preprocessing in words, for a registered preprocessor's eval mode.
-
-    Args:
-      name: the preprocessor's registered name ('vgg', 'inception', 'simple', ...).
-      image_size: the model's input height and width.
-      fn: the preprocessor function (its defaults are read, so the text follows them).
-
-    Returns:
-      One string: the steps after decoding, on pixel values x in [0, 255].
-    """
-    s = int(image_size)
-    if name == 'simple':
-        return (f'resize the whole image to {s}x{s} ({RESIZE}) on float pixels x in '
-                '[0, 255]; then x / 127.5 - 1 (range [-1, 1])')
-    if name == 'inception':
-        fraction = _default(fn, 'central_fraction', 0.875) if fn else 0.875
-        crop = (f'keep the central {fraction:g} of the height and the width '
-                f'(top = int((H - H * {fraction:g}) / 2), height = H - 2 * top; the same '
-                'for the width); ' if fraction else '')
-        return (f'{crop}resize to {s}x{s} ({RESIZE}) on float pixels x in [0, 255]; then '
-                'x / 127.5 - 1 (range [-1, 1])')
-    if name == 'vgg':
-        from jacktf.data.preprocessing import VGG_MEANS
-        side = int(round(s * 256 / 224))
-        means = ', '.join(f'{m:g}' for m in VGG_MEANS)
-        return (f'scale so the shorter side is {side} (each side: round(side * {side} / '
-                f'shorter side); {RESIZE}) on float pixels x in [0, 255]; crop the central '
-                f'{s}x{s} (top = (H - {s}) // 2, left = (W - {s}) // 2); subtract the RGB '
-                f'means ({means}) from x (no scaling)')
-    return (f'the eval mode of the preprocessor plugin {name!r} to {s}x{s}: see its '
-            'documentation (jacktf predict applies it)')
 
 
 def quantize_step(scale, zero_point, dtype='uint8'):
     """The formula from the preprocessed float x to a quantized input value."""
     low, high = (0, 255) if dtype == 'uint8' else (-128, 127)
+    if float(scale) == 1.0 and int(zero_point) == 0:
+        return (f'q = clamp(round(x), {low}, {high}) as {dtype}: the pixel value itself '
+                '(scale 1, zero point 0; round half away from zero)')
     return (f'q = clamp(round(x / {scale:.9g}) + {int(zero_point)}, {low}, {high}) as '
             f'{dtype} (round half away from zero)')
 
 
 def dequantize_step(scale, zero_point):
     return f'p = (q - {int(zero_point)}) * {scale:.9g}'
-
-
-def preprocessing_section(model, registry):
-    """The card's ``preprocessing``: outside the model, with the exact steps."""
-    entry = registry.get('preprocessor', model.preprocessing)
-    return {'inside_model': False, 'name': model.preprocessing,
-            'provider': entry.provider, 'image_size': model.image_size,
-            'decode': DECODE,
-            'steps': preprocessing_steps(model.preprocessing, model.image_size,
-                                         entry.factory)}
 
 
 def tensor_section(name, shape, dtype, quantization=None, batch_dynamic=False):

@@ -1,7 +1,9 @@
 """ONNX export through tf2onnx, run in onnxruntime.
 
-The ONNX model takes the preprocessed image, float32 NHWC [N, S, S, 3] with a dynamic
-batch (``images``), and returns ``probabilities`` [N, K], like the float TFLite model.
+The ONNX model takes the client's image (pixels for the built-in preprocessors, with the
+normalization inside; see ``client_preprocessing``), float32 NHWC [N, S, S, 3] with a
+dynamic batch (``images``), and returns ``probabilities`` [N, K], like the float TFLite
+model.
 The labels and the card ride inside as ``metadata_props`` (``jacktf_labels``,
 ``jacktf_card``) besides the files written beside it.
 """
@@ -38,13 +40,14 @@ def versions():
     return out
 
 
-def convert(model, metadata=None, opset=OPSET):
+def convert(model, metadata=None, opset=OPSET, normalize=None):
     """The serialized ONNX model of ``model``.
 
     Args:
       model: the jacktf Model (weights restored).
       metadata: {key: str} stored in the model's metadata_props.
       opset: the ONNX opset.
+      normalize: the normalization to put inside the model, or None.
 
     Returns:
       The .onnx bytes.
@@ -54,7 +57,7 @@ def convert(model, metadata=None, opset=OPSET):
       ExportError: the conversion failed.
     """
     tf2onnx = _tf2onnx()
-    fn = probabilities_function(model)
+    fn = probabilities_function(model, normalize=normalize)
     spec = fn.input_signature
     try:
         proto, _ = tf2onnx.convert.from_function(fn, input_signature=spec, opset=opset)

@@ -4,9 +4,9 @@ export's verification: ``runner.probabilities(encoded_images)`` and
 
 * a SavedModel gets the file's bytes (its ``serving_default`` decodes and preprocesses);
 * a .tflite (LiteRT) or .onnx (onnxruntime) model gets what its card says a client
-  sends: the bytes decoded by ``tf.io.decode_image`` as the SavedModel does, then the
-  backbone's eval preprocessing (the same registered preprocessor), then, for a
-  quantized input, the card's quantization.
+  sends: the bytes decoded by ``tf.io.decode_image`` as the SavedModel does, resized
+  and cropped as the backbone's eval preprocessing does (see ``client_preprocessing``),
+  then, for a quantized input, the card's quantization.
 """
 
 import os
@@ -14,29 +14,9 @@ import os
 import numpy as np
 
 from jacktf.core.errors import DataError
-from jacktf.serve import export, model_card, onnx_export, tflite
+from jacktf.serve import client_preprocessing, export, model_card, onnx_export, tflite
 
 KINDS = ('saved_model', 'tflite', 'onnx')
-
-
-def client_preprocessor(preprocessing, registry):
-    """encoded bytes -> float32 [S, S, 3], as the card's preprocessing section says.
-
-    Args:
-      preprocessing: the card's ``preprocessing`` dict (name, image_size).
-      registry: the Registry holding the preprocessor.
-    """
-    import tensorflow as tf
-    fn = registry.get('preprocessor', preprocessing['name']).factory
-    size = int(preprocessing['image_size'])
-
-    @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
-    def prepare(encoded):
-        image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-        image.set_shape([None, None, 3])
-        return fn(image, image_size=size, is_training=False)
-
-    return lambda encoded: prepare(tf.constant(encoded)).numpy()
 
 
 class SavedModelRunner:
@@ -69,7 +49,8 @@ class _FileRunner:
         self.card = model_card.read_card(path, embedded.get('card'))
         self.class_names = model_card.read_labels(path, int(self.card['num_classes']),
                                                   embedded.get('labels'))
-        self._prepare = client_preprocessor(self.card['preprocessing'], registry)
+        self._prepare = client_preprocessing.client_function(self.card['preprocessing'],
+                                                             registry)
 
     @property
     def label(self):

@@ -9,8 +9,8 @@ Variants (``jacktf export --tflite float,int8``):
   set: every op int8, uint8 input and output, batch 1 (what TFLite Micro and Edge TPU
   compilers take).
 
-Every variant takes the preprocessed image (see ``model_card``) and returns softmax
-probabilities. The labels and the card are stored inside the flatbuffer as metadata
+Every variant takes the client's image (pixels for the built-in preprocessors, with the
+normalization inside; see ``client_preprocessing``) and returns softmax probabilities. The labels and the card are stored inside the flatbuffer as metadata
 entries (``jacktf_labels``, ``jacktf_card``) besides the files written beside it. The
 TFLite Support metadata format (``TFLITE_METADATA`` with an associated labels file, read
 by the Task Library) needs the tflite-support package, which pins protobuf < 4 and so
@@ -50,14 +50,16 @@ def parse_variants(values):
     return out
 
 
-def convert(model, variant, representative=None):
+def convert(model, variant, representative=None, normalize=None):
     """The flatbuffer of ``model`` as TFLite ``variant``.
 
     Args:
       model: the jacktf Model (weights restored).
       variant: one of VARIANTS.
-      representative: for 'int8', preprocessed float32 images [S, S, 3] to calibrate the
-        activation ranges (eval preprocessing of training images).
+      representative: for 'int8', the client's float32 images [S, S, 3] of training
+        images (eval preprocessing) to calibrate the activation ranges.
+      normalize: the normalization to put inside the model when the input is pixels
+        (see ``client_preprocessing``), else None.
 
     Returns:
       The .tflite bytes.
@@ -66,7 +68,7 @@ def convert(model, variant, representative=None):
       ExportError: the converter failed (the message names the variant and its reason).
     """
     batch = 1 if variant == 'int8' else None
-    fn = probabilities_function(model, batch)
+    fn = probabilities_function(model, batch, normalize)
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [fn.get_concrete_function()], model.network)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -75,7 +77,10 @@ def convert(model, variant, representative=None):
     if variant == 'float16':
         converter.target_spec.supported_types = [tf.float16]
     if variant == 'int8':
-        images = [np.asarray(image, np.float32) for image in representative or ()]
+        images = [np.array(image, np.float32) for image in representative or ()]
+        if normalize is not None:  # pixels: calibrate the input range to all of [0, 255]
+            for image in images:  # so the uint8 input is the pixel (scale 1, zero 0)
+                image[0, 0], image[0, 1] = 0.0, 255.0
         if not images:
             raise ExportError('--tflite int8 needs representative images to calibrate '
                               'the quantization, and none could be read from TRAIN_FILES.')
