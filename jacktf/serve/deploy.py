@@ -240,8 +240,7 @@ def _require_litert():
     try:
         import ai_edge_litert.interpreter  # noqa: F401
     except ImportError:
-        raise ConfigError('--tflite models are verified in the LiteRT interpreter, which '
-                          f'is not installed: {tflite.EXTRA}.') from None
+        raise ConfigError(tflite.MISSING) from None
 
 
 def _require_onnx():

@@ -27,6 +27,8 @@ VARIANTS = ('float', 'float16', 'dynamic', 'int8')
 LABELS_KEY = 'jacktf_labels'
 CARD_KEY = 'jacktf_card'
 EXTRA = "pip install 'jacktf[tflite]'"
+MISSING = ('TFLite models are verified and run in the LiteRT interpreter (ai-edge-litert), '
+           f'which is not installed: {EXTRA}.')
 
 
 def parse_variants(values):
@@ -152,8 +154,7 @@ def interpreter(flat):
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        raise ConfigError('TFLite models are verified and run in the LiteRT interpreter, '
-                          f'which is not installed: {EXTRA}.') from None
+        raise ConfigError(MISSING) from None
     return Interpreter(model_content=bytes(flat))
 
 
