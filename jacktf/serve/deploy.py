@@ -94,12 +94,12 @@ def _targets(export_dir, version, tflite_variants, onnx):
 
 def _keep_existing(model, path, parity_images):
     """Checks that the existing SavedModel ``path`` holds ``model``'s weights."""
-    _, _ = export.load_saved_model(path)
+    module, _ = export.load_saved_model(path)
     if not parity_images:
         raise ExportError(f'{path} already exists and no image could be read to check that '
                           'it holds these weights. Give --overwrite to replace it.')
     try:
-        diff = export.check_parity(model, tf.saved_model.load(path), parity_images)
+        diff = export.check_parity(model, module, parity_images)
     except ExportError as e:
         raise ExportError(f'{path} already exists but holds other weights than this '
                           f'checkpoint ({e}). Give --overwrite to replace it, or another '
@@ -159,22 +159,7 @@ def export_all(model, *, export_dir, version, class_names, labels_path=None,
             raise ConfigError(f'No decodable image in {verify_source or "the eval files"} '
                               'to verify the TFLite/ONNX models on.')
     parity = list(verify_images[:4])
-    keep = False
-    if not overwrite:
-        existing = [targets[k] for k in derived if os.path.exists(targets[k])]
-        if existing:
-            raise ExportError(export.already_exported(existing[0], version))
-        if os.path.exists(targets['saved_model']):
-            if not derived:
-                raise ExportError(export.already_exported(targets['saved_model'], version))
-            keep = True
-    prepare = normalize = None
-    if derived:
-        section = client_preprocessing.section(model, registry)
-        prepare = client_preprocessing.client_function(section, registry)
-        if section['input'] == 'pixels':
-            name = section['name']
-            normalize = lambda x: client_preprocessing.normalize(name, x)  # noqa: E731
+    keep = _existing(targets, derived, overwrite, version)
     folders = {}
     try:
         summary = {'version': int(version)}
@@ -191,36 +176,11 @@ def export_all(model, *, export_dir, version, class_names, labels_path=None,
         summary['saved_model'] = {'path': targets['saved_model'], 'parity': diff,
                                   'kept': keep}
         if derived:
-            _, serve = export.load_saved_model(reference_path)
-            reference = _serve(serve, verify_images)
-            inputs = [prepare(data) for data in verify_images]
-            common = {'class_names': class_names, 'model': model, 'registry': registry,
-                      'normalize': normalize,
-                      'source': dict(source or {}, saved_model=targets['saved_model']),
-                      'verify_source': verify_source}
-            results = []
-            if tflite_variants:
-                folders['tflite'] = staging.staging_dir(targets['tflite'])
-                calibration = [prepare(data) for data in representative]
-                for variant in tflite_variants:
-                    results.append(_tflite(variant, folders['tflite'], reference, inputs,
-                                           calibration, representative_source,
-                                           limits[variant], **common))
-                model_card.write_labels(folders['tflite'], class_names)
-            if onnx:
-                folders['onnx'] = staging.staging_dir(targets['onnx'])
-                results.append(_onnx(folders['onnx'], reference, inputs, limits['onnx'],
-                                     **common))
-                model_card.write_labels(folders['onnx'], class_names)
-            failed = [r for r in results if r['verification']['shortfalls']]
-            if failed:
-                raise ExportError(_failure_message(results, failed, verify_source))
-            summary['tflite'] = [dict(r, path=os.path.join(targets['tflite'], r['file']))
-                                 for r in results if r['format'] == 'tflite']
-            onnx_results = [r for r in results if r['format'] == 'onnx']
-            if onnx_results:
-                summary['onnx'] = dict(onnx_results[0], path=os.path.join(
-                    targets['onnx'], onnx_results[0]['file']))
+            summary.update(_derived(
+                model, targets, folders, reference_path, tflite_variants, onnx,
+                verify_images, verify_source, representative, representative_source,
+                limits, registry, class_names,
+                dict(source or {}, saved_model=targets['saved_model'])))
         for key, folder in folders.items():  # all checks passed: into place
             if staging.publish(folder, targets[key]):
                 log.info('Replaced the existing export %s (--overwrite).', targets[key])
@@ -234,6 +194,59 @@ def export_all(model, *, export_dir, version, class_names, labels_path=None,
                     pass  # it holds other versions
     _log_summary(summary)
     return summary
+
+
+def _existing(targets, derived, overwrite, version):
+    """Whether an existing SavedModel of this version is kept (only other formats are
+    added); raises ExportError when a target exists and ``overwrite`` is not given."""
+    if overwrite:
+        return False
+    existing = [targets[k] for k in derived if os.path.exists(targets[k])]
+    if existing:
+        raise ExportError(export.already_exported(existing[0], version))
+    if os.path.exists(targets['saved_model']):
+        if not derived:
+            raise ExportError(export.already_exported(targets['saved_model'], version))
+        return True
+    return False
+
+
+def _derived(model, targets, folders, reference_path, tflite_variants, onnx,
+             verify_images, verify_source, representative, representative_source, limits,
+             registry, class_names, source):
+    """Converts, checks and stages the TFLite and ONNX models; their summary entries."""
+    section = client_preprocessing.section(model, registry)
+    prepare = client_preprocessing.client_function(section, registry)
+    normalize = None
+    if section['input'] == 'pixels':
+        normalize = lambda x: client_preprocessing.normalize(section['name'], x)  # noqa
+    _, serve = export.load_saved_model(reference_path)
+    reference = _serve(serve, verify_images)
+    inputs = [prepare(data) for data in verify_images]
+    common = {'class_names': class_names, 'model': model, 'registry': registry,
+              'normalize': normalize, 'source': source, 'verify_source': verify_source}
+    results = []
+    if tflite_variants:
+        folders['tflite'] = staging.staging_dir(targets['tflite'])
+        calibration = [prepare(data) for data in representative]
+        for variant in tflite_variants:
+            results.append(_tflite(variant, folders['tflite'], reference, inputs,
+                                   calibration, representative_source, limits[variant],
+                                   **common))
+        model_card.write_labels(folders['tflite'], class_names)
+    if onnx:
+        folders['onnx'] = staging.staging_dir(targets['onnx'])
+        results.append(_onnx(folders['onnx'], reference, inputs, limits['onnx'], **common))
+        model_card.write_labels(folders['onnx'], class_names)
+    failed = [r for r in results if r['verification']['shortfalls']]
+    if failed:
+        raise ExportError(_failure_message(results, failed, verify_source))
+    out = {'tflite': [dict(r, path=os.path.join(targets['tflite'], r['file']))
+                      for r in results if r['format'] == 'tflite']}
+    for r in results:
+        if r['format'] == 'onnx':
+            out['onnx'] = dict(r, path=os.path.join(targets['onnx'], r['file']))
+    return out
 
 
 def _require_litert():

@@ -10,8 +10,9 @@ Variants (``jacktf export --tflite float,int8``):
   compilers take).
 
 Every variant takes the client's image (pixels for the built-in preprocessors, with the
-normalization inside; see ``client_preprocessing``) and returns softmax probabilities. The labels and the card are stored inside the flatbuffer as metadata
-entries (``jacktf_labels``, ``jacktf_card``) besides the files written beside it. The
+normalization inside; see ``client_preprocessing``) and returns softmax probabilities.
+The labels and the card are stored inside the flatbuffer as metadata entries
+(``jacktf_labels``, ``jacktf_card``) as well as in the files written beside it. The
 TFLite Support metadata format (``TFLITE_METADATA`` with an associated labels file, read
 by the Task Library) needs the tflite-support package, which pins protobuf < 4 and so
 cannot be installed beside TensorFlow 2.21 (protobuf >= 6.31).
