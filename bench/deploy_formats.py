@@ -6,7 +6,8 @@ Usage: python bench/deploy_formats.py --photos DIR [--out DIR] [--skip_tiny]
 The tiny model trains gin/tiny_from_scratch.gin as it is and exports through
 `jacktf export`. MobileNet is exported through the Python API: with no ImageNet data
 here, its int8 model is calibrated on, and every format checked on, random crops and
-flips of the photos in DIR (calibration and check sets drawn with different seeds).
+flips of the photos in DIR (calibration and check sets drawn with different seeds),
+and measured without the export's thresholds (the JSON says which it would miss).
 Then `jacktf predict` runs the first photo (chelsea.png if present) through the
 SavedModel, the float and int8 TFLite models and the ONNX model.
 Prints JSON: per model and format, bytes, top-1 agreement and max |diff| with the
@@ -66,17 +67,18 @@ def predict_all(models, photo):
 
 
 def summary_of(saved_model, folder_tflite, folder_onnx):
+    from jacktf.serve import verify
     out = {'saved_model_bytes': sum(os.path.getsize(os.path.join(d, f))
                                     for d, _, fs in os.walk(saved_model) for f in fs)}
-    for fmt in FORMATS:
-        card = json.load(open(os.path.join(folder_tflite, f'{fmt}.json')))
-        out[f'tflite_{fmt}'] = {k: card['verification'][k] for k in
-                                ('top1_agreement', 'max_abs_diff', 'images')}
-        out[f'tflite_{fmt}']['bytes'] = card['bytes']
-    card = json.load(open(os.path.join(folder_onnx, 'model.json')))
-    out['onnx'] = {k: card['verification'][k] for k in
-                   ('top1_agreement', 'max_abs_diff', 'images')}
-    out['onnx']['bytes'] = card['bytes']
+    cards = {f'tflite_{fmt}': (os.path.join(folder_tflite, f'{fmt}.json'), fmt)
+             for fmt in FORMATS}
+    cards['onnx'] = (os.path.join(folder_onnx, 'model.json'), 'onnx')
+    for key, (path, fmt) in cards.items():
+        check = json.load(open(path))['verification']
+        out[key] = {k: check[k] for k in ('top1_agreement', 'max_abs_diff', 'images')}
+        out[key]['bytes'] = json.load(open(path))['bytes']
+        out[key]['default_thresholds_missed'] = verify.shortfalls(
+            check, verify.THRESHOLDS[fmt])
     return out
 
 
@@ -103,7 +105,7 @@ def mobilenet(out, photos, photo, count):
     from jacktf.core.model import Model
     from jacktf.core.restore import restore_from_checkpoint
     from jacktf.pretrained import builtin
-    from jacktf.serve import deploy
+    from jacktf.serve import deploy, verify
     registry = runtime.load_plugins()
     runtime.setup_logging(stream=sys.stderr)
     model = Model(backbone='mobilenet_v1_025', head='native', registry=registry).build()
@@ -116,7 +118,8 @@ def mobilenet(out, photos, photo, count):
         onnx=True, verify_images=checked, verify_source=f'{len(checked)} crops of photos',
         representative=crops(photos, count, seed=0),
         representative_source=f'{count} crops of photos', registry=registry,
-        source={'checkpoint': 'builtin://mobilenet_v1_025', 'step': 1})
+        source={'checkpoint': 'builtin://mobilenet_v1_025', 'step': 1},
+        limits={fmt: {} for fmt in verify.THRESHOLDS})  # measure; judged in summary_of
     saved = os.path.join(export, '1')
     result = summary_of(saved, os.path.join(export, 'tflite', '1'),
                         os.path.join(export, 'onnx', '1'))

@@ -101,7 +101,7 @@ def _experiment_for(model_dir, gin_files=(), gin_params=()):
 def cmd_export(args):
     from jacktf.serve import deploy, tflite, verify
     variants = tflite.parse_variants(args.tflite)
-    limits = verify.thresholds(args.float_tolerance, args.min_int8_agreement,
+    limits = verify.thresholds(args.float_tolerance, args.min_agreement,
                                args.onnx_tolerance)
     experiment = _experiment_for(args.model_dir, args.gin_file or (), args.gin_param)
     summary = deploy.export_run(
@@ -339,8 +339,8 @@ def build_parser():
     p.add_argument('--verify_count', type=_positive_int, default=200,
                    help='EVAL_FILES images each TFLite/ONNX model is checked on against '
                    'the SavedModel (default 200)')
-    p.add_argument('--min_int8_agreement', type=float,
-                   help='top-1 agreement the int8 model needs (default 0.98)')
+    p.add_argument('--min_agreement', type=float,
+                   help='top-1 agreement the int8 and dynamic models need (default 0.98)')
     p.add_argument('--float_tolerance', type=float,
                    help='max |probability diff| of the float TFLite model (default 1e-5)')
     p.add_argument('--onnx_tolerance', type=float,

@@ -376,7 +376,7 @@ def _failure_message(results, failed, verify_source):
             f'SavedModel on {verify_source}, so nothing was written. {lines}. The SavedModel '
             'itself is fine; a quantized model that disagrees may need more or more typical '
             'representative images (--representative_count), or a threshold you accept '
-            '(--min_int8_agreement, --float_tolerance, --onnx_tolerance).')
+            '(--min_agreement, --float_tolerance, --onnx_tolerance).')
 
 
 def _log_summary(summary):

@@ -8,12 +8,11 @@ Thresholds (top-1 agreement: the share of images whose most probable class is th
 SavedModel's; max |diff|: the largest difference of any class probability):
 
 * float TFLite: max |diff| <= 1e-5 (the same float32 math, another kernel library);
-* float16 TFLite: top-1 agreement >= 99% and max |diff| <= 0.01 (weights rounded to
-  float16 move probabilities by about 1e-3);
-* dynamic TFLite: top-1 agreement >= 98% and max |diff| <= 0.1 (int8 weights and
-  activations quantized on the fly);
-* int8 TFLite: top-1 agreement >= 98% (max |diff| reported: uint8 probabilities have
-  steps of 1/256, and calibration error adds to that);
+* float16 TFLite: top-1 agreement >= 99% and max |diff| <= 0.05 (weights rounded to
+  float16 move probabilities by 1e-3 to 2e-2: 0.0015 on the tiny demo model, 0.017 on
+  MobileNet v1 0.25 with 1001 classes);
+* dynamic and int8 TFLite: top-1 agreement >= 98% (max |diff| reported, not gated: uint8
+  probabilities have steps of 1/256, and an image between two classes can move far);
 * ONNX: max |diff| <= 1e-4.
 """
 
@@ -23,8 +22,8 @@ from jacktf.core.errors import ConfigError
 
 THRESHOLDS = {
     'float': {'max_abs_diff': 1e-5},
-    'float16': {'min_top1_agreement': 0.99, 'max_abs_diff': 0.01},
-    'dynamic': {'min_top1_agreement': 0.98, 'max_abs_diff': 0.1},
+    'float16': {'min_top1_agreement': 0.99, 'max_abs_diff': 0.05},
+    'dynamic': {'min_top1_agreement': 0.98},
     'int8': {'min_top1_agreement': 0.98},
     'onnx': {'max_abs_diff': 1e-4},
 }
@@ -35,7 +34,7 @@ def thresholds(float_tolerance=None, min_agreement=None, onnx_tolerance=None):
 
     Args:
       float_tolerance: max |diff| of the float TFLite model.
-      min_agreement: the int8 model's minimum top-1 agreement, in [0, 1].
+      min_agreement: the int8 and dynamic models' minimum top-1 agreement, in [0, 1].
       onnx_tolerance: max |diff| of the ONNX model.
 
     Raises:
@@ -47,14 +46,15 @@ def thresholds(float_tolerance=None, min_agreement=None, onnx_tolerance=None):
         if value is not None and not value >= 0:
             raise ConfigError(f'{flag} must be >= 0, got {value}.')
     if min_agreement is not None and not 0 <= min_agreement <= 1:
-        raise ConfigError(f'--min_int8_agreement must be in [0, 1] (a share of images), '
+        raise ConfigError(f'--min_agreement must be in [0, 1] (a share of images), '
                           f'got {min_agreement}.')
     if float_tolerance is not None:
         out['float']['max_abs_diff'] = float(float_tolerance)
     if onnx_tolerance is not None:
         out['onnx']['max_abs_diff'] = float(onnx_tolerance)
     if min_agreement is not None:
-        out['int8']['min_top1_agreement'] = float(min_agreement)
+        for variant in ('int8', 'dynamic'):
+            out[variant]['min_top1_agreement'] = float(min_agreement)
     return out
 
 
@@ -87,7 +87,7 @@ def describe_limits(limits):
         parts.append(f'top-1 agreement >= {limits["min_top1_agreement"]:.2%}')
     if limits.get('max_abs_diff') is not None:
         parts.append(f'max |diff| <= {limits["max_abs_diff"]:.3g}')
-    return 'needs ' + ', '.join(parts)
+    return 'needs ' + ', '.join(parts) if parts else 'no thresholds'
 
 
 def describe(stats):
