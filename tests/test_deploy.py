@@ -5,6 +5,8 @@ import glob
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -172,6 +174,7 @@ def test_onnx_verified_in_onnxruntime(model_dir, tmp_path):
     np.testing.assert_allclose(got, _serve(os.path.join(out, str(STEPS)), paths), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_predict_prints_the_same_table_for_all_three_formats(model_dir, tmp_path):
     _needs('ai_edge_litert', 'tflite')
     _needs('tf2onnx', 'onnx')
@@ -264,6 +267,7 @@ def test_missing_runtime_is_a_clear_error(model_dir, tmp_path):
     assert 'float, float16, dynamic, int8' in r.stderr
 
 
+@pytest.mark.slow
 def test_versions_are_steps_and_exports_are_not_overwritten_by_accident(model_dir, tmp_path):
     existing = os.path.join(model_dir, 'export', str(STEPS))
     stamp = os.path.getmtime(os.path.join(existing, 'saved_model.pb'))
@@ -280,13 +284,18 @@ def test_versions_are_steps_and_exports_are_not_overwritten_by_accident(model_di
     r = _export(model_dir, '--checkpoint', os.path.join(model_dir, 'checkpoints', 'ckpt-100'))
     assert r.returncode == 0, r.stderr[-2000:]
     assert os.path.isfile(os.path.join(model_dir, 'export', '100', 'saved_model.pb'))
-    # A checkpoint without a step (written by other code) needs --version.
-    from jacktf.core import runtime
-    experiment = runtime.experiment_from_gin(
-        [os.path.join(model_dir, 'operative_config.gin')], (), model_dir)
-    experiment.restore_latest()
-    foreign = tf.train.Checkpoint(network=experiment.model.network).write(
-        str(tmp_path / 'foreign' / 'weights'))
+    # A checkpoint without a step (written by other code) needs --version. Written in
+    # a subprocess: parsing gin here would lock gin's registry for later test modules.
+    foreign = str(tmp_path / 'foreign' / 'weights')
+    script = ('import sys, tensorflow as tf\n'
+              'from jacktf.core import runtime\n'
+              'm = sys.argv[1]\n'
+              'e = runtime.experiment_from_gin([m + "/operative_config.gin"], (), m)\n'
+              'e.restore_latest()\n'
+              'tf.train.Checkpoint(network=e.model.network).write(sys.argv[2])\n')
+    r = subprocess.run([sys.executable, '-c', script, model_dir, foreign], cwd=ROOT,
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr[-2000:]
     out = str(tmp_path / 'exports')
     r = _export(model_dir, '--checkpoint', foreign, '--export_dir', out)
     assert r.returncode == 2
