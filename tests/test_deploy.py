@@ -228,6 +228,9 @@ def test_predict_prints_the_same_table_for_all_three_formats(model_dir, tmp_path
                  paths[0]], timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads(r.stdout)[0]['predictions'] == rows[2 * len(paths)]['predictions']
+    r = run_cli(['jacktf.cli', 'predict', '--model', str(moved / 'int8.tflite'), '--cam_dir',
+                 str(tmp_path / 'cams'), paths[0]], timeout=TIMEOUT)
+    assert r.returncode == 2 and '--cam_dir needs a SavedModel' in r.stderr
     (moved / 'labels.txt').write_text('one\ntwo\nthree\n')
     r = run_cli(['jacktf.cli', 'predict', '--model', str(moved / 'int8.tflite'), paths[0]],
                 timeout=TIMEOUT)
@@ -262,6 +265,8 @@ def test_missing_runtime_is_a_clear_error(model_dir, tmp_path):
                 env={'PYTHONPATH': f'{blocker}{os.pathsep}{ROOT}'}, timeout=TIMEOUT)
     assert r.returncode == 2 and 'Traceback' not in r.stderr
     assert "not installed: pip install 'jacktf[tflite]'" in r.stderr
+    r = run_cli(['jacktf.cli', 'predict', str(tmp_path)], timeout=TIMEOUT)
+    assert r.returncode == 2 and 'Give the model to predict with: --model' in r.stderr
     r = _export(model_dir, '--tflite', 'int4')
     assert r.returncode == 2 and "'int4' is not a TFLite variant" in r.stderr
     assert 'float, float16, dynamic, int8' in r.stderr
