@@ -101,14 +101,28 @@ def _experiment_for(model_dir, gin_files=(), gin_params=()):
 
 
 def cmd_export(args):
+    from jacktf.serve import deploy, tflite, verify
+    variants = tflite.parse_variants(args.tflite)
+    limits = verify.thresholds(args.float_tolerance, args.min_agreement,
+                               args.onnx_tolerance)
     experiment = _experiment_for(args.model_dir, args.gin_file or (), args.gin_param)
-    path, diff = experiment.export(checkpoint=args.checkpoint, export_dir=args.export_dir)
-    parity = 'not checked: no decodable image found' if diff is None else f'{diff:.2g}'
-    print(f'SavedModel: {path} (parity max |diff| {parity})')
-    if args.tflite:
-        from jacktf.core.tflite import export_tflite
-        tflite_path, tdiff = export_tflite(experiment.model, path)
-        print(f'TFLite: {tflite_path} (max |diff| vs SavedModel {tdiff:.2g})')
+    summary = deploy.export_run(
+        experiment, checkpoint=args.checkpoint, export_dir=args.export_dir,
+        version=args.version, tflite_variants=variants, onnx=args.onnx,
+        overwrite=args.overwrite, representative_count=args.representative_count,
+        verify_count=args.verify_count, limits=limits)
+    saved = summary['saved_model']
+    parity = ('not checked: no decodable image found' if saved['parity'] is None
+              else f"{saved['parity']:.2g}")
+    kept = '; the existing export, kept' if saved['kept'] else ''
+    print(f"SavedModel: {saved['path']} (parity max |diff| {parity}{kept})")
+    for result in summary.get('tflite', []) + [summary[k] for k in ('onnx',)
+                                               if k in summary]:
+        name = 'ONNX' if result['format'] == 'onnx' else f"TFLite {result['variant']}"
+        v = result['verification']
+        print(f"{name}: {result['path']} ({result['bytes']} bytes; {v['runtime']}: top-1 "
+              f"agreement {v['top1_agreement']:.2%}, max |diff| {v['max_abs_diff']:.3g} "
+              f"on {v['images']} images)")
     return 0
 
 
@@ -133,7 +147,7 @@ def _note(message):
 
 def _read_inputs(inputs):
     """[(path, encoded)] of the inputs that can be predicted on, and [(path, reason)]."""
-    from jacktf.core import predict
+    from jacktf.serve import predict
     from jacktf.core.errors import DataError
     files = predict.collect_images(inputs)
     images, skipped = [], []
@@ -155,43 +169,67 @@ def _read_inputs(inputs):
     return images, skipped
 
 
+def _predict_rows(runner, images, top_k):
+    probs = runner.probabilities([enc for _, enc in images])
+    names = runner.class_names
+    rows = []
+    for (path, _), p in zip(images, probs):
+        order = p.argsort()[::-1][:top_k]
+        rows.append({'file': path, 'model': runner.path, 'format': runner.kind,
+                     'predictions': [{'class': int(c), 'class_name': names[c],
+                                      'probability': float(p[c])} for c in order]})
+    return rows
+
+
+def _print_table(rows):
+    width = max(len(r['file']) for r in rows)
+    cwidth = max([len(p['class_name']) for r in rows for p in r['predictions']] + [5])
+    print(f'{"FILE":<{width}}  {"CLASS":<{cwidth}}  PROBABILITY')
+    for r in rows:
+        for j, p in enumerate(r['predictions']):
+            print(f"{r['file'] if j == 0 else '':<{width}}  "
+                  f"{p['class_name']:<{cwidth}}  {p['probability']:.4f}")
+        if 'cam' in r:
+            print(f"{'':<{width}}  CAM overlay: {r['cam']}")
+
+
 def cmd_predict(args):
     import os
     import tensorflow as tf
     from PIL import Image
-    from jacktf.core import export, predict
+    from jacktf.serve import predict, runners
+    registry = runtime.load_plugins()
+    sources = list(args.models or [])
     if args.pretrained:  # an official checkpoint with its own ImageNet classifier
         from jacktf.pretrained import classifier
-        runtime.load_plugins()
-        folder, note = classifier.imagenet_saved_model(args.pretrained), None
-    else:
-        folder, note = export.find_saved_model(args.saved_model)
+        sources.insert(0, classifier.imagenet_saved_model(args.pretrained))
+    if not sources:
+        runtime.fail('Give the model to predict with: --model (a SavedModel, .tflite or '
+                     '.onnx; repeat it to compare them), --saved_model or --pretrained.')
     if args.cam_dir and os.path.exists(args.cam_dir) and not os.path.isdir(args.cam_dir):
         runtime.fail(f'--cam_dir {args.cam_dir!r} is a file. Give a folder (it is created '
                      'if missing).')
+    opened = [runners.open_model(source, registry) for source in sources]
     images, skipped = _read_inputs(args.inputs)
-    if note:
-        _note(note)
-    module, serve = export.load_saved_model(folder)
-    explain = module.signatures.get('explain_images') if args.cam_dir else None
-    if args.cam_dir and explain is None:
-        runtime.fail(f'--cam_dir: the SavedModel {folder!r} has no explain_images signature '
-                     '(its backbone card names no CAM endpoint). Leave out --cam_dir.')
-    rows = []
-    for start in range(0, len(images), 32):
-        chunk = images[start:start + 32]
-        probs = serve(images=tf.constant([enc for _, enc in chunk]))['probabilities'].numpy()
-        names = getattr(module, 'class_names', None)
-        names = ([n.decode() for n in names.numpy()] if names is not None
-                 else [str(i) for i in range(probs.shape[1])])
-        for (path, _), p in zip(chunk, probs):
-            order = p.argsort()[::-1][:args.top_k]
-            rows.append({'file': path, 'predictions': [
-                {'class': int(c), 'class_name': names[c], 'probability': float(p[c])}
-                for c in order]})
+    for runner in opened:
+        if runner.note:
+            _note(runner.note)
+    explain = None
+    if args.cam_dir:
+        first = opened[0]
+        if first.kind != 'saved_model':
+            runtime.fail(f'--cam_dir needs a SavedModel (its explain_images signature); '
+                         f'{first.path!r} is a {first.kind} model. Give the SavedModel it '
+                         'was exported from.')
+        explain = first.module.signatures.get('explain_images')
+        if explain is None:
+            runtime.fail(f'--cam_dir: the SavedModel {first.path!r} has no explain_images '
+                         'signature (its backbone card names no CAM endpoint). Leave out '
+                         '--cam_dir.')
+    tables = [_predict_rows(runner, images, args.top_k) for runner in opened]
     if explain is not None:
         os.makedirs(args.cam_dir, exist_ok=True)
-        for row, (_, encoded) in zip(rows, images):
+        for row, (_, encoded) in zip(tables[0], images):
             array = predict.decode(encoded)  # the pixels the serving signature sees
             cam = explain(images=tf.constant(array[None]))['cam'].numpy()[0]
             overlay, _ = predict.cam_overlay(array, cam)
@@ -199,17 +237,12 @@ def cmd_predict(args):
             row['cam'] = predict.unique_path(args.cam_dir, stem)  # never overwrites
             Image.fromarray(overlay).save(row['cam'], format='PNG')
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([row for rows in tables for row in rows], indent=2))
     else:
-        width = max(len(r['file']) for r in rows)
-        cwidth = max([len(p['class_name']) for r in rows for p in r['predictions']] + [5])
-        print(f'{"FILE":<{width}}  {"CLASS":<{cwidth}}  PROBABILITY')
-        for r in rows:
-            for j, p in enumerate(r['predictions']):
-                print(f"{r['file'] if j == 0 else '':<{width}}  "
-                      f"{p['class_name']:<{cwidth}}  {p['probability']:.4f}")
-            if 'cam' in r:
-                print(f"{'':<{width}}  CAM overlay: {r['cam']}")
+        for runner, rows in zip(opened, tables):
+            if len(opened) > 1:
+                print(f'== {runner.path} ({runner.label})')
+            _print_table(rows)
     if skipped:
         for path, reason in skipped:
             _note(f'skipped {path}: {reason}')
@@ -304,13 +337,34 @@ def build_parser():
     p.add_argument('--allow_empty_classes', action='store_true',
                    help='keep a class folder without usable images as a class')
     p.set_defaults(func=cmd_convert)
-    p = sub.add_parser('export', help='export a SavedModel (TF Serving layout)')
+    p = sub.add_parser('export', help='export a SavedModel (TF Serving layout), TFLite '
+                       'and ONNX models, each verified in its runtime')
     p.add_argument('--model_dir', required=True)
     p.add_argument('--checkpoint', help='default: the latest of the model directory')
     p.add_argument('--export_dir', help='default: MODEL_DIR/export')
+    p.add_argument('--version', help='the version folder (default: the checkpoint\'s '
+                   'training step)')
+    p.add_argument('--overwrite', action='store_true',
+                   help='replace an existing export of the same version')
     p.add_argument('--gin_file', action='append', help='default: its operative_config.gin')
     p.add_argument('--gin_param', action='append', default=[])
-    p.add_argument('--tflite', action='store_true', help='also write a float TFLite model')
+    p.add_argument('--tflite', action='append', nargs='?', const='float',
+                   metavar='VARIANTS', help='also write TFLite models: float, float16, '
+                   'dynamic, int8 (comma list or repeated; alone: float). Needs '
+                   'jacktf[tflite]')
+    p.add_argument('--onnx', action='store_true',
+                   help='also write an ONNX model (needs jacktf[onnx])')
+    p.add_argument('--representative_count', type=_positive_int, default=100,
+                   help='TRAIN_FILES images that calibrate the int8 model (default 100)')
+    p.add_argument('--verify_count', type=_positive_int, default=200,
+                   help='EVAL_FILES images each TFLite/ONNX model is checked on against '
+                   'the SavedModel (default 200)')
+    p.add_argument('--min_agreement', type=float,
+                   help='top-1 agreement the int8 and dynamic models need (default 0.98)')
+    p.add_argument('--float_tolerance', type=float,
+                   help='max |probability diff| of the float TFLite model (default 1e-5)')
+    p.add_argument('--onnx_tolerance', type=float,
+                   help='max |probability diff| of the ONNX model (default 1e-4)')
     p.set_defaults(func=cmd_export)
     p = sub.add_parser('eval', help='evaluate a checkpoint or SavedModel on EVAL_FILES')
     p.add_argument('--model_dir', required=True)
@@ -320,15 +374,17 @@ def build_parser():
     p.add_argument('--gin_file', action='append')
     p.add_argument('--gin_param', action='append', default=[])
     p.set_defaults(func=cmd_eval)
-    p = sub.add_parser('predict', help='classify image files with a SavedModel')
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument('--saved_model',
-                        help='a SavedModel, an export folder (its newest version) or a '
-                        'model directory')
-    source.add_argument('--pretrained', metavar='BACKBONE',
-                        help='an official ImageNet checkpoint with its own classifier, '
-                        'e.g. mobilenet_v1_025 (shipped) or any name of `jacktf '
-                        'pretrained list` (downloaded once)')
+    p = sub.add_parser('predict', help='classify image files with a SavedModel, a '
+                       '.tflite or a .onnx model (or several, to compare them)')
+    p.add_argument('--model', dest='models', action='append',
+                   help='a SavedModel (folder, export folder or model directory), a '
+                   '.tflite or a .onnx file; repeat to compare models on the same images')
+    p.add_argument('--saved_model', dest='models', action='append',
+                   help='the same as --model')
+    p.add_argument('--pretrained', metavar='BACKBONE',
+                   help='an official ImageNet checkpoint with its own classifier, '
+                   'e.g. mobilenet_v1_025 (shipped) or any name of `jacktf '
+                   'pretrained list` (downloaded once)')
     p.add_argument('inputs', nargs='+', help='image files or folders')
     p.add_argument('--top_k', type=_positive_int, default=5,
                    help='classes listed per image')

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from jacktf.core.predict import upsampled_cam
+from jacktf.serve.predict import upsampled_cam
 from jacktf.data import demo
 from conftest import ROOT, run_cli
 
@@ -159,12 +159,14 @@ def test_eval_writes_metrics_and_confusion_matrix(trained):
 
 
 def test_export_cli_with_tflite(trained, tmp_path):
+    pytest.importorskip('ai_edge_litert', reason='ai-edge-litert is not installed: pip '
+                        'install -e ".[tflite]" to test TFLite exports')
     model_dir, _ = trained
     out = str(tmp_path / 'exports')
     r = run_cli(['jacktf.cli', 'export', '--model_dir', model_dir, '--export_dir', out,
-                 '--tflite'])
+                 '--tflite', '--verify_count', '20'])
     assert r.returncode == 0, r.stderr[-2000:]
     assert os.path.isfile(os.path.join(out, '600', 'saved_model.pb'))
     assert os.path.isfile(os.path.join(out, '600', 'assets', 'labels.txt'))
-    assert os.path.isfile(os.path.join(out, 'tflite', '600.tflite'))
-    assert 'TFLite:' in r.stdout
+    assert os.path.isfile(os.path.join(out, 'tflite', '600', 'float.tflite'))
+    assert 'TFLite float:' in r.stdout and 'top-1 agreement 100.00%' in r.stdout

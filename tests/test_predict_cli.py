@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from jacktf.core import export
+from jacktf.serve import export
 from jacktf.core.errors import DataError
 from jacktf.data import demo
 from conftest import run_cli

@@ -17,7 +17,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from jacktf.core import compat, export, fingerprint
+from jacktf.core import compat, fingerprint
 from jacktf.core import strategy as strategy_lib
 from jacktf.core.rundir import CreatedFiles
 from jacktf.core.signals import StopRequests, Stopped
@@ -29,6 +29,7 @@ from jacktf.core.checkpointing import BestCheckpoints, checkpoint_manager
 from jacktf.core.trainer import (ProgressLine, averaged_weights, current_lr as _current_lr,
                                  data_errors as _data_errors)
 from jacktf.data import pipeline, preflight
+from jacktf.serve import export
 from jacktf.pretrained import builtin
 
 log = logging.getLogger('jacktf')

@@ -40,7 +40,7 @@ def imagenet_saved_model(name, registry=None):
     path = os.path.join(target, str(VERSION))
     if os.path.exists(os.path.join(path, 'saved_model.pb')):
         return path
-    from jacktf.core import export
+    from jacktf.serve import export
     from jacktf.core.model import Model
     from jacktf.core.restore import restore_from_checkpoint
     model = Model(backbone=name, head='native', registry=registry).build()

@@ -15,14 +15,12 @@ Outputs: ``probabilities`` [N, K], ``classes`` [N], ``class_names`` [N], and
 
 import logging
 import os
-import shutil
-import tempfile
-import time
 
 import numpy as np
 import tensorflow as tf
 
 from jacktf.core.errors import DataError, JacktfError
+from jacktf.serve import staging as staging_lib
 
 log = logging.getLogger('jacktf')
 SAVED_MODEL_FILES = ('saved_model.pb', 'saved_model.pbtxt')
@@ -160,6 +158,29 @@ def _outputs(logits, class_names, top_k):
             'top_k_class_names': tf.gather(class_names, top_c)}
 
 
+def probabilities_function(model, batch_size=None, normalize=None):
+    """A tf.function from float32 images [N, S, S, 3] (``images``) to
+    ``{'probabilities': [N, K]}``: the network, for TFLite and ONNX.
+
+    Args:
+      model: the jacktf Model.
+      batch_size: a fixed batch size, or None for a dynamic one.
+      normalize: the first op on the images (pixels -> the net's input range), or None
+        when the images come preprocessed.
+    """
+    size = model.image_size
+
+    @tf.function(input_signature=[tf.TensorSpec([batch_size, size, size, 3], tf.float32,
+                                                name='images')])
+    def probabilities(images):
+        if normalize is not None:
+            images = normalize(images)
+        logits = model.predict(images, training=False)['logits']
+        return {'probabilities': tf.nn.softmax(tf.cast(logits, tf.float32))}
+
+    return probabilities
+
+
 class ServingModule(tf.Module):
     """What the SavedModel holds: variables, class names and the traced signatures."""
 
@@ -262,31 +283,67 @@ def check_parity(model, loaded, encoded_images, atol=1e-4):
     return diff
 
 
+def write_saved_model(model, folder, *, class_names, labels_path=None):
+    """Writes the serving module of ``model`` into ``folder`` (which may exist, empty)."""
+    module = ServingModule(model, class_names, labels_path)
+    signatures = {'serving_default': module.serve_encoded,
+                  'predict_images': module.serve_images}
+    if module.cam_endpoint:
+        signatures['explain_images'] = module.explain
+    tf.saved_model.save(module, folder, signatures=signatures)
+    return folder
+
+
 def export_saved_model(model, export_dir, *, class_names, labels_path=None, version=None,
-                       parity_encoded=None, atol=1e-4):
-    """Writes ``export_dir/<version>/`` atomically; returns (path, parity difference)."""
+                       parity_encoded=None, atol=1e-4, overwrite=True):
+    """Writes ``export_dir/<version>/`` atomically and checks its parity.
+
+    Args:
+      model: the jacktf Model with the weights to export.
+      export_dir: the export base folder (TF Serving's layout: numbered versions).
+      class_names: one name per class.
+      labels_path: a labels.txt to ship as an asset, or None.
+      version: the version number: the training step of the weights.
+      parity_encoded: encoded images to check the export against the eval path.
+      atol: the largest probability difference the parity check accepts.
+      overwrite: replace an existing export of the same version (with a log line);
+        False refuses.
+
+    Returns:
+      (path, parity difference or None).
+
+    Raises:
+      ExportError: no version, the version exists and ``overwrite`` is False, the
+        export folder is a file, or the parity check failed.
+    """
     if os.path.exists(export_dir) and not os.path.isdir(export_dir):
         raise ExportError(f'The export folder {export_dir!r} is a file. Give another '
                           '--export_dir, or move the file away.')
-    module = ServingModule(model, class_names, labels_path)
-    version = int(version if version is not None else time.time())
+    if version is None:
+        raise ExportError('An export needs a version number (the training step of its '
+                          'weights): give --version N.')
+    version = int(version)
     target = os.path.join(export_dir, str(version))
-    os.makedirs(export_dir, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f'.{version}-', dir=export_dir)
+    if os.path.exists(target) and not overwrite:
+        raise ExportError(already_exported(target, version))
+    staging = staging_lib.staging_dir(target)
     try:
-        signatures = {'serving_default': module.serve_encoded,
-                      'predict_images': module.serve_images}
-        if module.cam_endpoint:
-            signatures['explain_images'] = module.explain
-        tf.saved_model.save(module, staging, signatures=signatures)
+        write_saved_model(model, staging, class_names=class_names, labels_path=labels_path)
         diff = None
         if parity_encoded:
             diff = check_parity(model, tf.saved_model.load(staging), parity_encoded, atol)
-        if os.path.exists(target):
-            shutil.rmtree(target)
-        os.rename(staging, target)
+        if staging_lib.publish(staging, target):
+            log.info('Replaced the existing export %s with a new export of step %d (a '
+                     'resumed run exports its last step again).', target, version)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        staging_lib.discard(staging)
     log.info('Exported SavedModel to %s (parity max |diff| %s)', target,
              'not checked' if diff is None else f'{diff:.2g}')
     return target, diff
+
+
+def already_exported(target, version):
+    """The refusal message for an export of a version that exists."""
+    return (f'{target} already exists: step {version} was exported before. Give '
+            '--overwrite to replace it, or export another checkpoint (--checkpoint) or '
+            'under another --version.')

@@ -1,0 +1,388 @@
+"""``jacktf export``: the SavedModel of one training step and, from the same weights,
+TFLite and ONNX models, each verified in its own runtime against the SavedModel.
+
+Layout (``MODEL_DIR/export`` by default, numbered by training step)::
+
+    export/600/                 SavedModel (TF Serving)
+    export/tflite/600/          float.tflite, int8.tflite, ... + float.json, ... + labels.txt
+    export/onnx/600/            model.onnx + model.json + labels.txt
+
+Everything is written into hidden folders and renamed into place only when every
+requested format has passed its check, so a failed export leaves nothing behind. An
+existing version is refused unless ``overwrite``; an existing SavedModel of the same
+step is kept (after checking it holds the same weights) when only other formats are
+added.
+"""
+
+import json
+import logging
+import os
+
+import tensorflow as tf
+
+from jacktf.core.errors import ConfigError
+from jacktf.serve import (client_preprocessing, export, model_card, onnx_export, staging,
+                          tflite, verify, versions)
+from jacktf.serve.export import ExportError
+
+log = logging.getLogger('jacktf')
+
+
+def export_run(experiment, *, checkpoint=None, export_dir=None, version=None,
+               tflite_variants=(), onnx=False, overwrite=False, representative_count=100,
+               verify_count=200, limits=None, registry=None):
+    """Exports a training run's checkpoint (the latest by default) in every format asked.
+
+    Args:
+      experiment: the run's Experiment (from its operative config).
+      checkpoint: a checkpoint prefix or folder; None for MODEL_DIR's latest.
+      export_dir: the export base folder; None for MODEL_DIR/export.
+      version: the version number; None for the checkpoint's global step.
+      tflite_variants: TFLite variants ('float', 'float16', 'dynamic', 'int8').
+      onnx: also write an ONNX model.
+      overwrite: replace existing exports of this version.
+      representative_count: TRAIN_FILES images that calibrate the int8 model.
+      verify_count: EVAL_FILES images each TFLite/ONNX model is checked on.
+      limits: thresholds by format (default ``verify.THRESHOLDS``).
+      registry: the Registry of preprocessors (default: the process default).
+
+    Returns:
+      The summary dict of ``export_all``, plus the checkpoint.
+
+    Raises:
+      ConfigError, ExportError: see ``export_all`` and ``versions.export_version``.
+    """
+    for value, flag in ((representative_count, '--representative_count'),
+                        (verify_count, '--verify_count')):
+        if int(value) < 1:
+            raise ConfigError(f'{flag} must be at least 1, got {value}.')
+    path = experiment.restore_latest(checkpoint)
+    number = versions.export_version(path, version)
+    names, labels_path = experiment.class_names()
+    held_out = experiment.eval_files or experiment.train_files
+    derived = bool(tflite_variants or onnx)
+    count = int(verify_count) if derived else 4
+    images = export.parity_images(held_out, experiment.decode_fn, count=count,
+                                  scan=count + 64)
+    representative = []
+    if 'int8' in tflite_variants:
+        representative = export.parity_images(
+            experiment.train_files, experiment.decode_fn, count=int(representative_count),
+            scan=int(representative_count) + 64)
+    which = 'EVAL_FILES' if experiment.eval_files else 'TRAIN_FILES'
+    summary = export_all(
+        experiment.model, export_dir=export_dir or os.path.join(experiment.model_dir,
+                                                                'export'),
+        version=number, class_names=names, labels_path=labels_path,
+        tflite_variants=tflite_variants, onnx=onnx, verify_images=images,
+        verify_source=f'{which} {held_out}', representative=representative,
+        representative_source=f'TRAIN_FILES {experiment.train_files}',
+        overwrite=overwrite, limits=limits, registry=registry,
+        source={'checkpoint': path, 'step': number})
+    summary['checkpoint'] = path
+    return summary
+
+
+def _targets(export_dir, version, tflite_variants, onnx):
+    out = {'saved_model': os.path.join(export_dir, str(version))}
+    if tflite_variants:
+        out['tflite'] = os.path.join(export_dir, 'tflite', str(version))
+    if onnx:
+        out['onnx'] = os.path.join(export_dir, 'onnx', str(version))
+    return out
+
+
+def _keep_existing(model, path, parity_images):
+    """Checks that the existing SavedModel ``path`` holds ``model``'s weights."""
+    module, _ = export.load_saved_model(path)
+    if not parity_images:
+        raise ExportError(f'{path} already exists and no image could be read to check that '
+                          'it holds these weights. Give --overwrite to replace it.')
+    try:
+        diff = export.check_parity(model, module, parity_images)
+    except ExportError as e:
+        raise ExportError(f'{path} already exists but holds other weights than this '
+                          f'checkpoint ({e}). Give --overwrite to replace it, or another '
+                          '--version.') from None
+    log.info('Keeping the existing SavedModel %s: it holds the same weights (max |diff| '
+             '%.2g on %d images); the other formats are checked against it.', path, diff,
+             len(parity_images))
+    return diff
+
+
+def export_all(model, *, export_dir, version, class_names, labels_path=None,
+               tflite_variants=(), onnx=False, verify_images=(), verify_source='',
+               representative=(), representative_source='', overwrite=False, limits=None,
+               registry=None, source=None):
+    """Writes the SavedModel and the TFLite/ONNX models of ``model`` as one export.
+
+    Args:
+      model: the jacktf Model with the weights.
+      export_dir: the export base folder.
+      version: the version number (training step).
+      class_names: one name per class; labels_path: the labels.txt to ship, or None.
+      tflite_variants: TFLite variants to write; onnx: write an ONNX model.
+      verify_images: encoded images the TFLite/ONNX models are checked on (the first
+        four also check the SavedModel against the eval path).
+      verify_source, representative_source: where the images came from (for the card).
+      representative: encoded images that calibrate the int8 model.
+      overwrite: replace existing folders of this version.
+      limits: thresholds by format (default ``verify.THRESHOLDS``).
+      registry: the Registry of preprocessors (default: the process default).
+      source: facts about the weights for the cards (checkpoint, step).
+
+    Returns:
+      {'version', 'saved_model': {path, parity, kept}, 'tflite': [...], 'onnx': ...};
+      each TFLite/ONNX entry holds its path, bytes and verification numbers.
+
+    Raises:
+      ExportError: a target exists (without ``overwrite``), a conversion failed, or a
+        model fell short of its thresholds (the message has every model's numbers).
+      ConfigError: a runtime or converter is not installed, or there is no image to
+        verify on.
+    """
+    from jacktf.core import plugins
+    registry = registry or plugins.default_registry()
+    limits = limits or verify.THRESHOLDS
+    tflite_variants = list(tflite_variants or ())
+    if os.path.exists(export_dir) and not os.path.isdir(export_dir):
+        raise ExportError(f'The export folder {export_dir!r} is a file. Give another '
+                          '--export_dir, or move the file away.')
+    targets = _targets(export_dir, version, tflite_variants, onnx)
+    derived = [k for k in targets if k != 'saved_model']
+    if derived:  # fail before any work when a runtime is missing or nothing to verify
+        if tflite_variants:
+            _require_litert()
+        if onnx:
+            _require_onnx()
+        if not verify_images:
+            raise ConfigError(f'No decodable image in {verify_source or "the eval files"} '
+                              'to verify the TFLite/ONNX models on.')
+    parity = list(verify_images[:4])
+    keep = _existing(targets, derived, overwrite, version)
+    folders = {}
+    try:
+        summary = {'version': int(version)}
+        if keep:
+            diff = _keep_existing(model, targets['saved_model'], parity)
+            reference_path = targets['saved_model']
+        else:
+            folders['saved_model'] = staging.staging_dir(targets['saved_model'])
+            export.write_saved_model(model, folders['saved_model'],
+                                     class_names=class_names, labels_path=labels_path)
+            diff = export.check_parity(model, tf.saved_model.load(
+                folders['saved_model']), parity) if parity else None
+            reference_path = folders['saved_model']
+        summary['saved_model'] = {'path': targets['saved_model'], 'parity': diff,
+                                  'kept': keep}
+        if derived:
+            summary.update(_derived(
+                model, targets, folders, reference_path, tflite_variants, onnx,
+                verify_images, verify_source, representative, representative_source,
+                limits, registry, class_names,
+                dict(source or {}, saved_model=targets['saved_model'])))
+        for key, folder in folders.items():  # all checks passed: into place
+            if staging.publish(folder, targets[key]):
+                log.info('Replaced the existing export %s (--overwrite).', targets[key])
+    finally:
+        for key, folder in folders.items():
+            staging.discard(folder)
+            if key != 'saved_model':  # export/tflite/ made for a version that failed
+                try:
+                    os.rmdir(os.path.dirname(targets[key]))
+                except OSError:
+                    pass  # it holds other versions
+    _log_summary(summary)
+    return summary
+
+
+def _existing(targets, derived, overwrite, version):
+    """Whether an existing SavedModel of this version is kept (only other formats are
+    added); raises ExportError when a target exists and ``overwrite`` is not given."""
+    if overwrite:
+        return False
+    existing = [targets[k] for k in derived if os.path.exists(targets[k])]
+    if existing:
+        raise ExportError(export.already_exported(existing[0], version))
+    if os.path.exists(targets['saved_model']):
+        if not derived:
+            raise ExportError(export.already_exported(targets['saved_model'], version))
+        return True
+    return False
+
+
+def _derived(model, targets, folders, reference_path, tflite_variants, onnx,
+             verify_images, verify_source, representative, representative_source, limits,
+             registry, class_names, source):
+    """Converts, checks and stages the TFLite and ONNX models; their summary entries."""
+    section = client_preprocessing.section(model, registry)
+    prepare = client_preprocessing.client_function(section, registry)
+    normalize = None
+    if section['input'] == 'pixels':
+        normalize = lambda x: client_preprocessing.normalize(section['name'], x)  # noqa
+    _, serve = export.load_saved_model(reference_path)
+    reference = _serve(serve, verify_images)
+    inputs = [prepare(data) for data in verify_images]
+    common = {'class_names': class_names, 'model': model, 'registry': registry,
+              'normalize': normalize, 'source': source, 'verify_source': verify_source}
+    results = []
+    if tflite_variants:
+        folders['tflite'] = staging.staging_dir(targets['tflite'])
+        calibration = [prepare(data) for data in representative]
+        for variant in tflite_variants:
+            results.append(_tflite(variant, folders['tflite'], reference, inputs,
+                                   calibration, representative_source, limits[variant],
+                                   **common))
+        model_card.write_labels(folders['tflite'], class_names)
+    if onnx:
+        folders['onnx'] = staging.staging_dir(targets['onnx'])
+        results.append(_onnx(folders['onnx'], reference, inputs, limits['onnx'], **common))
+        model_card.write_labels(folders['onnx'], class_names)
+    failed = [r for r in results if r['verification']['shortfalls']]
+    if failed:
+        raise ExportError(_failure_message(results, failed, verify_source))
+    out = {'tflite': [dict(r, path=os.path.join(targets['tflite'], r['file']))
+                      for r in results if r['format'] == 'tflite']}
+    for r in results:
+        if r['format'] == 'onnx':
+            out['onnx'] = dict(r, path=os.path.join(targets['onnx'], r['file']))
+    return out
+
+
+def _require_litert():
+    try:
+        import ai_edge_litert.interpreter  # noqa: F401
+    except ImportError:
+        raise ConfigError(tflite.MISSING) from None
+
+
+def _require_onnx():
+    for module in ('tf2onnx', 'onnxruntime'):
+        try:
+            __import__(module)
+        except ImportError:
+            raise ConfigError(f'--onnx needs {module}, which is not installed: '
+                              f'{onnx_export.EXTRA}.') from None
+
+
+def _serve(serve, encoded, batch=32):
+    import numpy as np
+    return np.concatenate([serve(images=tf.constant(list(encoded[i:i + batch])))[
+        'probabilities'].numpy() for i in range(0, len(encoded), batch)])
+
+
+def _base_card(kind, variant, file, *, model, class_names, registry, source):
+    return {'format': model_card.CARD_FORMAT, 'model_format': kind, 'variant': variant,
+            'file': file, 'labels_file': model_card.LABELS_FILE,
+            'num_classes': len(class_names),
+            'source': dict(source, backbone=model.backbone_name, head=model.head_name),
+            'preprocessing': client_preprocessing.section(model, registry)}
+
+
+def _with_quantization_steps(card):
+    inp, out = card['input'], card['output']
+    if 'quantization' in inp:
+        q = inp['quantization']
+        card['preprocessing']['quantize_input'] = model_card.quantize_step(
+            q['scale'], q['zero_point'], inp['dtype'])
+    if 'quantization' in out:
+        q = out['quantization']
+        card['output']['dequantize'] = model_card.dequantize_step(q['scale'],
+                                                                  q['zero_point'])
+    return card
+
+
+def _io_sections(interp):
+    import numpy as np
+    sections = []
+    for detail in (interp.get_input_details()[0], interp.get_output_details()[0]):
+        dtype = np.dtype(detail['dtype'])
+        quantized = np.issubdtype(dtype, np.integer)
+        sections.append(model_card.tensor_section(
+            'images' if not sections else 'probabilities', detail['shape'], dtype.name,
+            detail['quantization'] if quantized else None,
+            batch_dynamic=int(detail['shape_signature'][0]) == -1))
+    return sections
+
+
+def _tflite(variant, folder, reference, inputs, calibration, calibration_source, limits, *,
+            class_names, model, registry, normalize, source, verify_source):
+    file = f'{variant}.tflite'
+    flat = tflite.convert(model, variant, calibration, normalize)
+    card = _base_card('tflite', variant, file, model=model, class_names=class_names,
+                      registry=registry, source=source)
+    card['input'], card['output'] = _io_sections(tflite.interpreter(flat))
+    if variant == 'int8':
+        card['representative'] = {'images': len(calibration),
+                                  'source': calibration_source,
+                                  'preprocessing': 'eval (as in the card)'}
+    _with_quantization_steps(card)
+    flat = tflite.embed_metadata(flat, {
+        tflite.CARD_KEY: json.dumps(card), tflite.LABELS_KEY: '\n'.join(class_names)})
+    import numpy as np
+    got = tflite.run(tflite.interpreter(flat), np.stack(inputs))
+    return _finish(card, flat, folder, reference, got, limits, verify_source,
+                   f'LiteRT interpreter (ai-edge-litert {tflite.litert_version()})')
+
+
+def _onnx(folder, reference, inputs, limits, *, class_names, model, registry, normalize,
+          source, verify_source):
+    import numpy as np
+    file = 'model.onnx'
+    card = _base_card('onnx', f'float32, opset {onnx_export.OPSET}', file, model=model,
+                      class_names=class_names, registry=registry, source=source)
+    size = model.image_size
+    card['input'] = model_card.tensor_section('images', [1, size, size, 3], 'float32',
+                                              batch_dynamic=True)
+    card['output'] = model_card.tensor_section('probabilities', [1, len(class_names)],
+                                               'float32', batch_dynamic=True)
+    card['converter'] = {k: v for k, v in onnx_export.versions().items()
+                         if k != 'onnxruntime'}
+    data = onnx_export.convert(model, {onnx_export.CARD_KEY: json.dumps(card),
+                                       onnx_export.LABELS_KEY: '\n'.join(class_names)},
+                               normalize=normalize)
+    sess = onnx_export.session(data)
+    got = onnx_export.run(sess, np.stack(inputs))
+    return _finish(card, data, folder, reference, got, limits, verify_source,
+                   f'onnxruntime {onnx_export.versions()["onnxruntime"]}')
+
+
+def _finish(card, data, folder, reference, got, limits, verify_source, runtime):
+    """Compares, completes the card with the numbers and writes the model and card."""
+    stats = verify.compare(reference, got)
+    missed = verify.shortfalls(stats, limits)
+    card['bytes'] = len(data)
+    card['verification'] = dict(
+        stats, runtime=runtime, reference='the float SavedModel (serving_default on the '
+        'same image files)', images_from=verify_source, thresholds=dict(limits),
+        passed=not missed, shortfalls=missed)
+    with open(os.path.join(folder, card['file']), 'wb') as f:
+        f.write(data)
+    model_card.write_json(os.path.join(folder, model_card.card_path(card['file'])), card)
+    return {'format': card['model_format'], 'variant': card['variant'],
+            'file': card['file'], 'bytes': len(data), 'verification': card['verification']}
+
+
+def _name(result):
+    return (f'TFLite {result["variant"]}' if result['format'] == 'tflite' else 'ONNX')
+
+
+def _failure_message(results, failed, verify_source):
+    lines = '; '.join(
+        f'{_name(r)}: {verify.describe(r["verification"])}'
+        f'{" - FAILS: " + ", ".join(r["verification"]["shortfalls"]) if r in failed else " - ok"}'
+        for r in results)
+    return (f'{len(failed)} of the {len(results)} exported models fell short of the float '
+            f'SavedModel on {verify_source}, so nothing was written. {lines}. The SavedModel '
+            'itself is fine; a quantized model that disagrees may need more or more typical '
+            'representative images (--representative_count), or a threshold you accept '
+            '(--min_agreement, --float_tolerance, --onnx_tolerance).')
+
+
+def _log_summary(summary):
+    for result in summary.get('tflite', []) + ([summary['onnx']] if 'onnx' in summary
+                                               else []):
+        v = result['verification']
+        log.info('%s: %s, %d bytes (%.1f KB); %s vs the SavedModel: %s (%s)',
+                 _name(result), result['path'], result['bytes'], result['bytes'] / 1024,
+                 v['runtime'], verify.describe(v), verify.describe_limits(v['thresholds']))

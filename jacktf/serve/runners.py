@@ -1,0 +1,114 @@
+"""One interface over the three deployment formats, for ``jacktf predict`` and the
+export's verification: ``runner.probabilities(encoded_images)`` and
+``runner.class_names``.
+
+* a SavedModel gets the file's bytes (its ``serving_default`` decodes and preprocesses);
+* a .tflite (LiteRT) or .onnx (onnxruntime) model gets what its card says a client
+  sends: the bytes decoded by ``tf.io.decode_image`` as the SavedModel does, resized
+  and cropped as the backbone's eval preprocessing does (see ``client_preprocessing``),
+  then, for a quantized input, the card's quantization.
+"""
+
+import os
+
+import numpy as np
+
+from jacktf.core.errors import DataError
+from jacktf.serve import client_preprocessing, export, model_card, onnx_export, tflite
+
+KINDS = ('saved_model', 'tflite', 'onnx')
+
+
+class SavedModelRunner:
+    """A SavedModel export: the file bytes go to ``serving_default``."""
+    kind = 'saved_model'
+
+    def __init__(self, path):
+        self.path, self.note = export.find_saved_model(path)
+        self.module, self.serve = export.load_saved_model(self.path)
+        self.label = 'SavedModel'
+        names = getattr(self.module, 'class_names', None)
+        self.class_names = [n.decode() for n in names.numpy()] if names is not None \
+            else None
+
+    def probabilities(self, encoded, batch=32):
+        import tensorflow as tf
+        out = [self.serve(images=tf.constant(list(encoded[i:i + batch])))[
+            'probabilities'].numpy() for i in range(0, len(encoded), batch)]
+        probs = np.concatenate(out)
+        if self.class_names is None:
+            self.class_names = [str(i) for i in range(probs.shape[1])]
+        return probs
+
+
+class _FileRunner:
+    """A .tflite or .onnx file with its card and labels (beside it, else inside)."""
+
+    def __init__(self, path, registry, embedded):
+        self.path, self.note = path, None
+        self.card = model_card.read_card(path, embedded.get('card'))
+        self.class_names = model_card.read_labels(path, int(self.card['num_classes']),
+                                                  embedded.get('labels'))
+        self._prepare = client_preprocessing.client_function(self.card['preprocessing'],
+                                                             registry)
+
+    @property
+    def label(self):
+        return f"{self.kind} {self.card.get('variant', '')}".strip()
+
+    def preprocess(self, encoded):
+        return np.stack([self._prepare(data) for data in encoded])
+
+    def probabilities(self, encoded):
+        return self.run(self.preprocess(encoded))
+
+
+class TFLiteRunner(_FileRunner):
+    kind = 'tflite'
+
+    def __init__(self, path, registry):
+        with open(path, 'rb') as f:
+            flat = f.read()
+        self.interpreter = tflite.interpreter(flat)
+        meta = tflite.read_metadata(flat)
+        super().__init__(path, registry, {
+            'card': meta.get(tflite.CARD_KEY, b'').decode() or None,
+            'labels': meta.get(tflite.LABELS_KEY, b'').decode() or None})
+
+    def run(self, images):
+        return tflite.run(self.interpreter, images)
+
+
+class OnnxRunner(_FileRunner):
+    kind = 'onnx'
+
+    def __init__(self, path, registry):
+        with open(path, 'rb') as f:
+            self.session = onnx_export.session(f.read())
+        meta = onnx_export.metadata(self.session)
+        super().__init__(path, registry, {'card': meta.get(onnx_export.CARD_KEY),
+                                          'labels': meta.get(onnx_export.LABELS_KEY)})
+
+    def run(self, images):
+        return onnx_export.run(self.session, images)
+
+
+def open_model(path, registry):
+    """A runner for a SavedModel (folder, export folder, model directory or
+    saved_model.pb), a .tflite or a .onnx file.
+
+    Raises:
+      DataError: the path is missing, of another kind, or its card is missing.
+      ConfigError: the runtime of its format is not installed.
+    """
+    lower = path.lower()
+    if lower.endswith(('.tflite', '.onnx')):
+        if not os.path.isfile(path):
+            raise DataError(f'--model {path!r}: no such file.')
+        if lower.endswith('.tflite'):
+            return TFLiteRunner(path, registry)
+        return OnnxRunner(path, registry)
+    if os.path.isfile(path) and os.path.basename(path) not in export.SAVED_MODEL_FILES:
+        raise DataError(f'--model {path!r} is neither a SavedModel (a folder holding '
+                        'saved_model.pb) nor a .tflite or .onnx file.')
+    return SavedModelRunner(path)
