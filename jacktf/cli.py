@@ -262,7 +262,7 @@ def build_parser():
     sub = parser.add_subparsers(dest='command', required=True)
     p = sub.add_parser('plugins', help='list registered plugins')
     p.add_argument('--kind', choices=['backbone', 'head', 'optimizer', 'lr_schedule',
-                                      'decoder', 'preprocessor'])
+                                      'decoder', 'preprocessor', 'callback'])
     p.add_argument('--json', action='store_true', help='print JSON')
     p.set_defaults(func=cmd_plugins)
     p = sub.add_parser('inspect-checkpoint',

@@ -46,18 +46,17 @@ class _Trainer:
     (True, 0.32, True), (True, 0.85, False), (False, 0.32, False)])
 def test_eval_gap_hint_names_the_binding(caplog, tmp_path, bn_trains, eval_accuracy,
                                          warned):
-    import tensorflow as tf
-    from jacktf.core.experiment import Experiment
-    experiment = Experiment.__new__(Experiment)
-    experiment.trainer, experiment.strategy = _Trainer(eval_accuracy), None
-    experiment._train_accuracy = 0.905
+    from jacktf.train.callbacks import BatchNormGapHint
+    hint = BatchNormGapHint()
+    hint.on_step_end(None, 100, {'train': {'accuracy': 0.905}})
     model = type('M', (), {'batch_norm_trains': bn_trains})()
-    writer = tf.summary.create_file_writer(str(tmp_path))
+    ctl = type('Ctl', (), {'model': model})()
+    metrics = _Trainer(eval_accuracy).evaluate(model, None, None)
     logger = logging.getLogger('jacktf')
     propagate, logger.propagate = logger.propagate, True
     try:
         with caplog.at_level(logging.WARNING, logger='jacktf'):
-            experiment._eval(model, None, writer, 100)
+            hint.on_eval_end(ctl, 100, metrics)
     finally:
         logger.propagate = propagate
     text = caplog.text

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 import jacktf
 from jacktf.core.configurables import RECIPES_DIR
-from jacktf.core.trainer import Trainer
+from jacktf.train.trainer import Trainer
 from jacktf.optim.optimizers import sgd
 from conftest import run_cli
 

@@ -20,7 +20,7 @@ from gin import config_parser as gin_config_parser
 from jacktf.core.errors import ConfigError
 from jacktf.core.experiment import Experiment
 from jacktf.core.model import Model
-from jacktf.core.trainer import Trainer
+from jacktf.train.trainer import Trainer
 
 RECIPES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                            'recipes')
