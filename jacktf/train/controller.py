@@ -48,6 +48,7 @@ class Controller:
         self.counters = experiment.counters
         self.do_evaluate = evaluate
         self.stop_training, self.result, self.metrics = False, None, {}
+        self.stage, self.evaluated_at = 0, None
 
     # -- setup -----------------------------------------------------------------------
     def _build(self):
@@ -131,19 +132,19 @@ class Controller:
                  len(self.variables), len(self.frozen), self.model_dir)
         t_start = time.time()
         self.callbacks.on_train_begin(self)
-        self.callbacks.on_stage_begin(self, 0)
+        self.callbacks.on_stage_begin(self, self.stage)
         with self.stop.interruptible(False):
             self._loop(train_step)
         if self.result is not None:  # a stop signal: saved, nothing more to do
             self.train_writer.flush()
             return self.result
-        self.callbacks.on_stage_end(self, 0)
+        self.callbacks.on_stage_end(self, self.stage)
         final = int(self.step.numpy())
         if self.manager.latest_checkpoint is None or \
                 not self.manager.latest_checkpoint.endswith(f'-{final}'):
             self.manager.save(checkpoint_number=final)
         # From here on a stop ends the evaluation or export at once (run() reports it).
-        if self.eval_dataset is not None:
+        if self.eval_dataset is not None and self.evaluated_at != final:
             self.evaluate(final)
         self.callbacks.on_train_end(self, {'step': final})
         self.train_writer.flush()
@@ -201,7 +202,7 @@ class Controller:
             raise pipeline.no_usable_records(exp.eval_files, self.counters, 'EVAL_FILES')
         log.info('eval at step %d: accuracy %.4f  loss %.4f  (%d examples)', step,
                  metrics['accuracy'], metrics['loss'], metrics['examples'])
-        self.metrics = metrics
+        self.metrics, self.evaluated_at = metrics, step
         self.callbacks.on_eval_end(self, step, metrics)
         return metrics
 

@@ -17,15 +17,18 @@ def make_train_step(trainer, model, optimizer, variables, global_batch, strategy
     """The tf.function running one step on every replica.
 
     ``seed`` and the optimizer's step (and the replica) seed the network's dropout,
-    so a resumed run draws the masks the uninterrupted run would have drawn.
+    so a resumed run draws the masks the uninterrupted run would have drawn. With
+    ``trainer.accumulate_steps`` k > 1 one step reads k batches of ``global_batch``
+    and applies the mean of their gradients once (effective batch k * global_batch).
     """
     smoothing, clip = trainer.label_smoothing, trainer.clip_gradient_norm
     aux_weight = trainer.aux_loss_weight
     multipliers = trainer.gradient_multipliers(variables, model.card.scope)
     scaled = isinstance(optimizer, tf.keras.mixed_precision.LossScaleOptimizer)
     replicas = strategy.num_replicas_in_sync
+    k = trainer.accumulate_steps
 
-    def gradients(images, labels, step_seed):
+    def raw_gradients(images, labels, step_seed):
         with tf.GradientTape() as tape:
             outputs = model.predict(images, training=True, seed=step_seed)
             logits = outputs['logits']
@@ -45,36 +48,60 @@ def make_train_step(trainer, model, optimizer, variables, global_batch, strategy
         grads = tape.gradient(target, variables)
         if scaled:
             grads = optimizer.get_unscaled_gradients(grads)
+        return loss, total, logits, grads
+
+    def finish(grads):
         grads = [g if m == 1.0 or g is None else g * m
                  for g, m in zip(grads, multipliers)]
         if clip:
             grads, _ = tf.clip_by_global_norm(grads, clip)
-        return loss, total, logits, grads
+        return grads
+
+    def gradients(images, labels, step_seed):
+        loss, total, logits, grads = raw_gradients(images, labels, step_seed)
+        return loss, total, logits, finish(grads)
 
     if trainer.jit_compile:  # XLA compiles the math; updates stay outside (cross-replica)
         gradients = tf.function(gradients, jit_compile=True)
+        raw_gradients = tf.function(raw_gradients, jit_compile=True)
 
-    def step_fn(images, labels):
+    def hits_of(logits, labels):
+        return tf.reduce_sum(tf.cast(tf.equal(
+            tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32))
+
+    def step_fn(batches):
         replica = tf.distribute.get_replica_context().replica_id_in_sync_group
-        step_seed = tf.stack([tf.constant(seed, tf.int64), optimizer.iterations *
-                              replicas + tf.cast(replica, tf.int64)])
-        loss, total, logits, grads = gradients(images, labels, step_seed)
+        position = optimizer.iterations * replicas + tf.cast(replica, tf.int64)
+        if k == 1:
+            (images, labels), = batches
+            step_seed = tf.stack([tf.constant(seed, tf.int64), position])
+            loss, total, logits, grads = gradients(images, labels, step_seed)
+            hits = hits_of(logits, labels)
+        else:
+            loss = total = hits = 0.0
+            sums = [None] * len(variables)
+            for i, (images, labels) in enumerate(batches):
+                step_seed = tf.stack([tf.constant(seed, tf.int64), position * k + i])
+                l, t, logits, grads = raw_gradients(images, labels, step_seed)  # noqa: E741
+                loss, total, hits = loss + l, total + t, hits + hits_of(logits, labels)
+                sums = [g if s is None else s if g is None else s + g
+                        for s, g in zip(sums, grads)]
+            grads = finish([None if s is None else s / k for s in sums])
+            loss, total = loss / k, total / k
         optimizer.apply_gradients(zip(grads, variables))
         if ema is not None:
             ema.apply(variables)
-        hits = tf.reduce_sum(tf.cast(tf.equal(
-            tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32))
         return loss, total, hits
 
     @tf.function
     def train_step(iterator):
-        """One step; returns (cross-entropy, total loss, accuracy) of the batch."""
-        images, labels = next(iterator)
-        loss, total, hits = strategy.run(step_fn, args=(images, labels))
+        """One step; returns (cross-entropy, total loss, accuracy) of its batches."""
+        batches = [next(iterator) for _ in range(k)]
+        loss, total, hits = strategy.run(step_fn, args=(batches,))
         sum_ = tf.distribute.ReduceOp.SUM
         return (strategy.reduce(sum_, loss, axis=None),
                 strategy.reduce(sum_, total, axis=None),
-                strategy.reduce(sum_, hits, axis=None) / global_batch)
+                strategy.reduce(sum_, hits, axis=None) / (global_batch * k))
 
     return train_step
 

@@ -48,6 +48,10 @@ class Trainer:
       keep_best: also keep the k checkpoints with the best eval accuracy (MODEL_DIR/best)
         and export the best one at the end; 0 turns it off.
       jit_compile: compile each replica's forward and backward pass with XLA.
+      accumulate_steps: average the gradients of this many batches before each
+        optimizer step: the effective batch is accumulate_steps * BATCH_SIZE (the
+        learning rate and TRAIN_STEPS count optimizer steps), at the memory of one
+        batch. Batch norm still normalizes over each batch of BATCH_SIZE.
       callbacks: extra callbacks (jacktf.train.callbacks.Callback instances, e.g.
         ``[@early_stopping()]`` in gin), called after the built-in ones.
     """
@@ -58,7 +62,7 @@ class Trainer:
                  checkpoint_every_steps=200, checkpoint_every_seconds=None, max_to_keep=3,
                  keep_checkpoint_every_n_hours=None, lr_multipliers=None, nan_retries=2,
                  nan_lr_factor=0.5, moving_average_decay=None, keep_best=0,
-                 jit_compile=False, callbacks=()):
+                 jit_compile=False, accumulate_steps=1, callbacks=()):
         if int(train_steps) <= 0:
             raise ConfigError(f'TRAIN_STEPS must be > 0, got {train_steps}.')
         if not learning_rate or learning_rate <= 0:
@@ -92,6 +96,10 @@ class Trainer:
         self.moving_average_decay = moving_average_decay
         self.keep_best = int(keep_best)
         self.jit_compile = bool(jit_compile)
+        if int(accumulate_steps) < 1:
+            raise ConfigError(f'Trainer.accumulate_steps must be >= 1, got '
+                              f'{accumulate_steps}.')
+        self.accumulate_steps = int(accumulate_steps)
         self.callbacks = list(callbacks or ())
         for callback in self.callbacks:
             if not hasattr(callback, 'on_step_end'):

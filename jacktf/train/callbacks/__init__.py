@@ -9,12 +9,15 @@ from jacktf.train.callbacks.base import Callback, CallbackList
 from jacktf.train.callbacks.checkpoints import BestK, PeriodicCheckpoints
 from jacktf.train.callbacks.evaluation import BatchNormGapHint, PeriodicEval
 from jacktf.train.callbacks.exporting import ExportAtEnd
+from jacktf.train.callbacks.early_stopping import EarlyStopping
 from jacktf.train.callbacks.guard import DivergenceGuard, TrainingDiverged
+from jacktf.train.callbacks.metrics_csv import MetricsCsv
 from jacktf.train.callbacks.progress import Progress, TensorBoard
 from jacktf.train.callbacks.operative import AfterFirstStep
 from jacktf.train.callbacks.stop import StopSignals
 
-__all__ = ['Callback', 'CallbackList', 'TrainingDiverged', 'builtin_callbacks']
+__all__ = ['Callback', 'CallbackList', 'EarlyStopping', 'TrainingDiverged',
+           'builtin_callbacks']
 
 
 def builtin_callbacks(trainer, after_first_step=None, export_at_end=True):
@@ -22,7 +25,7 @@ def builtin_callbacks(trainer, after_first_step=None, export_at_end=True):
     StopSignals (which ends the step's events when a signal arrived)."""
     callbacks = [DivergenceGuard(), AfterFirstStep(after_first_step), Progress(),
                  TensorBoard(), PeriodicCheckpoints(), PeriodicEval(), BatchNormGapHint(),
-                 BestK()]
+                 MetricsCsv(), BestK()]
     if export_at_end:
         callbacks.append(ExportAtEnd())
     return callbacks + list(trainer.callbacks) + [StopSignals()]

@@ -4,7 +4,9 @@ Every method receives the Controller (``ctl``), whose attributes a callback may 
 ``model``, ``trainer``, ``experiment``, ``strategy``, ``chief``, ``variables``,
 ``optimizer``, ``ema``, ``step`` (the global step variable), ``checkpoint``,
 ``manager``, ``model_dir``, ``train_writer``/``eval_writer``, ``stop`` (the run's
-StopRequests), ``metrics`` (the last evaluation). A callback ends training by setting
+StopRequests), ``metrics`` (the last evaluation), ``eval_dataset`` (None without
+evaluation), ``best`` (the best-k BestCheckpoints), ``stage`` (the stage index),
+``start_step`` (the step this run started from). A callback ends training by setting
 ``ctl.stop_training = True`` (the end-of-training evaluation and export still run).
 """
 

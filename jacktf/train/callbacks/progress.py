@@ -12,12 +12,17 @@ class Progress(Callback):
     puts it in the step's logs as ``logs['train']`` (loss, total_loss, accuracy,
     images_per_second) with ``logs['learning_rate']``, for the callbacks after it."""
 
+    @staticmethod
+    def images_per_step(ctl):
+        return ctl.batch_size * ctl.trainer.accumulate_steps
+
     def on_train_begin(self, ctl):
-        self.line = ProgressLine(ctl.trainer.train_steps, ctl.batch_size, ctl.start_step)
+        self.line = ProgressLine(ctl.trainer.train_steps, self.images_per_step(ctl),
+                                 ctl.start_step)
 
     def on_loss_nonfinite(self, ctl, step):
         # The divergence guard (before this callback) restored an earlier step.
-        self.line = ProgressLine(ctl.trainer.train_steps, ctl.batch_size,
+        self.line = ProgressLine(ctl.trainer.train_steps, self.images_per_step(ctl),
                                  int(ctl.step.numpy()))
 
     def on_step_end(self, ctl, step, logs):
