@@ -17,6 +17,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from jacktf.core import scopes
 from jacktf.core.errors import ConfigError
 from jacktf.data import pipeline, preflight
 from jacktf.train import resume, strategy as strategy_lib
@@ -71,9 +72,10 @@ class Controller:
         data = {'data': self.iterator} if exp.deterministic else {}
         with strategy.scope():
             model.build()
-            self.variables, self.frozen = trainer.split_variables(model)
-            model.set_frozen_batch_norm(trainer.is_frozen,
-                                        warm_started=bool(exp.checkpoint_path))
+            self.variables, self.frozen = self._split_variables()
+            if not trainer.stages:
+                model.set_frozen_batch_norm(trainer.is_frozen,
+                                            warm_started=bool(exp.checkpoint_path))
             self.lr_scale = tf.Variable(1.0, trainable=False, name='lr_scale')
             self.optimizer = strategy_lib.wrap_optimizer(
                 trainer.optimizer_factory(trainer.learning_rate_fn(self.lr_scale)),
@@ -81,11 +83,15 @@ class Controller:
             # Slots exist before any checkpoint, so every restore (resume, divergence
             # guard) resets them too.
             getattr(self.optimizer, 'inner_optimizer', self.optimizer).build(
-                self.variables)
+                self.all_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
-            self.ema = trainer.make_ema(self.variables)
-            extra = {'ema_shadows': [self.ema.average(v) for v in self.variables]} \
+            self.ema = trainer.make_ema(self.all_variables)
+            extra = {'ema_shadows': [self.ema.average(v) for v in self.all_variables]} \
                 if self.ema else {}
+            if trainer.stages:  # the stage index, in every checkpoint
+                self.stage_variable = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                                  name='stage')
+                extra['stage'] = self.stage_variable
             self.checkpoint = tf.train.Checkpoint(
                 network=model.network, optimizer=self.optimizer, step=self.step,
                 lr_scale=self.lr_scale, skipped_records=self.counters['skipped'],
@@ -101,9 +107,45 @@ class Controller:
         resumed = resume.initialize(self.experiment, self.model, self.checkpoint,
                                     self.frozen, self.chief)
         if self.ema is not None and int(self.step.numpy()) == 0:
-            for v in self.variables:  # averages start from the (warm-started) weights
+            for v in self.all_variables:  # averages start from the (warm-started) weights
                 self.ema.average(v).assign(v)
         return resumed
+
+    def _split_variables(self):
+        """(this run's trainable variables: those of any stage; never-trained names)."""
+        trainer, model = self.trainer, self.model
+        if not trainer.stages:
+            self.all_variables, frozen = trainer.split_variables(model)
+            return self.all_variables, frozen
+        ids = set()
+        for index in range(len(trainer.stages)):
+            ids.update(id(v) for v in trainer.for_stage(index).split_variables(model)[0])
+        candidates = model.network.trainable_variables
+        self.all_variables = [v for v in candidates if id(v) in ids]
+        frozen = [scopes.var_name(v.name) for v in candidates if id(v) not in ids]
+        return self.all_variables, frozen
+
+    def _enter_stage(self, index):
+        """Makes stage ``index`` current: its variables, batch norm and train step."""
+        trainer, model = self.trainer.for_stage(index), self.model
+        self.stage = index
+        if self.trainer.stages:
+            stage = self.trainer.stages[index]
+            self.variables, _ = trainer.split_variables(model)
+            policy = model.train_batch_norm
+            model.train_batch_norm = stage.batch_norm_policy(model)
+            try:  # takes effect in the train step traced below
+                model.set_frozen_batch_norm(
+                    trainer.is_frozen, warm_started=bool(self.experiment.checkpoint_path))
+            finally:
+                model.train_batch_norm = policy
+            self.stage_variable.assign(index)
+            log.info('Stage %d of %d: steps %d..%d, %d trainable variables.', index + 1,
+                     len(self.trainer.stages), *self.trainer.stage_spans[index],
+                     len(self.variables))
+        return trainer.make_train_step(model, self.optimizer, self.variables,
+                                       self.batch_size, self.strategy, ema=self.ema,
+                                       seed=self.seed)
 
     def _writer(self, name):
         return tf.summary.create_file_writer(
@@ -120,11 +162,10 @@ class Controller:
             self.manager.save(checkpoint_number=0)
         self.eval_dataset = exp.dataset(exp.eval_files, training=False) if (
             self.do_evaluate and exp.eval_files) else None
-        train_step = trainer.make_train_step(
-            model, self.optimizer, self.variables, self.batch_size, self.strategy,
-            ema=self.ema, seed=random.randrange(2 ** 31) if exp.seed is None else exp.seed)
-        self.train_writer, self.eval_writer = self._writer('train'), self._writer('eval')
+        self.seed = random.randrange(2 ** 31) if exp.seed is None else exp.seed
         self.start_step = int(self.step.numpy())
+        train_step = self._enter_stage(trainer.stage_at(self.start_step))
+        self.train_writer, self.eval_writer = self._writer('train'), self._writer('eval')
         log.info('Training %s + %s head on %s: steps %d..%d, batch %d on %d replica(s), '
                  '%s, %d trainable / %d frozen variables, model_dir %s', model.backbone_name,
                  model.head_name, exp.train_files, self.start_step, trainer.train_steps,
@@ -132,13 +173,18 @@ class Controller:
                  len(self.variables), len(self.frozen), self.model_dir)
         t_start = time.time()
         self.callbacks.on_train_begin(self)
-        self.callbacks.on_stage_begin(self, self.stage)
         with self.stop.interruptible(False):
-            self._loop(train_step)
-        if self.result is not None:  # a stop signal: saved, nothing more to do
-            self.train_writer.flush()
-            return self.result
-        self.callbacks.on_stage_end(self, self.stage)
+            while True:
+                self.callbacks.on_stage_begin(self, self.stage)
+                end = min(trainer.stage_spans[self.stage][1], trainer.train_steps)
+                self._loop(train_step, end)
+                if self.result is not None:  # a stop signal: saved, nothing more to do
+                    self.train_writer.flush()
+                    return self.result
+                self.callbacks.on_stage_end(self, self.stage)
+                if self.stop_training or end >= trainer.train_steps:
+                    break
+                train_step = self._enter_stage(self.stage + 1)
         final = int(self.step.numpy())
         if self.manager.latest_checkpoint is None or \
                 not self.manager.latest_checkpoint.endswith(f'-{final}'):
@@ -151,9 +197,9 @@ class Controller:
         self.eval_writer.flush()
         return self._summary(final, time.time() - t_start)
 
-    def _loop(self, train_step):
-        state, trainer = self.state, self.trainer
-        while int(self.step.numpy()) < trainer.train_steps and not self.stop_training:
+    def _loop(self, train_step, end):
+        state = self.state
+        while int(self.step.numpy()) < end and not self.stop_training:
             t_step = time.time()
             # Before the first step a stop needs no checkpoint: stop at once.
             state.in_step = True
@@ -189,7 +235,7 @@ class Controller:
         exp = self.experiment
         stoppable = contextlib.nullcontext() if interruptible is None else \
             self.stop.interruptible(interruptible)
-        with averaged_weights(self.ema, self.variables), stoppable:
+        with averaged_weights(self.ema, self.all_variables), stoppable:
             try:
                 metrics = self.trainer.evaluate(self.model, self.eval_dataset,
                                                 self.strategy)

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from jacktf.core import scopes
 from jacktf.core.errors import ConfigError
-from jacktf.train import step
+from jacktf.train import stages as stages_lib, step
 
 log = logging.getLogger('jacktf')
 
@@ -52,6 +52,9 @@ class Trainer:
         optimizer step: the effective batch is accumulate_steps * BATCH_SIZE (the
         learning rate and TRAIN_STEPS count optimizer steps), at the memory of one
         batch. Batch norm still normalizes over each batch of BATCH_SIZE.
+      stages: stages of training (``[@head/stage(), @all/stage()]``, see
+        jacktf.train.stages): each with its own trainable/freeze scopes, learning rate,
+        multipliers, warmup and batch-norm policy; the stage is in every checkpoint.
       callbacks: extra callbacks (jacktf.train.callbacks.Callback instances, e.g.
         ``[@early_stopping()]`` in gin), called after the built-in ones.
     """
@@ -62,7 +65,7 @@ class Trainer:
                  checkpoint_every_steps=200, checkpoint_every_seconds=None, max_to_keep=3,
                  keep_checkpoint_every_n_hours=None, lr_multipliers=None, nan_retries=2,
                  nan_lr_factor=0.5, moving_average_decay=None, keep_best=0,
-                 jit_compile=False, accumulate_steps=1, callbacks=()):
+                 jit_compile=False, accumulate_steps=1, stages=(), callbacks=()):
         if int(train_steps) <= 0:
             raise ConfigError(f'TRAIN_STEPS must be > 0, got {train_steps}.')
         if not learning_rate or learning_rate <= 0:
@@ -100,6 +103,9 @@ class Trainer:
             raise ConfigError(f'Trainer.accumulate_steps must be >= 1, got '
                               f'{accumulate_steps}.')
         self.accumulate_steps = int(accumulate_steps)
+        self.stages = list(stages or ())
+        self.stage_spans = stages_lib.boundaries(self.stages, self.train_steps) \
+            if self.stages else [(0, self.train_steps)]
         self.callbacks = list(callbacks or ())
         for callback in self.callbacks:
             if not hasattr(callback, 'on_step_end'):
@@ -109,7 +115,9 @@ class Trainer:
 
     def learning_rate_fn(self, scale=None):
         """The schedule; times ``scale`` (a variable the divergence guard lowers)."""
-        if self.lr_schedule_factory is None:
+        if self.stages:
+            base = stages_lib.StagedSchedule(self, self.stages, self.stage_spans)
+        elif self.lr_schedule_factory is None:
             base = self.learning_rate
         else:
             base = self.lr_schedule_factory(self.learning_rate)
@@ -168,6 +176,15 @@ class Trainer:
         """The tf.function running one step on every replica (see jacktf.train.step)."""
         return step.make_train_step(self, model, optimizer, variables, global_batch,
                                     strategy, ema=ema, seed=seed)
+
+    def for_stage(self, index):
+        """This trainer with stage ``index``'s freeze rules and multipliers (itself
+        without stages)."""
+        return self.stages[index].trainer_view(self) if self.stages else self
+
+    def stage_at(self, step):
+        """The stage index of the step after ``step`` completed steps."""
+        return stages_lib.stage_at(self.stage_spans, step)
 
     first_nonfinite_gradient = staticmethod(step.first_nonfinite_gradient)
     evaluate = staticmethod(step.evaluate)

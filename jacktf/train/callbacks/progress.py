@@ -47,6 +47,8 @@ class TensorBoard(Callback):
             for key in self.TRAIN_KEYS:
                 tf.summary.scalar(key, logs['train'][key])
             tf.summary.scalar('learning_rate', logs['learning_rate'])
+            if ctl.trainer.stages:
+                tf.summary.scalar('stage', ctl.stage)
 
     def on_eval_end(self, ctl, step, metrics):
         with ctl.eval_writer.as_default(step=step):
