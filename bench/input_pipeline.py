@@ -16,7 +16,7 @@ import jacktf
 import tensorflow as tf
 from jacktf.core import plugins
 from jacktf.core.model import Model
-from jacktf.core.trainer import Trainer
+from jacktf.train.trainer import Trainer
 from jacktf.data import pipeline
 from jacktf.optim.optimizers import momentum
 

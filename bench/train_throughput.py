@@ -32,9 +32,10 @@ def _pipeline(model, batch):
 
 def run_jacktf(config, steps, warmup, batch):
     import tensorflow as tf
-    from jacktf.core import plugins, strategy
+    from jacktf.core import plugins
+    from jacktf.train import strategy
     from jacktf.core.model import Model
-    from jacktf.core.trainer import Trainer
+    from jacktf.train.trainer import Trainer
     from jacktf.optim.optimizers import momentum
     registry = plugins.set_default_registry(plugins.load_registry(autoload=False))
     strategy.configure_precision('bfloat16' if 'bfloat16' in config else 'float32')

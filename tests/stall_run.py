@@ -23,7 +23,7 @@ from data_factory import jpeg_bytes, random_image  # noqa: E402
 from jacktf.core import plugins, runtime  # noqa: E402
 from jacktf.core.experiment import Experiment  # noqa: E402
 from jacktf.core.model import Model  # noqa: E402
-from jacktf.core.trainer import Trainer  # noqa: E402
+from jacktf.train.trainer import Trainer  # noqa: E402
 from jacktf.optim.optimizers import sgd  # noqa: E402
 
 EVAL = 1_000_000  # record numbers from here on are evaluation records

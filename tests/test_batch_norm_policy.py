@@ -34,33 +34,15 @@ def test_explicit_policies(default_registry):
     assert _frozen(default_registry, True, True, frozen_top) == (False, True, True)
 
 
-class _Trainer:
-    def __init__(self, accuracy):
-        self.accuracy = accuracy
-
-    def evaluate(self, model, dataset, strategy):
-        return {'accuracy': self.accuracy, 'loss': 3.0, 'examples': 48}
-
-
 @pytest.mark.parametrize('bn_trains,eval_accuracy,warned', [
     (True, 0.32, True), (True, 0.85, False), (False, 0.32, False)])
-def test_eval_gap_hint_names_the_binding(caplog, tmp_path, bn_trains, eval_accuracy,
-                                         warned):
-    import tensorflow as tf
-    from jacktf.core.experiment import Experiment
-    experiment = Experiment.__new__(Experiment)
-    experiment.trainer, experiment.strategy = _Trainer(eval_accuracy), None
-    experiment._train_accuracy = 0.905
-    model = type('M', (), {'batch_norm_trains': bn_trains})()
-    writer = tf.summary.create_file_writer(str(tmp_path))
-    logger = logging.getLogger('jacktf')
-    propagate, logger.propagate = logger.propagate, True
-    try:
-        with caplog.at_level(logging.WARNING, logger='jacktf'):
-            experiment._eval(model, None, writer, 100)
-    finally:
-        logger.propagate = propagate
-    text = caplog.text
-    assert ('Model.train_batch_norm = False' in text) == warned
+def test_eval_gap_hint_names_the_binding(caplog, bn_trains, eval_accuracy, warned):
+    from jacktf.train.callbacks.evaluation import BatchNormGapHint
+    hint = BatchNormGapHint()
+    controller = type('Ctl', (), {'model': type('M', (), {'batch_norm_trains': bn_trains})()})
+    hint.on_step_end(controller, 100, {'train': {'accuracy': 0.905}})
+    with caplog.at_level(logging.WARNING, logger='jacktf'):
+        hint.on_eval_end(controller, 100, {'accuracy': eval_accuracy, 'loss': 3.0})
+    assert ('Model.train_batch_norm = False' in caplog.text) == warned
     if warned:
-        assert 'eval accuracy 0.320 trails train accuracy 0.905' in text
+        assert 'eval accuracy 0.320 trails train accuracy 0.905' in caplog.text

@@ -17,7 +17,7 @@ import tensorflow as tf
 from jacktf.core.errors import ConfigError
 from jacktf.core.experiment import Experiment
 from jacktf.core.model import Model
-from jacktf.core.trainer import Trainer
+from jacktf.train.trainer import Trainer
 from jacktf.optim.optimizers import momentum
 from conftest import ROOT
 

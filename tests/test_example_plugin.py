@@ -3,6 +3,7 @@ trains from gin alone."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -34,6 +35,7 @@ def test_installed_plugin_is_listed_with_its_distribution(plugin_path):
     assert rows[('backbone', 'tiny_net')]['provider'] == 'jacktf-example==0.1.0'
     assert rows[('backbone', 'tiny_net')]['card']['scope'] == 'TinyNet'
     assert rows[('head', 'mlp')]['provider'] == 'jacktf-example==0.1.0'
+    assert rows[('callback', 'loss_log')]['provider'] == 'jacktf-example==0.1.0'
     assert rows[('backbone', 'resnet_v1_50')]['provider'] == 'builtin'
     blocked = run_cli(['jacktf.cli', 'plugins', '--json'],
                       env={**_env(plugin_path), 'JACKTF_DISABLED_PLUGINS': 'example'})
@@ -84,3 +86,25 @@ def test_plugin_arg_scope_takes_only_weight_decay_and_demo_recipe_trains_with_it
     assert "Model.arg_scope_kwargs has 'batch_norm_decay', which backbone 'tiny_net' " \
         'does not take: its arg_scope tiny_net_arg_scope() takes weight_decay.' in r.stderr
     assert 'Model.batch_norm_params' in r.stderr
+
+
+def test_plugin_callback_from_gin_writes_its_file_on_its_steps(plugin_path, tmp_path):
+    """A third-party callback added with Trainer.callbacks = [@loss_log()] runs at the
+    steps its gin binding says, with the losses the progress line reports."""
+    model_dir = str(tmp_path / 'm')
+    r = run_cli(['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', f'--model_dir={model_dir}',
+                 '--gin_param=BACKBONE = @tiny_net', '--gin_param=TRAIN_STEPS = 6',
+                 '--gin_param=tiny_net.width = 4', '--gin_param=EVAL_FILES = None',
+                 '--gin_param=Experiment.export_at_end = False',
+                 '--gin_param=Trainer.log_every_steps = 1',
+                 '--gin_param=Trainer.callbacks = [@loss_log()]',
+                 '--gin_param=loss_log.every_steps = 2'],
+                env=_env(plugin_path), timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    with open(os.path.join(model_dir, 'loss_log.jsonl')) as f:
+        rows = [json.loads(line) for line in f]
+    assert [row['step'] for row in rows] == [2, 4, 6]
+    logged = {int(m.group(1)): float(m.group(2)) for m in re.finditer(
+        r'step (\d+)/6  loss ([0-9.]+)', r.stdout + r.stderr)}
+    for row in rows:
+        assert abs(row['loss'] - logged[row['step']]) < 1e-3

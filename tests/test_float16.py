@@ -8,9 +8,9 @@ import pytest
 import tensorflow as tf
 
 from conftest import run_cli
-from jacktf.core import strategy as strategy_lib
+from jacktf.train import strategy as strategy_lib
 from jacktf.core.model import Model
-from jacktf.core.trainer import Trainer
+from jacktf.train.trainer import Trainer
 from jacktf.optim.optimizers import momentum
 
 

@@ -9,7 +9,7 @@ from tf_slim.nets import resnet_v1, resnet_v2
 from jacktf.backbones import resnet
 from jacktf.core.experiment import Experiment
 from jacktf.core.model import Model
-from jacktf.core.trainer import Trainer
+from jacktf.train.trainer import Trainer
 from jacktf.optim.optimizers import momentum
 from slim_ckpt import write_net_checkpoint
 
@@ -21,6 +21,8 @@ def _train_with_block1_frozen(registry, tmp_path, net, arg_scope, official_class
     name = net.__name__
     path = str(tmp_path / f'{name}.ckpt')
     ckpt = write_net_checkpoint(path, net, arg_scope, num_classes=official_classes, size=32)
+    # Batch norm trains outside the frozen scopes (a warm-started run keeps every
+    # batch norm's statistics by default).
     model = Model(backbone=name, num_classes=2, image_size=48, preprocessing='simple',
                   registry=registry, train_batch_norm=True)  # outside frozen scopes
     trainer = Trainer(train_steps=steps, optimizer=momentum, learning_rate=0.01,

@@ -141,7 +141,7 @@ def test_vgg_eval_is_central_crop_of_resized_image():
 def test_training_straight_from_an_image_folder(tmp_path, default_registry):
     from jacktf.core.experiment import Experiment
     from jacktf.core.model import Model
-    from jacktf.core.trainer import Trainer
+    from jacktf.train.trainer import Trainer
     from jacktf.optim.optimizers import momentum
     root = str(tmp_path / 'images')
     bad_image_folder(root, good_per_class=4)

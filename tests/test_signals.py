@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import HERE, ROOT
-from jacktf.core.signals import StopRequests, Stopped
+from jacktf.train.signals import StopRequests, Stopped
 
 STOP_WITHIN = 12  # seconds from the signal to the end of the process (grace is 3-5 s)
 
@@ -161,7 +161,7 @@ def test_stop_requests_interruptible_and_polling():
 
 def test_a_blocked_main_thread_is_ended_after_the_grace_period():
     code = ('import signal, threading, time\n'
-            'from jacktf.core.signals import StopRequests\n'
+            'from jacktf.train.signals import StopRequests\n'
             'with StopRequests(grace_seconds=1, on_force=lambda n: print("forced", n, '
             'flush=True)):\n'
             '    print("ready", flush=True)\n'

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from jacktf.core.experiment import Experiment, TrainingDiverged
+from jacktf.core.experiment import Experiment
+from jacktf.train.callbacks import TrainingDiverged
 from jacktf.core.model import Model
-from jacktf.core.trainer import Trainer
+from jacktf.train.trainer import Trainer
 from jacktf.optim.optimizers import sgd
 from conftest import ROOT, run_cli
 
@@ -104,8 +105,8 @@ MIRRORED = textwrap.dedent('''
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from jacktf.core import plugins
     from jacktf.core.model import Model
-    from jacktf.core.strategy import make_strategy
-    from jacktf.core.trainer import Trainer
+    from jacktf.train.strategy import make_strategy
+    from jacktf.train.trainer import Trainer
     from jacktf.optim.optimizers import momentum
     registry = plugins.set_default_registry(plugins.load_registry(autoload=False))
     tf.random.set_seed(0)

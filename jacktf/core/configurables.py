@@ -20,11 +20,12 @@ from gin import config_parser as gin_config_parser
 from jacktf.core.errors import ConfigError
 from jacktf.core.experiment import Experiment
 from jacktf.core.model import Model
-from jacktf.core.trainer import Trainer
+from jacktf.train.stages import Stage
+from jacktf.train.trainer import Trainer
 
 RECIPES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                            'recipes')
-_CORE = {'Model': Model, 'Trainer': Trainer, 'Experiment': Experiment}
+_CORE = {'Model': Model, 'Trainer': Trainer, 'Experiment': Experiment, 'stage': Stage}
 _known = {}  # configurable name -> the function or class behind it
 _wrappers = {}
 

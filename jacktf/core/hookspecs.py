@@ -17,6 +17,7 @@ KIND_HOOKS = {
     'lr_schedule': 'jacktf_register_lr_schedules',
     'decoder': 'jacktf_register_decoders',
     'preprocessor': 'jacktf_register_preprocessors',
+    'callback': 'jacktf_register_callbacks',
 }
 
 
@@ -48,3 +49,8 @@ def jacktf_register_decoders(registry):
 @hookspec
 def jacktf_register_preprocessors(registry):
     """Registers image preprocessors with ``registry.preprocessor(name, fn)``."""
+
+
+@hookspec
+def jacktf_register_callbacks(registry):
+    """Registers training callbacks with ``registry.callback(name, factory)``."""

@@ -17,7 +17,7 @@ from jacktf.core import compat, plugins, scopes
 from jacktf.core.batchnorm import (batch_norm_arg_scope, check_batch_norm_params,
                                    frozen_bn_arg_scope)
 from jacktf.core.errors import ConfigError
-from jacktf.core.strategy import PRECISIONS
+from jacktf.train.strategy import PRECISIONS
 
 
 def _resolve(registry, kind, value):
@@ -215,7 +215,7 @@ class Model:
                                       self.backbone_name)
         if precision not in PRECISIONS:
             raise ConfigError(f'PRECISION must be one of {PRECISIONS}, got {precision!r}.')
-        self.precision = precision  # applied by jacktf.core.strategy.configure_precision
+        self.precision = precision  # applied by jacktf.train.strategy.configure_precision
         self.preprocessing = preprocessing or self.card.preprocessing
         self._preprocess_fn = self.registry.get('preprocessor', self.preprocessing).factory
         try:

@@ -12,7 +12,8 @@ from typing import Any, Callable, Dict, List, Optional
 from jacktf.core.card import BackboneCard
 from jacktf.core.errors import DuplicatePluginError, UnknownPluginError
 
-KINDS = ('backbone', 'head', 'optimizer', 'lr_schedule', 'decoder', 'preprocessor')
+KINDS = ('backbone', 'head', 'optimizer', 'lr_schedule', 'decoder', 'preprocessor',
+         'callback')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +116,12 @@ class Registry:
     def preprocessor(self, name, fn, *, summary=None):
         """Registers ``fn(image_uint8, *, image_size, is_training) -> float image``."""
         return self.add('preprocessor', name, fn, summary=summary)
+
+    def callback(self, name, factory, *, summary=None):
+        """Registers ``factory(**options) -> Callback`` (jacktf.train.callbacks.Callback:
+        methods named after the Controller's events); recipes add it with
+        ``Trainer.callbacks = [@name()]``."""
+        return self.add('callback', name, factory, summary=summary)
 
     def get(self, kind, name) -> Entry:
         """Returns the entry for ``name``.

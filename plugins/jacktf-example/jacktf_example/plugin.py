@@ -4,7 +4,7 @@ import tensorflow as tf
 import tf_slim as slim
 
 import jacktf
-from jacktf_example import nets
+from jacktf_example import callbacks, nets
 
 
 @jacktf.hookimpl
@@ -30,3 +30,9 @@ def mlp(features, *, num_classes, is_training, hidden_units=64, dropout_keep_pro
 def jacktf_register_heads(registry):
     """Adds the mlp head."""
     registry.head('mlp', mlp)
+
+
+@jacktf.hookimpl
+def jacktf_register_callbacks(registry):
+    """Adds the loss_log callback (``Trainer.callbacks = [@loss_log()]``)."""
+    registry.callback('loss_log', callbacks.LossLog)

@@ -1,0 +1,31 @@
+"""Callbacks: each a small class with one job, called by the Controller at named events.
+
+A plugin adds callbacks with ``registry.callback(name, factory)`` in its
+``jacktf_register_callbacks(registry)`` hook; a recipe adds them with
+``Trainer.callbacks = [@name()]``.
+"""
+
+from jacktf.train.callbacks.base import Callback, CallbackList
+from jacktf.train.callbacks.checkpoints import BestK, PeriodicCheckpoints
+from jacktf.train.callbacks.evaluation import BatchNormGapHint, PeriodicEval
+from jacktf.train.callbacks.exporting import ExportAtEnd
+from jacktf.train.callbacks.early_stopping import EarlyStopping
+from jacktf.train.callbacks.guard import DivergenceGuard, TrainingDiverged
+from jacktf.train.callbacks.metrics_csv import MetricsCsv
+from jacktf.train.callbacks.progress import Progress, TensorBoard
+from jacktf.train.callbacks.operative import AfterFirstStep
+from jacktf.train.callbacks.stop import StopSignals
+
+__all__ = ['Callback', 'CallbackList', 'EarlyStopping', 'TrainingDiverged',
+           'builtin_callbacks']
+
+
+def builtin_callbacks(trainer, after_first_step=None, export_at_end=True):
+    """The callbacks of every training run, in order, with ``trainer.callbacks`` before
+    StopSignals (which ends the step's events when a signal arrived)."""
+    callbacks = [DivergenceGuard(), AfterFirstStep(after_first_step), Progress(),
+                 TensorBoard(), PeriodicCheckpoints(), PeriodicEval(), BatchNormGapHint(),
+                 MetricsCsv(), BestK()]
+    if export_at_end:
+        callbacks.append(ExportAtEnd())
+    return callbacks + list(trainer.callbacks) + [StopSignals()]

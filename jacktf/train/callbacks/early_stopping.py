@@ -1,0 +1,69 @@
+"""Early stopping on an eval metric; the best checkpoint is kept and exported."""
+
+import logging
+
+from jacktf.core.errors import ConfigError
+from jacktf.train.callbacks.base import Callback
+
+log = logging.getLogger('jacktf')
+METRICS = {'accuracy': 'max', 'loss': 'min'}
+
+
+class EarlyStopping(Callback):
+    """Ends training when the eval ``metric`` has not improved by more than
+    ``min_delta`` for ``patience`` evaluations in a row (Keras' EarlyStopping).
+
+    Best-k then ranks by the same metric and keeps at least one checkpoint, so the
+    export at the end also writes MODEL_DIR/export_best/<best step>. Needs evaluations
+    (EVAL_FILES and Trainer.eval_every_steps). Patience counts the evaluations of this
+    run (a resumed run starts counting again, from the best kept value).
+
+    Args:
+      metric: 'accuracy' or 'loss'.
+      patience: evaluations without improvement before stopping.
+      min_delta: the smallest change that counts as an improvement.
+      mode: 'max', 'min' or 'auto' (max for accuracy, min for loss).
+    """
+
+    def __init__(self, metric='accuracy', patience=3, min_delta=0.0, mode='auto'):
+        if metric not in METRICS:
+            raise ConfigError(f'early_stopping.metric must be one of {sorted(METRICS)}, got '
+                              f'{metric!r}.')
+        if mode not in ('auto', 'max', 'min'):
+            raise ConfigError(f"early_stopping.mode must be 'auto', 'max' or 'min', got "
+                              f'{mode!r}.')
+        if int(patience) < 1 or min_delta < 0:
+            raise ConfigError(f'early_stopping needs patience >= 1 and min_delta >= 0, got '
+                              f'patience={patience}, min_delta={min_delta}.')
+        self.metric, self.patience, self.min_delta = metric, int(patience), float(min_delta)
+        self.mode = METRICS[metric] if mode == 'auto' else mode
+        self.stopped_at = None
+
+    def on_train_begin(self, ctl):
+        if ctl.eval_dataset is None or not ctl.trainer.eval_every_steps:
+            log.warning('early_stopping has nothing to watch: it needs EVAL_FILES and '
+                        'Trainer.eval_every_steps.')
+        ctl.best.rank_by(self.metric, self.mode, 1)
+        top = ctl.best.entries[0] if ctl.best.entries else None
+        self.best_value = top[self.metric] if top else None
+        self.best_step = top['step'] if top else None
+        self.wait, self.stopped_at = 0, None
+
+    def _improved(self, value):
+        if self.best_value is None:
+            return True
+        gain = value - self.best_value if self.mode == 'max' else self.best_value - value
+        return gain > self.min_delta
+
+    def on_eval_end(self, ctl, step, metrics):
+        value = metrics[self.metric]
+        if self._improved(value):
+            self.best_value, self.best_step, self.wait = value, step, 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience and step < ctl.trainer.train_steps:
+            log.info('Early stopping at step %d: eval %s has not improved by more than %g '
+                     'for %d evaluations (best %.4f at step %d).', step, self.metric,
+                     self.min_delta, self.wait, self.best_value, self.best_step)
+            self.stopped_at = step
+            ctl.stop_training = True

@@ -1,0 +1,25 @@
+"""Export at the end of training: the final weights, and the best checkpoint's."""
+
+from jacktf.train import strategy as strategy_lib
+from jacktf.train.callbacks.base import Callback
+from jacktf.train.step import averaged_weights
+
+
+class ExportAtEnd(Callback):
+    """Exports MODEL_DIR/export/<final step> (and MODEL_DIR/export_best/<step> when
+    best-k kept checkpoints), each checked for parity; chief only."""
+
+    def on_train_end(self, ctl, logs):
+        if not ctl.chief:
+            return
+        strategy_lib.configure_precision('float32')  # serving graphs are float32
+        with averaged_weights(ctl.ema, ctl.all_variables):
+            ctl.metrics['export'], _ = ctl.experiment.export_current(logs['step'], 'export')
+        best = getattr(ctl, 'best', None)
+        if best is not None and best.entries:
+            top = best.entries[0]
+            ctl.checkpoint.restore(top['checkpoint']).expect_partial()
+            with averaged_weights(ctl.ema, ctl.all_variables):
+                ctl.metrics['export_best'], _ = ctl.experiment.export_current(
+                    top['step'], 'export_best')
+            ctl.checkpoint.restore(ctl.manager.latest_checkpoint)  # back to the final state

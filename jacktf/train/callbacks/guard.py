@@ -1,0 +1,46 @@
+"""The divergence guard: a NaN/Inf loss restores the last checkpoint at a lower rate."""
+
+import logging
+
+from jacktf.core import compat
+from jacktf.core.errors import JacktfError
+from jacktf.train.callbacks.base import Callback
+
+log = logging.getLogger('jacktf')
+
+
+class TrainingDiverged(JacktfError):
+    """The loss stayed non-finite after the configured retries."""
+
+
+class DivergenceGuard(Callback):
+    """Restores the last checkpoint and scales the learning rate by
+    ``Trainer.nan_lr_factor``, up to ``Trainer.nan_retries`` times; then raises
+    TrainingDiverged naming the first variable with a non-finite gradient."""
+
+    def __init__(self):
+        self.retries = 0
+
+    def on_loss_nonfinite(self, ctl, step):
+        trainer = ctl.trainer
+        if self.retries >= trainer.nan_retries:
+            experiment = ctl.experiment
+            images, labels = next(iter(experiment.dataset(experiment.train_files,
+                                                          training=True)))
+            culprit = trainer.first_nonfinite_gradient(ctl.model, ctl.variables, images,
+                                                       labels)
+            raise TrainingDiverged(
+                f'The loss became NaN/Inf at step {step} and stayed so after '
+                f'{self.retries} retries with the learning rate lowered by '
+                f'{trainer.nan_lr_factor} each time. First variable with a non-finite '
+                f'gradient: {culprit or "none found on a fresh batch"}. Lower '
+                'LEARNING_RATE, set Trainer.clip_gradient_norm, or check the data.')
+        latest = ctl.manager.latest_checkpoint
+        scale = float(ctl.lr_scale.numpy()) * trainer.nan_lr_factor
+        ctl.checkpoint.restore(latest)
+        ctl.lr_scale.assign(scale)
+        compat.refresh_learning_rate(ctl.optimizer)
+        log.warning('Loss became NaN/Inf at step %d: restored %s and retrying with the '
+                    'learning rate scaled by %.3g (retry %d of %d).', step, latest, scale,
+                    self.retries + 1, trainer.nan_retries)
+        self.retries += 1

@@ -1,0 +1,64 @@
+"""Checkpoint policy: the rolling CheckpointManager and the best-k by an eval metric."""
+
+import json
+import logging
+import os
+
+import tensorflow as tf
+
+log = logging.getLogger('jacktf')
+
+
+def checkpoint_manager(checkpoint, model_dir, trainer):
+    return tf.train.CheckpointManager(
+        checkpoint, os.path.join(model_dir, 'checkpoints'), max_to_keep=trainer.max_to_keep,
+        keep_checkpoint_every_n_hours=trainer.keep_checkpoint_every_n_hours)
+
+
+class BestCheckpoints:
+    """Keeps the k checkpoints with the best eval ``metric`` in MODEL_DIR/best.
+
+    ``mode`` 'max' (accuracy) or 'min' (loss) says which is better.
+    """
+
+    def __init__(self, model_dir, k, checkpoint, metric='accuracy', mode='max'):
+        self.k, self.checkpoint = k, checkpoint
+        self.metric, self.mode = metric, mode
+        self.directory = os.path.join(model_dir, 'best')
+        self.index = os.path.join(self.directory, 'best.json')
+        self.entries = []
+        if k and tf.io.gfile.exists(self.index):
+            with tf.io.gfile.GFile(self.index) as f:
+                self.entries = json.load(f)
+
+    def rank_by(self, metric, mode, k):
+        """Ranks by ``metric`` (``mode`` 'max' or 'min') and keeps at least ``k``; entries
+        of an earlier run ranked by another metric are forgotten (their files stay)."""
+        self.metric, self.mode, self.k = metric, mode, max(self.k, k)
+        if not self.entries and tf.io.gfile.exists(self.index):
+            with tf.io.gfile.GFile(self.index) as f:
+                self.entries = json.load(f)
+        self.entries = [e for e in self.entries if metric in e]
+
+    def _rank(self, value):
+        return -value if self.mode == 'max' else value
+
+    def consider(self, step, value):
+        """Keeps the current state as ckpt-``step`` when ``value`` is among the k best."""
+        metric = self.metric
+        if not self.k or any(e['step'] == step for e in self.entries):
+            return
+        if len(self.entries) >= self.k and \
+                self._rank(value) >= self._rank(self.entries[-1][metric]):
+            return
+        path = self.checkpoint.write(os.path.join(self.directory, f'ckpt-{step}'))
+        self.entries.append({'step': step, metric: float(value), 'checkpoint': path})
+        self.entries.sort(key=lambda e: (self._rank(e[metric]), e['step']))
+        for dropped in self.entries[self.k:]:
+            for f in tf.io.gfile.glob(dropped['checkpoint'] + '.*'):
+                tf.io.gfile.remove(f)
+        self.entries = self.entries[:self.k]
+        with tf.io.gfile.GFile(self.index, 'w') as f:
+            json.dump(self.entries, f, indent=2)
+        log.info('best checkpoints by eval %s: %s', metric, ', '.join(
+            f"step {e['step']} ({e[metric]:.4f})" for e in self.entries))

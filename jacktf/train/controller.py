@@ -1,0 +1,266 @@
+"""Controller: the outer training loop (orbit's Controller, fastai's Learner, Keras fit).
+
+It builds what one run trains with (model, optimizer, global step, checkpoint and its
+manager, summary writers), resumes or warm-starts, then runs the inner step in a loop
+and calls its callbacks at named events (see callbacks.base.Callback). Everything else
+(progress, summaries, checkpoints, best-k, periodic evaluation, export, the divergence
+guard, stop signals) is a callback with one job.
+"""
+
+import contextlib
+import logging
+import os
+import random
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from jacktf.core import scopes
+from jacktf.core.errors import ConfigError
+from jacktf.data import pipeline, preflight
+from jacktf.train import resume, strategy as strategy_lib
+from jacktf.train.callbacks.base import CallbackList
+from jacktf.train.checkpointing import checkpoint_manager
+from jacktf.train.step import averaged_weights, data_errors
+
+log = logging.getLogger('jacktf')
+
+
+class Controller:
+    """Runs one training of ``experiment`` with ``callbacks``.
+
+    Args:
+      experiment: the Experiment (input, model, trainer, model directory).
+      callbacks: Callback instances, called in this order at every event.
+      state: the run's RunState (shared with the forced-stop handler).
+      stop: the run's StopRequests.
+      evaluate: evaluate on EVAL_FILES (periodically and at the end).
+    """
+
+    def __init__(self, experiment, callbacks, *, state, stop, evaluate=True):
+        self.experiment = experiment
+        self.callbacks = CallbackList(callbacks)
+        self.state, self.stop = state, stop
+        self.model, self.trainer = experiment.model, experiment.trainer
+        self.strategy = experiment.strategy
+        self.model_dir, self.batch_size = experiment.model_dir, experiment.batch_size
+        self.counters = experiment.counters
+        self.do_evaluate = evaluate
+        self.stop_training, self.result, self.metrics = False, None, {}
+        self.stage, self.evaluated_at = 0, None
+
+    # -- setup -----------------------------------------------------------------------
+    def _build(self):
+        exp, model, trainer, strategy = self.experiment, self.model, self.trainer, \
+            self.strategy
+        strategy_lib.configure_precision(model.precision)
+        strategy_lib.configure_seed(exp.seed, exp.deterministic)
+        self.chief = strategy_lib.is_chief()
+        if self.chief:
+            exp.copy_labels()
+        per_replica = self.batch_size // strategy.num_replicas_in_sync
+        if per_replica * strategy.num_replicas_in_sync != self.batch_size:
+            raise ConfigError(f'BATCH_SIZE {self.batch_size} does not split evenly over '
+                              f'{strategy.num_replicas_in_sync} replicas.')
+        train_ds = strategy.distribute_datasets_from_function(
+            lambda ctx: exp.dataset(exp.train_files, training=True, input_context=ctx,
+                                    batch_size=per_replica))
+        self.iterator = iter(train_ds)
+        # In deterministic mode the iterator's position is part of every checkpoint.
+        data = {'data': self.iterator} if exp.deterministic else {}
+        with strategy.scope():
+            model.build()
+            self.variables, self.frozen = self._split_variables()
+            if not trainer.stages:
+                model.set_frozen_batch_norm(trainer.is_frozen,
+                                            warm_started=bool(exp.checkpoint_path))
+            self.lr_scale = tf.Variable(1.0, trainable=False, name='lr_scale')
+            self.optimizer = strategy_lib.wrap_optimizer(
+                trainer.optimizer_factory(trainer.learning_rate_fn(self.lr_scale)),
+                model.precision)
+            # Slots exist before any checkpoint, so every restore (resume, divergence
+            # guard) resets them too.
+            getattr(self.optimizer, 'inner_optimizer', self.optimizer).build(
+                self.all_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
+            self.ema = trainer.make_ema(self.all_variables)
+            extra = {'ema_shadows': [self.ema.average(v) for v in self.all_variables]} \
+                if self.ema else {}
+            if trainer.stages:  # the stage index, in every checkpoint
+                self.stage_variable = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                                  name='stage')
+                extra['stage'] = self.stage_variable
+            self.checkpoint = tf.train.Checkpoint(
+                network=model.network, optimizer=self.optimizer, step=self.step,
+                lr_scale=self.lr_scale, skipped_records=self.counters['skipped'],
+                skipped_record_names=self.counters['seen'], **extra, **data)
+        # Only the chief writes into MODEL_DIR; other workers of a multi-worker run take
+        # part in every (collective) save, into a private folder, and resume from the
+        # chief's checkpoints.
+        self.write_dir = self.model_dir if self.chief else \
+            tempfile.mkdtemp(prefix='jacktf-worker-')
+        self.manager = checkpoint_manager(self.checkpoint, self.write_dir, trainer)
+
+    def _restore(self):
+        resumed = resume.initialize(self.experiment, self.model, self.checkpoint,
+                                    self.frozen, self.chief)
+        if self.ema is not None and int(self.step.numpy()) == 0:
+            for v in self.all_variables:  # averages start from the (warm-started) weights
+                self.ema.average(v).assign(v)
+        return resumed
+
+    def _split_variables(self):
+        """(this run's trainable variables: those of any stage; never-trained names)."""
+        trainer, model = self.trainer, self.model
+        if not trainer.stages:
+            self.all_variables, frozen = trainer.split_variables(model)
+            return self.all_variables, frozen
+        ids = set()
+        for index in range(len(trainer.stages)):
+            ids.update(id(v) for v in trainer.for_stage(index).split_variables(model)[0])
+        candidates = model.network.trainable_variables
+        self.all_variables = [v for v in candidates if id(v) in ids]
+        frozen = [scopes.var_name(v.name) for v in candidates if id(v) not in ids]
+        return self.all_variables, frozen
+
+    def _enter_stage(self, index):
+        """Makes stage ``index`` current: its variables, batch norm and train step."""
+        trainer, model = self.trainer.for_stage(index), self.model
+        self.stage = index
+        if self.trainer.stages:
+            stage = self.trainer.stages[index]
+            self.variables, _ = trainer.split_variables(model)
+            policy = model.train_batch_norm
+            model.train_batch_norm = stage.batch_norm_policy(model)
+            try:  # takes effect in the train step traced below
+                model.set_frozen_batch_norm(
+                    trainer.is_frozen, warm_started=bool(self.experiment.checkpoint_path))
+            finally:
+                model.train_batch_norm = policy
+            self.stage_variable.assign(index)
+            log.info('Stage %d of %d: steps %d..%d, %d trainable variables.', index + 1,
+                     len(self.trainer.stages), *self.trainer.stage_spans[index],
+                     len(self.variables))
+        return trainer.make_train_step(model, self.optimizer, self.variables,
+                                       self.batch_size, self.strategy, ema=self.ema,
+                                       seed=self.seed)
+
+    def _writer(self, name):
+        return tf.summary.create_file_writer(
+            os.path.join(self.model_dir, name) if self.chief else tempfile.mkdtemp())
+
+    # -- the loop --------------------------------------------------------------------
+    def fit(self):
+        """Trains to Trainer.train_steps; returns the run's summary (or, when a stop
+        signal ended it, {step, stopped_by, checkpoint})."""
+        exp, model, trainer = self.experiment, self.model, self.trainer
+        self._build()
+        resumed = self._restore()
+        if not resumed:  # a restore point for the divergence guard (same on all workers)
+            self.manager.save(checkpoint_number=0)
+        self.eval_dataset = exp.dataset(exp.eval_files, training=False) if (
+            self.do_evaluate and exp.eval_files) else None
+        self.seed = random.randrange(2 ** 31) if exp.seed is None else exp.seed
+        self.start_step = int(self.step.numpy())
+        train_step = self._enter_stage(trainer.stage_at(self.start_step))
+        self.train_writer, self.eval_writer = self._writer('train'), self._writer('eval')
+        log.info('Training %s + %s head on %s: steps %d..%d, batch %d on %d replica(s), '
+                 '%s, %d trainable / %d frozen variables, model_dir %s', model.backbone_name,
+                 model.head_name, exp.train_files, self.start_step, trainer.train_steps,
+                 self.batch_size, self.strategy.num_replicas_in_sync, model.precision,
+                 len(self.variables), len(self.frozen), self.model_dir)
+        t_start = time.time()
+        self.callbacks.on_train_begin(self)
+        with self.stop.interruptible(False):
+            while True:
+                self.callbacks.on_stage_begin(self, self.stage)
+                end = min(trainer.stage_spans[self.stage][1], trainer.train_steps)
+                self._loop(train_step, end)
+                if self.result is not None:  # a stop signal: saved, nothing more to do
+                    self.train_writer.flush()
+                    return self.result
+                self.callbacks.on_stage_end(self, self.stage)
+                if self.stop_training or end >= trainer.train_steps:
+                    break
+                train_step = self._enter_stage(self.stage + 1)
+        final = int(self.step.numpy())
+        if self.manager.latest_checkpoint is None or \
+                not self.manager.latest_checkpoint.endswith(f'-{final}'):
+            self.manager.save(checkpoint_number=final)
+        # From here on a stop ends the evaluation or export at once (run() reports it).
+        if self.eval_dataset is not None and self.evaluated_at != final:
+            self.evaluate(final)
+        self.callbacks.on_train_end(self, {'step': final})
+        self.train_writer.flush()
+        self.eval_writer.flush()
+        return self._summary(final, time.time() - t_start)
+
+    def _loop(self, train_step, end):
+        state = self.state
+        while int(self.step.numpy()) < end and not self.stop_training:
+            t_step = time.time()
+            # Before the first step a stop needs no checkpoint: stop at once.
+            state.in_step = True
+            with self.stop.interruptible(not state.stepped):
+                loss, total, acc = self._train_step(train_step)
+            state.in_step = False
+            if not np.isfinite(float(total)):
+                self.callbacks.on_loss_nonfinite(self, int(self.step.numpy()) + 1)
+                continue
+            current = int(self.step.assign_add(1).numpy())
+            state.stepped = True
+            logs = {'loss': float(loss), 'total_loss': float(total), 'accuracy': float(acc),
+                    'seconds': time.time() - t_step}
+            self.callbacks.on_step_end(self, current, logs)
+
+    def _train_step(self, train_step):
+        """One step; data errors become DataError, an input that ended a DataError."""
+        exp = self.experiment
+        try:
+            return data_errors(train_step, self.iterator)
+        except (tf.errors.OutOfRangeError, StopIteration):
+            # The training input repeats: it only ends when a whole pass over the files
+            # yielded no usable record.
+            raise pipeline.no_usable_records(exp.train_files, self.counters) from None
+        except tf.errors.DataLossError as e:
+            raise preflight.damaged_data_error(e, exp.train_files) from None
+
+    def evaluate(self, step, interruptible=None):
+        """Evaluates the (averaged) weights on EVAL_FILES, logs, calls on_eval_end.
+
+        ``interruptible``: True, False, or None to keep the enclosing block's setting.
+        """
+        exp = self.experiment
+        stoppable = contextlib.nullcontext() if interruptible is None else \
+            self.stop.interruptible(interruptible)
+        with averaged_weights(self.ema, self.all_variables), stoppable:
+            try:
+                metrics = self.trainer.evaluate(self.model, self.eval_dataset,
+                                                self.strategy)
+            except tf.errors.InvalidArgumentError as e:
+                raise pipeline.data_error(e) or e from None
+            except tf.errors.DataLossError as e:
+                raise preflight.damaged_data_error(e, exp.eval_files, 'EVAL_FILES') \
+                    from None
+        if not metrics['examples']:
+            raise pipeline.no_usable_records(exp.eval_files, self.counters, 'EVAL_FILES')
+        log.info('eval at step %d: accuracy %.4f  loss %.4f  (%d examples)', step,
+                 metrics['accuracy'], metrics['loss'], metrics['examples'])
+        self.metrics, self.evaluated_at = metrics, step
+        self.callbacks.on_eval_end(self, step, metrics)
+        return metrics
+
+    def _summary(self, final, seconds):
+        metrics, latest = self.metrics, self.manager.latest_checkpoint
+        skipped = int(self.counters['skipped'].numpy())
+        summary = {'step': final, 'seconds': round(seconds, 1), 'skipped_records': skipped,
+                   'checkpoint': latest, 'model_dir': self.model_dir,
+                   **{f'eval_{k}': v for k, v in metrics.items()}}
+        acc = f"eval accuracy {metrics['accuracy']:.4f} on {metrics['examples']} " \
+              'examples' if 'accuracy' in metrics else 'no evaluation'
+        log.info('Done at step %d: %s. %d corrupt or oversized records skipped. '
+                 'Checkpoint: %s. TensorBoard: tensorboard --logdir %s', final, acc, skipped,
+                 latest, self.model_dir)
+        return summary

@@ -1,0 +1,191 @@
+"""The inner step: one tf.function train step under tf.GradientTape, and evaluation.
+
+``make_train_step`` computes the loss on each replica and applies the gradients to the
+trainable variables only; ``evaluate`` runs one pass over a dataset.
+"""
+
+import contextlib
+
+import tensorflow as tf
+
+from jacktf.core import scopes
+from jacktf.data import pipeline
+
+
+def make_train_step(trainer, model, optimizer, variables, global_batch, strategy,
+                    ema=None, seed=0):
+    """The tf.function running one step on every replica.
+
+    ``seed`` and the optimizer's step (and the replica) seed the network's dropout,
+    so a resumed run draws the masks the uninterrupted run would have drawn. With
+    ``trainer.accumulate_steps`` k > 1 one step reads k batches of ``global_batch``
+    and applies the mean of their gradients once (effective batch k * global_batch).
+    """
+    smoothing, clip = trainer.label_smoothing, trainer.clip_gradient_norm
+    aux_weight = trainer.aux_loss_weight
+    multipliers = trainer.gradient_multipliers(variables, model.card.scope)
+    scaled = isinstance(optimizer, tf.keras.mixed_precision.LossScaleOptimizer)
+    replicas = strategy.num_replicas_in_sync
+    k = trainer.accumulate_steps
+
+    def raw_gradients(images, labels, step_seed):
+        with tf.GradientTape() as tape:
+            outputs = model.predict(images, training=True, seed=step_seed)
+            logits = outputs['logits']
+            per_example = model.loss(labels, logits, label_smoothing=smoothing)
+            aux = outputs['end_points'].get('AuxLogits')
+            if aux is not None and aux_weight:
+                per_example += aux_weight * model.loss(labels, aux,
+                                                       label_smoothing=smoothing)
+            loss = tf.nn.compute_average_loss(per_example,
+                                              global_batch_size=global_batch)
+            reg = model.regularization_loss()
+            total = loss + tf.nn.scale_regularization_loss(reg)
+            # float16: the loss is scaled inside the tape (so the tape records the
+            # product) and the gradients unscaled after; the optimizer skips steps
+            # whose gradients overflowed and adapts the scale.
+            target = optimizer.get_scaled_loss(total) if scaled else total
+        grads = tape.gradient(target, variables)
+        if scaled:
+            grads = optimizer.get_unscaled_gradients(grads)
+        return loss, total, logits, grads
+
+    def finish(grads):
+        grads = [g if m == 1.0 or g is None else g * m
+                 for g, m in zip(grads, multipliers)]
+        if clip:
+            grads, _ = tf.clip_by_global_norm(grads, clip)
+        return grads
+
+    def gradients(images, labels, step_seed):
+        loss, total, logits, grads = raw_gradients(images, labels, step_seed)
+        return loss, total, logits, finish(grads)
+
+    if trainer.jit_compile:  # XLA compiles the math; updates stay outside (cross-replica)
+        gradients = tf.function(gradients, jit_compile=True)
+        raw_gradients = tf.function(raw_gradients, jit_compile=True)
+
+    def hits_of(logits, labels):
+        return tf.reduce_sum(tf.cast(tf.equal(
+            tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32))
+
+    def step_fn(batches):
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        position = optimizer.iterations * replicas + tf.cast(replica, tf.int64)
+        if k == 1:
+            (images, labels), = batches
+            step_seed = tf.stack([tf.constant(seed, tf.int64), position])
+            loss, total, logits, grads = gradients(images, labels, step_seed)
+            hits = hits_of(logits, labels)
+        else:
+            loss = total = hits = 0.0
+            sums = [None] * len(variables)
+            for i, (images, labels) in enumerate(batches):
+                step_seed = tf.stack([tf.constant(seed, tf.int64), position * k + i])
+                l, t, logits, grads = raw_gradients(images, labels, step_seed)  # noqa: E741
+                loss, total, hits = loss + l, total + t, hits + hits_of(logits, labels)
+                sums = [g if s is None else s if g is None else s + g
+                        for s, g in zip(sums, grads)]
+            grads = finish([None if s is None else s / k for s in sums])
+            loss, total = loss / k, total / k
+        optimizer.apply_gradients(zip(grads, variables))
+        if ema is not None:
+            ema.apply(variables)
+        return loss, total, hits
+
+    @tf.function
+    def train_step(iterator):
+        """One step; returns (cross-entropy, total loss, accuracy) of its batches."""
+        batches = [next(iterator) for _ in range(k)]
+        loss, total, hits = strategy.run(step_fn, args=(batches,))
+        sum_ = tf.distribute.ReduceOp.SUM
+        return (strategy.reduce(sum_, loss, axis=None),
+                strategy.reduce(sum_, total, axis=None),
+                strategy.reduce(sum_, hits, axis=None) / (global_batch * k))
+
+    return train_step
+
+def first_nonfinite_gradient(model, variables, images, labels):
+    """Name of the first variable whose gradient is NaN/Inf on this batch, or None."""
+    with tf.GradientTape() as tape:
+        logits = model.predict(images, training=False)['logits']
+        loss = tf.reduce_mean(model.loss(labels, logits))
+    for v, g in zip(variables, tape.gradient(loss, variables)):
+        if g is not None and not bool(tf.reduce_all(tf.math.is_finite(g))):
+            return scopes.var_name(v.name)
+    for v in variables:
+        if not bool(tf.reduce_all(tf.math.is_finite(v))):
+            return scopes.var_name(v.name) + ' (its value)'
+    return None
+
+def evaluate(model, dataset, strategy=None):
+    """One pass over ``dataset``: dict(accuracy, loss, examples)."""
+    strategy = strategy or tf.distribute.get_strategy()
+
+    @tf.function(reduce_retracing=True)
+    def eval_step(images, labels):
+        def replica_fn(images, labels):
+            logits = model.predict(images, training=False)['logits']
+            loss = tf.reduce_sum(model.loss(labels, logits))
+            hits = tf.reduce_sum(tf.cast(tf.equal(
+                tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32))
+            return loss, hits, tf.cast(tf.shape(labels)[0], tf.float32)
+        out = strategy.run(replica_fn, args=(images, labels))
+        return [strategy.reduce(tf.distribute.ReduceOp.SUM, t, axis=None) for t in out]
+
+    loss = hits = count = 0.0
+    for images, labels in strategy.experimental_distribute_dataset(dataset):
+        l, h, c = eval_step(images, labels)  # noqa: E741
+        loss, hits, count = loss + float(l), hits + float(h), count + float(c)
+    if not count:
+        return {'accuracy': float('nan'), 'loss': float('nan'), 'examples': 0}
+    return {'accuracy': hits / count, 'loss': loss / count, 'examples': int(count)}
+
+
+@contextlib.contextmanager
+def averaged_weights(ema, variables):
+    """Within the block the variables hold their moving averages (no-op without EMA)."""
+    if ema is None:
+        yield
+        return
+    backup = [v.read_value() for v in variables]
+    for v in variables:
+        v.assign(ema.average(v))
+    try:
+        yield
+    finally:
+        for v, value in zip(variables, backup):
+            v.assign(value)
+
+
+class ScaledSchedule(tf.keras.optimizers.schedules.LearningRateSchedule):
+    """A learning rate (or schedule) times a variable scale."""
+
+    def __init__(self, base, scale):
+        self.base = base
+        self.scale = scale
+
+    def __call__(self, step):
+        base = self.base(step) if callable(self.base) else self.base
+        return tf.cast(base, tf.float32) * tf.cast(self.scale, tf.float32)
+
+    def get_config(self):
+        return {'scale': float(self.scale.numpy())}
+
+
+def data_errors(fn, *args):
+    """Runs ``fn``; a bad-record assertion from the pipeline becomes a DataError."""
+    try:
+        return fn(*args)
+    except tf.errors.InvalidArgumentError as e:
+        error = pipeline.data_error(e)
+        if error is not None:
+            raise error from None
+        raise
+
+
+def current_lr(optimizer):
+    lr = optimizer.learning_rate
+    if isinstance(lr, tf.keras.optimizers.schedules.LearningRateSchedule):
+        lr = lr(optimizer.iterations)
+    return float(tf.convert_to_tensor(lr).numpy())

@@ -1,0 +1,190 @@
+"""Trainer: the training settings (steps, optimizer, learning rate, freeze rules, ...).
+
+The inner step lives in jacktf.train.step; the outer loop in jacktf.train.controller.
+"""
+
+import logging
+
+import tensorflow as tf
+
+from jacktf.core import scopes
+from jacktf.core.errors import ConfigError
+from jacktf.train import stages as stages_lib, step
+
+log = logging.getLogger('jacktf')
+
+
+class Trainer:
+    """Trains a Model with a custom loop.
+
+    Args:
+      train_steps: total optimizer steps of the run.
+      optimizer: optimizer factory ``fn(learning_rate) -> optimizer`` (a plugin).
+      lr_schedule: schedule factory ``fn(learning_rate) -> schedule`` or None (fixed).
+      learning_rate: the initial learning rate.
+      freeze_scopes: variables under these scopes do not train; their batch norm runs
+        in inference mode.
+      trainable_scopes: when set, only variables under these scopes train.
+      label_smoothing: cross-entropy label smoothing.
+      aux_loss_weight: weight of the auxiliary logits' loss when the network has them
+        (inception_v3 with create_aux_logits=True and the native head); slim's 0.4.
+      clip_gradient_norm: clip gradients by this global norm (None: no clipping).
+      log_every_steps: steps between progress lines and train summaries.
+      eval_every_steps: steps between evaluations (None: only at the end).
+      checkpoint_every_steps: steps between checkpoints.
+      checkpoint_every_seconds: also checkpoint when this many seconds have passed.
+      max_to_keep: checkpoints kept.
+      keep_checkpoint_every_n_hours: additionally keep one checkpoint per this many hours.
+      lr_multipliers: {scope rule: factor} scaling the gradients (and so, for SGD and
+        momentum, the learning rate) of the variables under the scope, e.g.
+        {'resnet_v1_50': 0.1} trains the backbone at a tenth of the head's rate. The
+        rule 'backbone' means the backbone's own root scope, whichever backbone it is
+        ({'backbone': 0.1}: the discriminative rate of fastai's fine_tune). A rule that
+        matches no variable is an error.
+      nan_retries: on a non-finite loss, how many times to restore the last checkpoint
+        and retry with the learning rate multiplied by ``nan_lr_factor``.
+      moving_average_decay: keep an exponential moving average of the trainable weights
+        (saved in checkpoints, used for evaluation and export); None turns it off.
+      keep_best: also keep the k checkpoints with the best eval accuracy (MODEL_DIR/best)
+        and export the best one at the end; 0 turns it off.
+      jit_compile: compile each replica's forward and backward pass with XLA.
+      accumulate_steps: average the gradients of this many batches before each
+        optimizer step: the effective batch is accumulate_steps * BATCH_SIZE (the
+        learning rate and TRAIN_STEPS count optimizer steps), at the memory of one
+        batch. Batch norm still normalizes over each batch of BATCH_SIZE.
+      stages: stages of training (``[@head/stage(), @all/stage()]``, see
+        jacktf.train.stages): each with its own trainable/freeze scopes, learning rate,
+        multipliers, warmup and batch-norm policy; the stage is in every checkpoint.
+      callbacks: extra callbacks (jacktf.train.callbacks.Callback instances, e.g.
+        ``[@early_stopping()]`` in gin), called after the built-in ones.
+    """
+
+    def __init__(self, *, train_steps, optimizer, lr_schedule=None, learning_rate=0.01,
+                 freeze_scopes=(), trainable_scopes=(), label_smoothing=0.0,
+                 aux_loss_weight=0.4, clip_gradient_norm=None, log_every_steps=20, eval_every_steps=None,
+                 checkpoint_every_steps=200, checkpoint_every_seconds=None, max_to_keep=3,
+                 keep_checkpoint_every_n_hours=None, lr_multipliers=None, nan_retries=2,
+                 nan_lr_factor=0.5, moving_average_decay=None, keep_best=0,
+                 jit_compile=False, accumulate_steps=1, stages=(), callbacks=()):
+        if int(train_steps) <= 0:
+            raise ConfigError(f'TRAIN_STEPS must be > 0, got {train_steps}.')
+        if not learning_rate or learning_rate <= 0:
+            raise ConfigError(f'LEARNING_RATE must be > 0, got {learning_rate}.')
+        if not callable(optimizer):
+            raise ConfigError(f'Trainer.optimizer must be an optimizer plugin such as '
+                              f'@momentum, got {optimizer!r}.')
+        self.train_steps = int(train_steps)
+        self.optimizer_factory = optimizer
+        self.lr_schedule_factory = lr_schedule
+        self.learning_rate = float(learning_rate)
+        self.freeze_scopes = scopes.parse_scopes(freeze_scopes)
+        self.trainable_scopes = scopes.parse_scopes(trainable_scopes)
+        self.label_smoothing = float(label_smoothing)
+        self.aux_loss_weight = float(aux_loss_weight)
+        self.clip_gradient_norm = clip_gradient_norm
+        self.log_every_steps = max(1, int(log_every_steps))
+        self.eval_every_steps = eval_every_steps
+        self.checkpoint_every_steps = max(1, int(checkpoint_every_steps))
+        self.checkpoint_every_seconds = checkpoint_every_seconds
+        self.max_to_keep = max_to_keep
+        self.keep_checkpoint_every_n_hours = keep_checkpoint_every_n_hours
+        self.lr_multipliers = dict(lr_multipliers or {})
+        if not 0 < nan_lr_factor < 1:
+            raise ConfigError(f'nan_lr_factor must be in (0, 1), got {nan_lr_factor}.')
+        self.nan_retries = int(nan_retries)
+        self.nan_lr_factor = float(nan_lr_factor)
+        if moving_average_decay is not None and not 0 < moving_average_decay < 1:
+            raise ConfigError('moving_average_decay must be in (0, 1) or None, got '
+                              f'{moving_average_decay}.')
+        self.moving_average_decay = moving_average_decay
+        self.keep_best = int(keep_best)
+        self.jit_compile = bool(jit_compile)
+        if int(accumulate_steps) < 1:
+            raise ConfigError(f'Trainer.accumulate_steps must be >= 1, got '
+                              f'{accumulate_steps}.')
+        self.accumulate_steps = int(accumulate_steps)
+        self.stages = list(stages or ())
+        self.stage_spans = stages_lib.boundaries(self.stages, self.train_steps) \
+            if self.stages else [(0, self.train_steps)]
+        self.callbacks = list(callbacks or ())
+        for callback in self.callbacks:
+            if not hasattr(callback, 'on_step_end'):
+                raise ConfigError(f'Trainer.callbacks takes callbacks such as '
+                                  f'@early_stopping() (note the parentheses), got '
+                                  f'{callback!r}. Run `jacktf plugins --kind callback`.')
+
+    def learning_rate_fn(self, scale=None):
+        """The schedule; times ``scale`` (a variable the divergence guard lowers)."""
+        if self.stages:
+            base = stages_lib.StagedSchedule(self, self.stages, self.stage_spans)
+        elif self.lr_schedule_factory is None:
+            base = self.learning_rate
+        else:
+            base = self.lr_schedule_factory(self.learning_rate)
+        return base if scale is None else step.ScaledSchedule(base, scale)
+
+    def gradient_multipliers(self, variables, backbone_scope=None):
+        """Per-variable gradient factors from lr_multipliers (the first rule that matches).
+
+        Raises:
+          ConfigError: a rule matches none of ``variables``.
+        """
+        rules = {(backbone_scope if rule == 'backbone' and backbone_scope else rule): f
+                 for rule, f in self.lr_multipliers.items()}
+        names = [scopes.var_name(v.name) for v in variables]
+        bad = scopes.unmatched_rules(names, list(rules))
+        if bad:
+            raise ConfigError(f'Trainer.lr_multipliers rules match no trainable variable: '
+                              f"{bad}. Scopes start with {backbone_scope!r}; the rule "
+                              "'backbone' means the whole backbone.")
+        return [float(next((f for rule, f in rules.items()
+                            if scopes.rule_matches(rule, name)), 1.0)) for name in names]
+
+    def split_variables(self, model):
+        """(trainable variables, frozen variable names) by the freeze rules."""
+        candidates = {scopes.var_name(v.name): v for v in model.network.trainable_variables}
+        names = scopes.trainable(candidates, freeze_scopes=self.freeze_scopes,
+                                 trainable_scopes=self.trainable_scopes)
+        for rules, label in ((self.freeze_scopes, 'FREEZE_SCOPES'),
+                             (self.trainable_scopes, 'trainable_scopes')):
+            bad = scopes.unmatched_rules(model.variable_names(), rules)
+            if bad:
+                raise ConfigError(f'{label} rules match no model variable: {bad}. '
+                                  f'Scopes start with {model.card.scope!r}.')
+        if not names:
+            raise ConfigError('Every variable is frozen: nothing would train. Loosen '
+                              'FREEZE_SCOPES or trainable_scopes.')
+        keep = set(names)
+        frozen = [n for n in candidates if n not in keep]
+        return [candidates[n] for n in names], frozen
+
+    def is_frozen(self, name):
+        """True when the freeze rules keep ``name`` (any variable name) from training."""
+        return not scopes.trainable([name], freeze_scopes=self.freeze_scopes,
+                                    trainable_scopes=self.trainable_scopes)
+
+    def make_ema(self, variables):
+        """The moving average with its shadow variables created (None when off)."""
+        if not self.moving_average_decay:
+            return None
+        ema = tf.train.ExponentialMovingAverage(self.moving_average_decay)
+        ema.apply(variables)
+        return ema
+
+    def make_train_step(self, model, optimizer, variables, global_batch, strategy,
+                        ema=None, seed=0):
+        """The tf.function running one step on every replica (see jacktf.train.step)."""
+        return step.make_train_step(self, model, optimizer, variables, global_batch,
+                                    strategy, ema=ema, seed=seed)
+
+    def for_stage(self, index):
+        """This trainer with stage ``index``'s freeze rules and multipliers (itself
+        without stages)."""
+        return self.stages[index].trainer_view(self) if self.stages else self
+
+    def stage_at(self, step):
+        """The stage index of the step after ``step`` completed steps."""
+        return stages_lib.stage_at(self.stage_spans, step)
+
+    first_nonfinite_gradient = staticmethod(step.first_nonfinite_gradient)
+    evaluate = staticmethod(step.evaluate)
