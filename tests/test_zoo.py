@@ -146,7 +146,8 @@ def test_finetune_recipes_name_their_backbones_checkpoint():
         with open(os.path.join(RECIPES_DIR, recipe)) as f:
             text = f.read()
         backbone = re.search(r'^BACKBONE = @(\w+)', text, re.M)[1]
-        assert re.search(rf"^CHECKPOINT_PATH = 'slim://{backbone}'", text, re.M), recipe
+        assert re.search(rf"^CHECKPOINT_PATH = '(slim|builtin)://{backbone}'", text,
+                         re.M), recipe
         assert zoo.pretrained(backbone), recipe
 
 
