@@ -6,6 +6,7 @@ Each subcommand is a small function over the public pieces; user mistakes exit w
 
 import argparse
 import json
+import os
 import sys
 
 from jacktf.core import runtime
@@ -81,7 +82,6 @@ def cmd_convert(args):
 
 def _experiment_for(model_dir, gin_files=(), gin_params=()):
     """The Experiment of a model directory: its operative config unless files are given."""
-    import os
     files = list(gin_files) or [os.path.join(model_dir, 'operative_config.gin')]
     if not gin_files and not os.path.exists(files[0]):
         if not os.path.isdir(model_dir):
@@ -194,7 +194,6 @@ def _print_table(rows):
 
 
 def cmd_predict(args):
-    import os
     import tensorflow as tf
     from PIL import Image
     from jacktf.serve import predict, runners
@@ -263,30 +262,18 @@ def _positive_int(text):
 
 
 def cmd_pretrained(args):
-    from jacktf.pretrained import builtin, cache, fetch, zoo
+    from jacktf.pretrained import cache, fetch, zoo
     if args.action == 'download':
         registry = runtime.load_plugins()
         for name in args.names:
             print(f'{name}: {fetch.fetch(name, registry=registry)}')
         return 0
-    rows = []
-    for name in zoo.names():
-        row = zoo.ZOO[name].to_dict()
-        row['builtin'] = builtin.BUILTIN[name].prefix if name in builtin.BUILTIN else None
-        row['cached'] = cache.cached_prefix(name)
-        rows.append(row)
+    rows = zoo.listing()
     if args.json:
         print(json.dumps({'cache_dir': cache.pretrained_dir(), 'checkpoints': rows},
                          indent=2))
         return 0
-    width = max(len(r['name']) for r in rows)
-    print(f'{"NAME":<{width}}  TOP-1  TOP-5  SIZE  PREPROCESSING  CLASSES  '
-          f'{"STATUS":<14}  ARCHIVE')
-    for r in rows:
-        status = ','.join(s for s in ('builtin', 'cached') if r[s]) or '-'
-        top5 = f"{r['top5']:.1f}" if r['top5'] is not None else '-'
-        print(f"{r['name']:<{width}}  {r['top1']:>5.1f}  {top5:>5}  {r['image_size']:>4}  "
-              f"{r['preprocessing']:<13}  {r['num_classes']:>7}  {status:<14}  {r['url']}")
+    print(zoo.format_listing(rows))
     print(f"CHECKPOINT_PATH = 'slim://NAME' downloads into {cache.pretrained_dir()} on "
           "first use; 'builtin://NAME' needs no download.")
     return 0

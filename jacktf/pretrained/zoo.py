@@ -168,3 +168,30 @@ def get(name):
             f'list` prints the {len(ZOO)} names; for another checkpoint give its path '
             "(CHECKPOINT_PATH = '/path/model.ckpt').")
     return entry
+
+
+def listing():
+    """One dict a checkpoint, in name order, with ``builtin`` (the shipped prefix or
+    None) and ``cached`` (the cached prefix or None) added."""
+    from jacktf.pretrained import builtin, cache
+    rows = []
+    for name in names():
+        row = ZOO[name].to_dict()
+        row['builtin'] = builtin.BUILTIN[name].prefix if name in builtin.BUILTIN else None
+        row['cached'] = cache.cached_prefix(name)
+        rows.append(row)
+    return rows
+
+
+def format_listing(rows):
+    """The table `jacktf pretrained list` prints (accuracies in percent, size in px)."""
+    width = max(len(r['name']) for r in rows)
+    lines = [f'{"NAME":<{width}}  TOP-1  TOP-5  SIZE  PREPROCESSING  CLASSES  '
+             f'{"STATUS":<14}  ARCHIVE']
+    for r in rows:
+        status = ','.join(s for s in ('builtin', 'cached') if r[s]) or '-'
+        top5 = f"{r['top5']:.1f}" if r['top5'] is not None else '-'
+        lines.append(f"{r['name']:<{width}}  {r['top1']:>5.1f}  {top5:>5}  "
+                     f"{r['image_size']:>4}  {r['preprocessing']:<13}  "
+                     f"{r['num_classes']:>7}  {status:<14}  {r['url']}")
+    return '\n'.join(lines)
