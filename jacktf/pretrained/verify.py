@@ -12,26 +12,16 @@ import contextlib
 
 import tensorflow as tf
 
-from jacktf.core import scopes
+from jacktf.core import checkpoint_diagnosis
 from jacktf.core.errors import RestoreError
 
 _MAX_CANDIDATES = 6
 
 
 def backbone_shapes(name, registry):
-    """{variable name: shape} of the registered backbone with its own classifier."""
-    import tf_slim as slim
-    entry = registry.get('backbone', name)
-    card = entry.card
-    size = card.default_image_size
-    with tf.Graph().as_default():
-        images = tf.compat.v1.placeholder(tf.float32, [1, size, size, 3])
-        arg_scope = (slim.arg_scope(card.arg_scope()) if card.arg_scope
-                     else contextlib.nullcontext())
-        with arg_scope:
-            entry.factory(images, num_classes=card.num_classes_official, is_training=False)
-        return {scopes.var_name(v.name): v.shape.as_list()
-                for v in tf.compat.v1.global_variables()}
+    """{variable name: shape} of the registered backbone with its own classifier (built
+    once per process by the restore diagnosis, in a throw-away graph)."""
+    return checkpoint_diagnosis.backbone_shapes(registry.get('backbone', name))
 
 
 def checkpoint_shapes(prefix):
