@@ -9,7 +9,14 @@ TF-Slim is TF1 code. It runs in TF2 through
   tf-keras 2.16+ ships as ``tf_keras.src.legacy_tf_layers.normalization``.
 
 ``ensure()`` does both, once, and fails with instructions when TensorFlow was already
-imported with Keras 3.
+imported with Keras 3. It imports nothing heavy: the batch-norm module is aliased by an
+import hook when tf_slim first asks for it, so ``import jacktf`` (and ``jacktf --help``)
+stays fast.
+
+``quiet_startup(verbose)`` keeps TensorFlow's start-up noise (the absl
+"All log messages before absl::InitializeLog()" banner, printed once per TensorFlow
+library, oneDNN and CPU-feature notes, "failed call to cuInit" on machines without a
+GPU) off the terminal unless the user asks for verbose logs.
 
 ``seeded_dropout(seed)`` makes slim's dropout stateless for the network calls inside it,
 and ``inference_batch_norms(is_frozen)`` puts the batch norms of frozen scopes in
@@ -18,14 +25,20 @@ inference mode, including those a net calls directly (see the functions).
 
 import contextlib
 import importlib
+import importlib.abc
+import importlib.util
 import os
 import sys
+import tempfile
 import threading
 import zlib
 
 _LEGACY_BN = 'tf_keras.legacy_tf_layers.normalization'
 _LEGACY_BN_SRC = 'tf_keras.src.legacy_tf_layers.normalization'
+_LEGACY_ALIASES = {'tf_keras.legacy_tf_layers': 'tf_keras.src.legacy_tf_layers',
+                   _LEGACY_BN: _LEGACY_BN_SRC}
 _done = False
+_log_level_set_here = False
 
 
 class CompatError(RuntimeError):
@@ -61,29 +74,161 @@ def _keras3_already_loaded():
 
 
 def ensure():
-    """Prepares TensorFlow for slim code. Safe to call many times.
+    """Prepares TensorFlow for slim code without importing it. Safe to call many times.
 
     Raises:
       CompatError: TensorFlow was imported before jacktf with Keras 3 as tf.keras.
     """
-    global _done
+    global _done, _log_level_set_here
     if _done:
         return
     if 'tensorflow' not in sys.modules:
-        os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+        if 'TF_CPP_MIN_LOG_LEVEL' not in os.environ and not verbose_requested():
+            os.environ['TF_CPP_MIN_LOG_LEVEL'] = '2'
+            _log_level_set_here = True
     elif _keras3_already_loaded():
         raise CompatError(
             'TensorFlow was imported before jacktf with Keras 3 as tf.keras, but TF-Slim '
             'needs the legacy Keras 2 (tf-keras). Import jacktf before tensorflow, or set '
             'the environment variable TF_USE_LEGACY_KERAS=1 before Python starts.')
     os.environ['TF_USE_LEGACY_KERAS'] = '1'  # before tf.keras is first resolved
-    if _LEGACY_BN not in sys.modules:
-        try:
-            sys.modules[_LEGACY_BN] = importlib.import_module(_LEGACY_BN_SRC)
-        except ImportError:
-            # Older tf-keras ships the public path itself.
-            importlib.import_module(_LEGACY_BN)
+    if _LEGACY_BN not in sys.modules and not _tf_keras_has_public_legacy_layers():
+        sys.meta_path.insert(0, _LegacyLayersAlias())
     _done = True
+
+
+def _tf_keras_has_public_legacy_layers():
+    """True when tf-keras ships ``tf_keras/legacy_tf_layers`` itself (older releases),
+    or is not installed (then tf_slim's own ImportError says so)."""
+    spec = importlib.util.find_spec('tf_keras')  # finds, does not import
+    if spec is None or not spec.submodule_search_locations:
+        return True
+    return any(os.path.isdir(os.path.join(location, 'legacy_tf_layers'))
+               for location in spec.submodule_search_locations)
+
+
+class _LegacyLayersAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serves ``tf_keras.legacy_tf_layers[.normalization]`` (which tf_slim's batch norm
+    imports through TensorFlow) as the very modules under ``tf_keras.src``, on first
+    import: the same module objects, never a second copy."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in _LEGACY_ALIASES:
+            return None
+        return importlib.util.spec_from_loader(
+            fullname, self, is_package=fullname != _LEGACY_BN)
+
+    def create_module(self, spec):
+        return None  # the default module; exec_module replaces it in sys.modules
+
+    def exec_module(self, module):
+        sys.modules[module.__name__] = importlib.import_module(
+            _LEGACY_ALIASES[module.__name__])
+
+
+# Lines TensorFlow writes to stderr while it starts, whatever TF_CPP_MIN_LOG_LEVEL says.
+STARTUP_NOISE = (
+    'All log messages before absl::InitializeLog() is called',
+    'oneDNN custom operations are on',
+    'Could not find cuda drivers on your machine',
+    'failed call to cuInit',
+    'cpu_feature_guard.cc',
+    'To enable the following instructions:',
+    'Unable to register cuDNN factory',
+    'Unable to register cuFFT factory',
+    'Unable to register cuBLAS factory',
+    'computation placer already registered',
+    'TF-TRT Warning: Could not find TensorRT',
+)
+
+
+def verbose_requested():
+    """True when the environment asks for TensorFlow's own logs (JACKTF_VERBOSE=1)."""
+    return os.environ.get('JACKTF_VERBOSE', '').strip().lower() not in ('', '0', 'false',
+                                                                        'no')
+
+
+def quiet_startup(verbose=False):
+    """Shows or hides TensorFlow's start-up noise; call before TensorFlow is imported.
+
+    Quiet (the default): TF_CPP_MIN_LOG_LEVEL=2 unless the user set it, and the first
+    ``import tensorflow`` (with the device discovery that prints "failed call to
+    cuInit" on machines without a GPU) runs with the lines of ``STARTUP_NOISE``
+    filtered out of stderr; every other line still reaches the terminal. Verbose
+    (``verbose`` or JACKTF_VERBOSE=1): TensorFlow logs as it likes; JACKTF_VERBOSE=1
+    is set for child processes.
+
+    Args:
+      verbose: the user asked for verbose logs (e.g. ``--verbose``).
+    """
+    global _log_level_set_here
+    if verbose or verbose_requested():
+        os.environ['JACKTF_VERBOSE'] = '1'
+        if _log_level_set_here and 'tensorflow' not in sys.modules:
+            os.environ.pop('TF_CPP_MIN_LOG_LEVEL', None)
+            _log_level_set_here = False
+        return
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    if 'tensorflow' not in sys.modules and not any(
+            isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlowImport())
+
+
+@contextlib.contextmanager
+def filtered_stderr(noise=STARTUP_NOISE):
+    """Within the block, file descriptor 2 (where TensorFlow's C++ code writes) goes to
+    a temporary file; at its end the lines not containing a ``noise`` text are written
+    back to stderr, in order."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode('utf-8', errors='replace')
+            kept = [line for line in text.splitlines(keepends=True)
+                    if not any(n in line for n in noise)]
+            if kept:
+                os.write(2, ''.join(kept).encode('utf-8'))
+
+
+class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+    """Runs the first ``import tensorflow`` (and its device discovery) inside
+    ``filtered_stderr``, then steps out of the import system."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != 'tensorflow':
+            return None
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+class _QuietLoader(importlib.abc.Loader):
+    def __init__(self, loader):
+        self._loader = loader
+
+    def __getattr__(self, name):  # resources, get_code, ...: the real loader's
+        return getattr(self._loader, name)
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        with filtered_stderr():
+            self._loader.exec_module(module)
+            module.config.list_physical_devices()  # cuInit and friends speak here
 
 
 def eager_safe_arg_scope(arg_scope):
