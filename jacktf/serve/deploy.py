@@ -20,8 +20,8 @@ import os
 import tensorflow as tf
 
 from jacktf.core.errors import ConfigError
-from jacktf.serve import (derived_models, export, onnx_export, staging, tflite, verify,
-                          versions)
+from jacktf.serve import (derived_models, export, onnx_export, saved_models, staging,
+                          tflite, verify, versions)
 from jacktf.serve.export import ExportError
 
 log = logging.getLogger('jacktf')
@@ -93,7 +93,7 @@ def _targets(export_dir, version, tflite_variants, onnx):
 
 def _keep_existing(model, path, parity_images):
     """Checks that the existing SavedModel ``path`` holds ``model``'s weights."""
-    module, _ = export.load_saved_model(path)
+    module, _ = saved_models.load_saved_model(path)
     if not parity_images:
         raise ExportError(f'{path} already exists and no image could be read to check that '
                           'it holds these weights. Give --overwrite to replace it.')

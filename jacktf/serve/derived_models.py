@@ -12,8 +12,8 @@ import os
 
 import tensorflow as tf
 
-from jacktf.serve import (client_preprocessing, export, model_card, onnx_export, staging,
-                          tflite, verify)
+from jacktf.serve import (client_preprocessing, model_card, onnx_export, saved_models,
+                          staging, tflite, verify)
 from jacktf.serve.export import ExportError
 
 
@@ -37,7 +37,7 @@ def derive(model, targets, folders, reference_path, tflite_variants, onnx,
     normalize = None
     if section['input'] == 'pixels':
         normalize = lambda x: client_preprocessing.normalize(section['name'], x)  # noqa
-    _, serve = export.load_saved_model(reference_path)
+    _, serve = saved_models.load_saved_model(reference_path)
     reference = _serve(serve, verify_images)
     inputs = [prepare(data) for data in verify_images]
     common = {'class_names': class_names, 'model': model, 'registry': registry,
