@@ -21,7 +21,7 @@ try:
     runpy.run_module({module!r}, run_name='__main__', alter_sys=True)
 except SystemExit as e:
     code = e.code
-heavy = sorted(m for m in ('tensorflow', 'gin', 'tf_slim', 'tf_keras', 'numpy')
+heavy = sorted(m for m in ('tensorflow', 'gin', 'tf_slim', 'tf_keras')
                if m in sys.modules)
 sys.stderr.write('PROBE ' + json.dumps({{'code': code, 'heavy': heavy}}) + '\\n')
 '''
