@@ -2,22 +2,27 @@
 
 Flags -> plugins -> gin -> one Experiment -> mode. User mistakes (bad gin, missing
 files, unknown plugins, checkpoints that do not fit) exit with code 2 and a message.
+TensorFlow is imported only when the run starts (``--help`` answers at once), without
+its start-up noise unless ``--verbose`` or JACKTF_VERBOSE=1.
 """
 
 import sys
 
 from absl import app, flags
 
-from jacktf.core import runtime
+from jacktf.core import compat, runtime
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string('gin_file', [], 'Gin recipe(s): a path, or a shipped recipe '
                           'name such as gin/demo.gin or resnet50_2cls.gin.')
 flags.DEFINE_multi_string('gin_param', [], "Gin bindings, e.g. --gin_param='TRAIN_STEPS "
                           "= 500'. Applied after the files.")
-flags.DEFINE_string('model_dir', None, 'Overrides MODEL_DIR of the recipe.')
+flags.DEFINE_string('model_dir', None, "Overrides MODEL_DIR of the recipe (default: the "
+                    "recipe's).")
 flags.DEFINE_enum('mode', 'train_and_eval', ['train_and_eval', 'train', 'eval'],
                   'What to run.')
+flags.DEFINE_bool('verbose', False, "Show TensorFlow's own log lines (start-up banner, "
+                  'device discovery, warnings); same as JACKTF_VERBOSE=1.')
 
 
 def main(argv):
@@ -26,8 +31,9 @@ def main(argv):
                      '--gin_param.')
     if not FLAGS.gin_file:
         runtime.fail('Give a recipe: --gin_file=gin/demo.gin (see README).')
+    compat.quiet_startup(FLAGS.verbose)  # before anything imports TensorFlow
     with runtime.user_errors():
-        runtime.setup_logging()
+        runtime.setup_logging(verbose=FLAGS.verbose)
         runtime.train(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir, FLAGS.mode)
 
 

@@ -16,7 +16,9 @@ from tf_slim.nets import resnet_v1, resnet_v2
 
 import jacktf
 from jacktf.backbones import resnet
-from jacktf.core.restore import _suggest, group_by_scope, plan_restore
+from jacktf.core.restore import plan_restore
+from jacktf.core.restore_report import _suggest
+from jacktf.core.scope_groups import group_by_scope
 from conftest import ROOT, run_cli
 from slim_ckpt import write_checkpoint, write_net_checkpoint
 

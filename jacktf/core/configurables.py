@@ -3,21 +3,20 @@
 ``register(registry)`` makes ``@resnet_v1_50``, ``@logits``, ``@momentum``, ... and the
 framework's own ``Model``, ``Trainer`` and ``Experiment`` available to gin files, so a
 recipe binds ``resnet_v1_50.output_stride = 16`` without the plugin importing gin.
-``parse`` reads recipes strictly and turns gin's errors into messages with the file,
-the line and the closest names.
+``parse`` reads recipes strictly (unknown names, macros set but unused or used but
+unset) and turns gin's errors into messages with the file, the line and the closest
+names (``gin_messages``).
 """
 
 import contextlib
-import difflib
-import inspect
 import logging
 import os
-import re
 
 import gin
 from gin import config_parser as gin_config_parser
 
 from jacktf.core.errors import ConfigError
+from jacktf.core.gin_messages import explain_gin_error, label_bindings, suggest
 from jacktf.core.experiment import Experiment
 from jacktf.core.model import Model
 from jacktf.train.stages import Stage
@@ -78,88 +77,6 @@ def resolve_gin_file(path):
     shipped = sorted(f for f in os.listdir(RECIPES_DIR) if f.endswith('.gin'))
     raise ConfigError(f'Gin file {path!r} not found in {os.getcwd()} nor among the '
                       f'shipped recipes: {", ".join(shipped)}.')
-
-
-def _suggest(name, options):
-    """' Did you mean A or B?' for the options closest to ``name`` (any case), or ''."""
-    by_lower = {}
-    for option in sorted(options):
-        by_lower.setdefault(option.lower(), option)
-    close = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)
-    return f' Did you mean {" or ".join(by_lower[c] for c in close)}?' if close else ''
-
-
-def _label_bindings(gin_params, model_dir):
-    """[(label, text)] for the command-line bindings, in the order gin parses them."""
-    labelled = [(f'--gin_param "{b}"', b) for b in gin_params or []]
-    if model_dir:
-        labelled.append((f'--model_dir={model_dir}', f'MODEL_DIR = {model_dir!r}'))
-    return labelled
-
-
-def _binding_for_line(labelled, line):
-    """The label of the command-line binding holding line ``line`` of gin's joined text."""
-    first = 1
-    for label, text in labelled:
-        last = first + text.count('\n')
-        if first <= line <= last:
-            return label
-        first = last + 1
-    return None
-
-
-def _explain_syntax_error(error, labelled_bindings):
-    """'Unable to parse value. (line 5)' -> where, what, and how to write it."""
-    content = (error.text or '').strip()
-    label = None if error.filename else _binding_for_line(labelled_bindings, error.lineno)
-    where = (f'{error.filename} line {error.lineno}: {content!r}' if error.filename else
-             label or f'binding {content!r}')
-    message = f'Cannot parse {where}: {error.msg.rstrip(".")}.'
-    name, sep, value = content.partition('=')
-    name, value = name.strip(), value.strip()
-    if not sep:
-        hint = 'A binding reads NAME = VALUE, e.g. TRAIN_STEPS = 500.'
-    elif re.fullmatch(r'[\w./~*:\\-]+', value) and not re.fullmatch(
-            r'[-+]?[\d.]+([eE][-+]?\d+)?|True|False|None', value):
-        hint = (f'Text values need quotes: {name} = {value!r}; on a shell wrap the whole '
-                f'binding in double quotes: --gin_param="{name} = {value!r}".')
-    else:
-        hint = ('Values are Python literals (numbers, \'quoted text\', [lists], '
-                '{dicts}, True/False/None), @configurables or %MACROS.')
-    return f'{message} {hint}'
-
-
-def explain_gin_error(error, labelled_bindings=()):
-    """Rewrites a gin parse error with the closest configurable or parameter.
-
-    Args:
-      error: the exception gin raised.
-      labelled_bindings: [(label, text)] of the command-line bindings (see
-        ``_label_bindings``), so an error in one names the flag instead of gin's
-        "bindings string line N".
-    """
-    if isinstance(error, SyntaxError) and getattr(error, 'lineno', None):
-        return _explain_syntax_error(error, labelled_bindings)
-    text = str(error)
-    m = re.search(r'In bindings string line (\d+)', text)
-    label = m and _binding_for_line(labelled_bindings, int(m.group(1)))
-    if label:
-        text = text.replace(m.group(0), f'In {label}')
-    m = re.search(r"No configurable matching (?:reference )?'@?([\w./]+?)(?:\(\))?'", text)
-    if m:
-        name = m.group(1).split('/')[-1].split('.')[-1]
-        return (f'{text}\nUnknown configurable {name!r}.{_suggest(name, _known)} Run '
-                '`jacktf plugins` to list backbones, heads, optimizers and schedules.')
-    m = re.search(r"Configurable '([\w.]+)' doesn't have a parameter named '(\w+)'", text)
-    if m:
-        target = _known.get(m.group(1).split('.')[-1])
-        params = []
-        if target is not None:
-            fn = target.__init__ if inspect.isclass(target) else target
-            params = [p for p in inspect.signature(fn).parameters if p != 'self']
-        return (f'{text}\n{m.group(1)} has no parameter {m.group(2)!r}.'
-                f'{_suggest(m.group(2), params)} Its parameters: {", ".join(params)}.')
-    return text
 
 
 # -- macros ------------------------------------------------------------------------
@@ -286,13 +203,13 @@ def check_macros(files, labelled_bindings=()):
     for name in undefined:
         problems.append(
             f'Macro %{name} is used by {", ".join(sorted(set(used[name])))} but never '
-            f'set.{_suggest(name, defined)} Set it (e.g. {name} = ...) before using it, '
+            f'set.{suggest(name, defined)} Set it (e.g. {name} = ...) before using it, '
             'or correct the name.')
     for name in unused:
         places = ', '.join(where.get(name, [])) or 'the configuration'
         problems.append(
             f'Macro {name} is set ({places}) but nothing uses it: no binding refers to '
-            f'%{name}, so its value would be ignored.{_suggest(name, live_defined)} '
+            f'%{name}, so its value would be ignored.{suggest(name, live_defined)} '
             f'Macros this configuration uses: {", ".join(live_defined) or "none"}. '
             'Set one of those instead, or delete the line.')
     raise ConfigError('\n'.join(problems))
@@ -329,7 +246,7 @@ def parse(gin_files, gin_params=(), model_dir=None):
     """
     gin.clear_config()
     gin.add_config_file_search_path(RECIPES_DIR)
-    labelled = _label_bindings(gin_params, model_dir)
+    labelled = label_bindings(gin_params, model_dir)
     bindings = [text for _, text in labelled]
     files = [resolve_gin_file(f) for f in gin_files]
     from absl import logging as absl_logging
@@ -342,7 +259,7 @@ def parse(gin_files, gin_params=(), model_dir=None):
         check_macros(files, labelled)
         gin.finalize()
     except (ValueError, TypeError, KeyError, SyntaxError, IOError) as e:
-        raise ConfigError(explain_gin_error(e, labelled)) from None
+        raise ConfigError(explain_gin_error(e, labelled, _known)) from None
     finally:
         absl_logging.set_verbosity(verbosity)
     return files

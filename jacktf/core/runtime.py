@@ -1,5 +1,9 @@
 """What every command does first: logging, plugins, gin, and turning user errors into
-a message and exit code 2 instead of a traceback."""
+a message and exit code 2 instead of a traceback.
+
+Importing this module imports neither TensorFlow nor gin (the command line's help must
+stay fast); the functions that need them import them.
+"""
 
 import contextlib
 import logging
@@ -9,21 +13,30 @@ import tempfile
 import warnings
 
 import jacktf  # noqa: F401  (prepares TensorFlow for slim)
-from jacktf.core import compat, configurables, plugins
+from jacktf.core import compat
 from jacktf.core.errors import JacktfError
 
 log = logging.getLogger('jacktf')
 EXIT_USER_ERROR = 2
 
 
-def setup_logging(level=logging.INFO, stream=None):
-    """jacktf's messages on ``stream`` (default stdout); TensorFlow's chatter off."""
-    warnings.filterwarnings('ignore', category=UserWarning)
-    warnings.filterwarnings('ignore', category=DeprecationWarning)
-    import tensorflow as tf
-    tf.get_logger().setLevel(logging.ERROR)
-    from absl import logging as absl_logging
-    absl_logging.set_verbosity(absl_logging.ERROR)
+def setup_logging(level=logging.INFO, stream=None, verbose=False):
+    """jacktf's messages on ``stream`` (default stdout); TensorFlow's chatter off.
+
+    Args:
+      level: the level of jacktf's own logger.
+      stream: where jacktf's lines go (default stdout).
+      verbose: keep TensorFlow's Python warnings and log lines (``--verbose``,
+        JACKTF_VERBOSE=1); its start-up noise is ``compat.quiet_startup``'s job.
+    """
+    verbose = verbose or compat.verbose_requested()
+    if not verbose:
+        warnings.filterwarnings('ignore', category=UserWarning)
+        warnings.filterwarnings('ignore', category=DeprecationWarning)
+        # tf.get_logger() is this logger; naming it keeps TensorFlow unimported.
+        logging.getLogger('tensorflow').setLevel(logging.ERROR)
+        from absl import logging as absl_logging
+        absl_logging.set_verbosity(absl_logging.ERROR)
     stream = stream or sys.stdout
     if not log.handlers:
         handler = logging.StreamHandler(stream)
@@ -54,6 +67,7 @@ def user_errors():
 
 
 def load_plugins():
+    from jacktf.core import configurables, plugins
     registry = plugins.set_default_registry(plugins.load_registry())
     configurables.register(registry)
     return registry
@@ -70,6 +84,7 @@ def write_atomic(path, text):
 
 def experiment_from_gin(gin_files, gin_params=(), model_dir=None):
     """Loads plugins, parses the recipes and returns the configured Experiment."""
+    from jacktf.core import configurables
     load_plugins()
     configurables.parse(gin_files, gin_params, model_dir)
 

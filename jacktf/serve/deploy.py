@@ -14,14 +14,13 @@ step is kept (after checking it holds the same weights) when only other formats 
 added.
 """
 
-import json
 import logging
 import os
 
 import tensorflow as tf
 
 from jacktf.core.errors import ConfigError
-from jacktf.serve import (client_preprocessing, export, model_card, onnx_export, staging,
+from jacktf.serve import (derived_models, export, onnx_export, saved_models, staging,
                           tflite, verify, versions)
 from jacktf.serve.export import ExportError
 
@@ -94,7 +93,7 @@ def _targets(export_dir, version, tflite_variants, onnx):
 
 def _keep_existing(model, path, parity_images):
     """Checks that the existing SavedModel ``path`` holds ``model``'s weights."""
-    module, _ = export.load_saved_model(path)
+    module, _ = saved_models.load_saved_model(path)
     if not parity_images:
         raise ExportError(f'{path} already exists and no image could be read to check that '
                           'it holds these weights. Give --overwrite to replace it.')
@@ -176,7 +175,7 @@ def export_all(model, *, export_dir, version, class_names, labels_path=None,
         summary['saved_model'] = {'path': targets['saved_model'], 'parity': diff,
                                   'kept': keep}
         if derived:
-            summary.update(_derived(
+            summary.update(derived_models.derive(
                 model, targets, folders, reference_path, tflite_variants, onnx,
                 verify_images, verify_source, representative, representative_source,
                 limits, registry, class_names,
@@ -211,44 +210,6 @@ def _existing(targets, derived, overwrite, version):
     return False
 
 
-def _derived(model, targets, folders, reference_path, tflite_variants, onnx,
-             verify_images, verify_source, representative, representative_source, limits,
-             registry, class_names, source):
-    """Converts, checks and stages the TFLite and ONNX models; their summary entries."""
-    section = client_preprocessing.section(model, registry)
-    prepare = client_preprocessing.client_function(section, registry)
-    normalize = None
-    if section['input'] == 'pixels':
-        normalize = lambda x: client_preprocessing.normalize(section['name'], x)  # noqa
-    _, serve = export.load_saved_model(reference_path)
-    reference = _serve(serve, verify_images)
-    inputs = [prepare(data) for data in verify_images]
-    common = {'class_names': class_names, 'model': model, 'registry': registry,
-              'normalize': normalize, 'source': source, 'verify_source': verify_source}
-    results = []
-    if tflite_variants:
-        folders['tflite'] = staging.staging_dir(targets['tflite'])
-        calibration = [prepare(data) for data in representative]
-        for variant in tflite_variants:
-            results.append(_tflite(variant, folders['tflite'], reference, inputs,
-                                   calibration, representative_source, limits[variant],
-                                   **common))
-        model_card.write_labels(folders['tflite'], class_names)
-    if onnx:
-        folders['onnx'] = staging.staging_dir(targets['onnx'])
-        results.append(_onnx(folders['onnx'], reference, inputs, limits['onnx'], **common))
-        model_card.write_labels(folders['onnx'], class_names)
-    failed = [r for r in results if r['verification']['shortfalls']]
-    if failed:
-        raise ExportError(_failure_message(results, failed, verify_source))
-    out = {'tflite': [dict(r, path=os.path.join(targets['tflite'], r['file']))
-                      for r in results if r['format'] == 'tflite']}
-    for r in results:
-        if r['format'] == 'onnx':
-            out['onnx'] = dict(r, path=os.path.join(targets['onnx'], r['file']))
-    return out
-
-
 def _require_litert():
     try:
         import ai_edge_litert.interpreter  # noqa: F401
@@ -265,124 +226,11 @@ def _require_onnx():
                               f'{onnx_export.EXTRA}.') from None
 
 
-def _serve(serve, encoded, batch=32):
-    import numpy as np
-    return np.concatenate([serve(images=tf.constant(list(encoded[i:i + batch])))[
-        'probabilities'].numpy() for i in range(0, len(encoded), batch)])
-
-
-def _base_card(kind, variant, file, *, model, class_names, registry, source):
-    return {'format': model_card.CARD_FORMAT, 'model_format': kind, 'variant': variant,
-            'file': file, 'labels_file': model_card.LABELS_FILE,
-            'num_classes': len(class_names),
-            'source': dict(source, backbone=model.backbone_name, head=model.head_name),
-            'preprocessing': client_preprocessing.section(model, registry)}
-
-
-def _with_quantization_steps(card):
-    inp, out = card['input'], card['output']
-    if 'quantization' in inp:
-        q = inp['quantization']
-        card['preprocessing']['quantize_input'] = model_card.quantize_step(
-            q['scale'], q['zero_point'], inp['dtype'])
-    if 'quantization' in out:
-        q = out['quantization']
-        card['output']['dequantize'] = model_card.dequantize_step(q['scale'],
-                                                                  q['zero_point'])
-    return card
-
-
-def _io_sections(interp):
-    import numpy as np
-    sections = []
-    for detail in (interp.get_input_details()[0], interp.get_output_details()[0]):
-        dtype = np.dtype(detail['dtype'])
-        quantized = np.issubdtype(dtype, np.integer)
-        sections.append(model_card.tensor_section(
-            'images' if not sections else 'probabilities', detail['shape'], dtype.name,
-            detail['quantization'] if quantized else None,
-            batch_dynamic=int(detail['shape_signature'][0]) == -1))
-    return sections
-
-
-def _tflite(variant, folder, reference, inputs, calibration, calibration_source, limits, *,
-            class_names, model, registry, normalize, source, verify_source):
-    file = f'{variant}.tflite'
-    flat = tflite.convert(model, variant, calibration, normalize)
-    card = _base_card('tflite', variant, file, model=model, class_names=class_names,
-                      registry=registry, source=source)
-    card['input'], card['output'] = _io_sections(tflite.interpreter(flat))
-    if variant == 'int8':
-        card['representative'] = {'images': len(calibration),
-                                  'source': calibration_source,
-                                  'preprocessing': 'eval (as in the card)'}
-    _with_quantization_steps(card)
-    flat = tflite.embed_metadata(flat, {
-        tflite.CARD_KEY: json.dumps(card), tflite.LABELS_KEY: '\n'.join(class_names)})
-    import numpy as np
-    got = tflite.run(tflite.interpreter(flat), np.stack(inputs))
-    return _finish(card, flat, folder, reference, got, limits, verify_source,
-                   f'LiteRT interpreter (ai-edge-litert {tflite.litert_version()})')
-
-
-def _onnx(folder, reference, inputs, limits, *, class_names, model, registry, normalize,
-          source, verify_source):
-    import numpy as np
-    file = 'model.onnx'
-    card = _base_card('onnx', f'float32, opset {onnx_export.OPSET}', file, model=model,
-                      class_names=class_names, registry=registry, source=source)
-    size = model.image_size
-    card['input'] = model_card.tensor_section('images', [1, size, size, 3], 'float32',
-                                              batch_dynamic=True)
-    card['output'] = model_card.tensor_section('probabilities', [1, len(class_names)],
-                                               'float32', batch_dynamic=True)
-    card['converter'] = {k: v for k, v in onnx_export.versions().items()
-                         if k != 'onnxruntime'}
-    data = onnx_export.convert(model, {onnx_export.CARD_KEY: json.dumps(card),
-                                       onnx_export.LABELS_KEY: '\n'.join(class_names)},
-                               normalize=normalize)
-    sess = onnx_export.session(data)
-    got = onnx_export.run(sess, np.stack(inputs))
-    return _finish(card, data, folder, reference, got, limits, verify_source,
-                   f'onnxruntime {onnx_export.versions()["onnxruntime"]}')
-
-
-def _finish(card, data, folder, reference, got, limits, verify_source, runtime):
-    """Compares, completes the card with the numbers and writes the model and card."""
-    stats = verify.compare(reference, got)
-    missed = verify.shortfalls(stats, limits)
-    card['bytes'] = len(data)
-    card['verification'] = dict(
-        stats, runtime=runtime, reference='the float SavedModel (serving_default on the '
-        'same image files)', images_from=verify_source, thresholds=dict(limits),
-        passed=not missed, shortfalls=missed)
-    with open(os.path.join(folder, card['file']), 'wb') as f:
-        f.write(data)
-    model_card.write_json(os.path.join(folder, model_card.card_path(card['file'])), card)
-    return {'format': card['model_format'], 'variant': card['variant'],
-            'file': card['file'], 'bytes': len(data), 'verification': card['verification']}
-
-
-def _name(result):
-    return (f'TFLite {result["variant"]}' if result['format'] == 'tflite' else 'ONNX')
-
-
-def _failure_message(results, failed, verify_source):
-    lines = '; '.join(
-        f'{_name(r)}: {verify.describe(r["verification"])}'
-        f'{" - FAILS: " + ", ".join(r["verification"]["shortfalls"]) if r in failed else " - ok"}'
-        for r in results)
-    return (f'{len(failed)} of the {len(results)} exported models fell short of the float '
-            f'SavedModel on {verify_source}, so nothing was written. {lines}. The SavedModel '
-            'itself is fine; a quantized model that disagrees may need more or more typical '
-            'representative images (--representative_count), or a threshold you accept '
-            '(--min_agreement, --float_tolerance, --onnx_tolerance).')
-
-
 def _log_summary(summary):
     for result in summary.get('tflite', []) + ([summary['onnx']] if 'onnx' in summary
                                                else []):
         v = result['verification']
         log.info('%s: %s, %d bytes (%.1f KB); %s vs the SavedModel: %s (%s)',
-                 _name(result), result['path'], result['bytes'], result['bytes'] / 1024,
+                 derived_models.display_name(result), result['path'], result['bytes'],
+                 result['bytes'] / 1024,
                  v['runtime'], verify.describe(v), verify.describe_limits(v['thresholds']))

@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from jacktf.core.errors import DataError
-from jacktf.serve import client_preprocessing, export, model_card, onnx_export, tflite
+from jacktf.serve import client_preprocessing, model_card, onnx_export, saved_models, tflite
 
 KINDS = ('saved_model', 'tflite', 'onnx')
 
@@ -24,8 +24,8 @@ class SavedModelRunner:
     kind = 'saved_model'
 
     def __init__(self, path):
-        self.path, self.note = export.find_saved_model(path)
-        self.module, self.serve = export.load_saved_model(self.path)
+        self.path, self.note = saved_models.find_saved_model(path)
+        self.module, self.serve = saved_models.load_saved_model(self.path)
         self.label = 'SavedModel'
         names = getattr(self.module, 'class_names', None)
         self.class_names = [n.decode() for n in names.numpy()] if names is not None \
@@ -108,7 +108,7 @@ def open_model(path, registry):
         if lower.endswith('.tflite'):
             return TFLiteRunner(path, registry)
         return OnnxRunner(path, registry)
-    if os.path.isfile(path) and os.path.basename(path) not in export.SAVED_MODEL_FILES:
+    if os.path.isfile(path) and os.path.basename(path) not in saved_models.SAVED_MODEL_FILES:
         raise DataError(f'--model {path!r} is neither a SavedModel (a folder holding '
                         'saved_model.pb) nor a .tflite or .onnx file.')
     return SavedModelRunner(path)

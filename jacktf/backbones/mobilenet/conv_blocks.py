@@ -15,7 +15,7 @@ import functools
 import tensorflow as tf
 import tf_slim as slim
 
-from jacktf.backbones.mobilenet.mobilenet import make_divisible, named_output
+from jacktf.backbones.mobilenet.spec import make_divisible, named_output
 from jacktf.backbones.slim_common import fixed_padding
 
 _make_divisible = make_divisible  # the official private name

@@ -1,127 +1,13 @@
-"""The one place where jacktf adapts TensorFlow, tf-keras and tf-slim to each other.
-
-TF-Slim is TF1 code. It runs in TF2 through
-``tf.compat.v1.keras.utils.track_tf1_style_variables``, which exists only when
-``tf.keras`` is the legacy Keras 2 (the ``tf-keras`` package). Two things are needed:
-
-* ``TF_USE_LEGACY_KERAS=1`` must be set before TensorFlow is first imported;
-* tf_slim's batch_norm imports ``tf_keras.legacy_tf_layers.normalization``, which
-  tf-keras 2.16+ ships as ``tf_keras.src.legacy_tf_layers.normalization``.
-
-``ensure()`` does both, once, and fails with instructions when TensorFlow was already
-imported with Keras 3.
-
-``seeded_dropout(seed)`` makes slim's dropout stateless for the network calls inside it,
-and ``inference_batch_norms(is_frozen)`` puts the batch norms of frozen scopes in
-inference mode, including those a net calls directly (see the functions).
+"""Substitutes for two tf_slim layers (part of ``compat``): dropout whose masks survive
+a resume (``seeded_dropout``) and batch norm that runs in inference mode inside frozen
+scopes (``inference_batch_norms``). Each is pointed at once, in every tf_slim alias the
+nets use, and keeps honouring slim arg_scopes.
 """
 
 import contextlib
-import importlib
-import os
 import sys
 import threading
 import zlib
-
-_LEGACY_BN = 'tf_keras.legacy_tf_layers.normalization'
-_LEGACY_BN_SRC = 'tf_keras.src.legacy_tf_layers.normalization'
-_done = False
-
-
-class CompatError(RuntimeError):
-    """TensorFlow was imported in a way jacktf cannot work with."""
-
-
-def _keras_loaders(tf):
-    """tf.keras and tf.compat.v1/v2.keras: lazy loaders until first use, then modules."""
-    compat = vars(tf).get('compat')
-    modules = [tf] + [getattr(compat, v, None) for v in ('v1', 'v2')] if compat else [tf]
-    return [vars(m).get('keras') for m in modules if m is not None and
-            vars(m).get('keras') is not None]
-
-
-def _keras3_already_loaded():
-    """True when tf.keras already resolved to Keras 3 in this process.
-
-    TensorFlow resolves ``tf.keras`` lazily, on its first use, from TF_USE_LEGACY_KERAS:
-    a process that imported TensorFlow but has not touched ``tf.keras`` yet can still
-    get the legacy Keras 2 (``ensure`` then sets the variable).
-    """
-    tf = sys.modules.get('tensorflow')
-    if tf is None:
-        return False
-    for loader in _keras_loaders(tf):
-        if not vars(loader).get('_tfll_initialized', True):
-            continue  # not resolved yet
-        version = vars(loader).get('_tfll_keras_version')
-        name = version or vars(loader).get('__name__', '') or ''
-        if not str(name).startswith('tf_keras'):
-            return True
-    return False
-
-
-def ensure():
-    """Prepares TensorFlow for slim code. Safe to call many times.
-
-    Raises:
-      CompatError: TensorFlow was imported before jacktf with Keras 3 as tf.keras.
-    """
-    global _done
-    if _done:
-        return
-    if 'tensorflow' not in sys.modules:
-        os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-    elif _keras3_already_loaded():
-        raise CompatError(
-            'TensorFlow was imported before jacktf with Keras 3 as tf.keras, but TF-Slim '
-            'needs the legacy Keras 2 (tf-keras). Import jacktf before tensorflow, or set '
-            'the environment variable TF_USE_LEGACY_KERAS=1 before Python starts.')
-    os.environ['TF_USE_LEGACY_KERAS'] = '1'  # before tf.keras is first resolved
-    if _LEGACY_BN not in sys.modules:
-        try:
-            sys.modules[_LEGACY_BN] = importlib.import_module(_LEGACY_BN_SRC)
-        except ImportError:
-            # Older tf-keras ships the public path itself.
-            importlib.import_module(_LEGACY_BN)
-    _done = True
-
-
-def eager_safe_arg_scope(arg_scope):
-    """Drops ``variables_collections`` from a slim arg_scope dict.
-
-    tf_slim adds a variable to a named collection with ``var not in collection``, which
-    compares variables element-wise under eager execution and fails (the Inception arg
-    scopes put batch-norm statistics in 'moving_vars'). Collections have no use in TF2,
-    so the option is removed, also inside ``normalizer_params``.
-    """
-    cleaned = {}
-    for key, kwargs in arg_scope.items():
-        kwargs = {k: v for k, v in kwargs.items() if k != 'variables_collections'}
-        params = kwargs.get('normalizer_params')
-        if isinstance(params, dict) and 'variables_collections' in params:
-            kwargs['normalizer_params'] = {k: v for k, v in params.items()
-                                           if k != 'variables_collections'}
-        cleaned[key] = kwargs
-    return cleaned
-
-
-def refresh_learning_rate(optimizer):
-    """Recomputes a tf-keras optimizer's cached learning rate from its schedule.
-
-    tf-keras optimizers cache the scheduled rate in a variable that is checkpointed and
-    only refreshed during ``apply_gradients``; after a restore (or after changing a
-    variable the schedule reads) the first step would use the stale value.
-    """
-    inner = getattr(optimizer, 'inner_optimizer', optimizer)
-    cached = getattr(inner, '_current_learning_rate', None)
-    schedule = getattr(inner, '_learning_rate', None)
-    if cached is not None and callable(schedule):
-        cached.assign(tf_cast_float(schedule(inner.iterations)))
-
-
-def tf_cast_float(value):
-    import tensorflow as tf
-    return tf.cast(value, tf.float32)
 
 
 # Per-thread settings of the substituted slim layers (MirroredStrategy traces replicas in

@@ -1,0 +1,42 @@
+"""`jacktf convert`: an image folder (one subfolder per class) to TFRecord shards."""
+
+from jacktf.commands import common
+
+
+def add_parser(subparsers, parents):
+    p = common.add_command(subparsers, 'convert', parents,
+                           help='image folder (one subfolder per class) to TFRecords')
+    p.add_argument('--image_dir', required=True,
+                   help='the folder holding one subfolder of images per class')
+    p.add_argument('--output_dir', required=True,
+                   help='where the shards, labels.txt and dataset.json are written')
+    p.add_argument('--val_fraction', type=float, default=0.1,
+                   help='fraction of each class put in the validation split')
+    p.add_argument('--num_shards', type=int, default=4,
+                   help='TFRecord files per split')
+    p.add_argument('--workers', type=int, default=None,
+                   help='processes that decode images (default: the number of CPUs)')
+    p.add_argument('--seed', type=int, default=0, help='seed of the stratified split')
+    p.add_argument('--overwrite', action='store_true',
+                   help='replace an existing conversion in --output_dir')
+    p.add_argument('--max_pixels', type=int, default=100_000_000,
+                   help='images with more pixels are skipped before decoding')
+    p.add_argument('--allow_empty_classes', action='store_true',
+                   help='keep a class folder without usable images as a class')
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args):
+    from jacktf.data.converter import convert
+    info = convert(args.image_dir, args.output_dir, val_fraction=args.val_fraction,
+                   num_shards=args.num_shards, workers=args.workers, seed=args.seed,
+                   overwrite=args.overwrite, max_pixels=args.max_pixels,
+                   allow_empty_classes=args.allow_empty_classes)
+    per_split = ', '.join(f'{split} {sum(c.values())}' for split, c in info['counts'].items())
+    print(f"Wrote {info['num_written']} images of {len(info['classes'])} classes "
+          f"({per_split}) to {args.output_dir} in {info['seconds']} s; "
+          f"{info['num_skipped']} skipped.")
+    for item in info['skipped']:
+        print(f"  skipped {item['file']}: {item['reason']}")
+    return 0

@@ -1,0 +1,64 @@
+"""`jacktf export`: SavedModel (TF Serving layout), TFLite and ONNX models of a run,
+each verified in its own runtime."""
+
+from jacktf.commands import common
+
+
+def add_parser(subparsers, parents):
+    p = common.add_command(subparsers, 'export', parents,
+                           help='export a SavedModel (TF Serving layout), TFLite and ONNX '
+                           'models, each verified in its runtime')
+    p.add_argument('--model_dir', required=True, help='the MODEL_DIR of a training run')
+    p.add_argument('--checkpoint', help='checkpoint prefix to export (default: the latest '
+                   'of the model directory)')
+    p.add_argument('--export_dir', help='default: MODEL_DIR/export')
+    p.add_argument('--version', help='the version folder (default: the checkpoint\'s '
+                   'training step)')
+    p.add_argument('--overwrite', action='store_true',
+                   help='replace an existing export of the same version')
+    common.add_gin_options(p, required=False)
+    p.add_argument('--tflite', action='append', nargs='?', const='float',
+                   metavar='VARIANTS', help='also write TFLite models: float, float16, '
+                   'dynamic, int8 (comma list or repeated; alone: float; default: none). '
+                   'Needs jacktf[tflite]')
+    p.add_argument('--onnx', action='store_true',
+                   help='also write an ONNX model (needs jacktf[onnx])')
+    p.add_argument('--representative_count', type=common.positive_int, default=100,
+                   help='TRAIN_FILES images that calibrate the int8 model')
+    p.add_argument('--verify_count', type=common.positive_int, default=200,
+                   help='EVAL_FILES images each TFLite/ONNX model is checked on against '
+                   'the SavedModel')
+    p.add_argument('--min_agreement', type=float,
+                   help='top-1 agreement the int8 and dynamic models need (default 0.98)')
+    p.add_argument('--float_tolerance', type=float,
+                   help='max |probability diff| of the float TFLite model (default 1e-5)')
+    p.add_argument('--onnx_tolerance', type=float,
+                   help='max |probability diff| of the ONNX model (default 1e-4)')
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args):
+    from jacktf.serve import deploy, tflite, verify
+    variants = tflite.parse_variants(args.tflite)
+    limits = verify.thresholds(args.float_tolerance, args.min_agreement,
+                               args.onnx_tolerance)
+    experiment = common.experiment_for(args.model_dir, args.gin_file or (), args.gin_param)
+    summary = deploy.export_run(
+        experiment, checkpoint=args.checkpoint, export_dir=args.export_dir,
+        version=args.version, tflite_variants=variants, onnx=args.onnx,
+        overwrite=args.overwrite, representative_count=args.representative_count,
+        verify_count=args.verify_count, limits=limits)
+    saved = summary['saved_model']
+    parity = ('not checked: no decodable image found' if saved['parity'] is None
+              else f"{saved['parity']:.2g}")
+    kept = '; the existing export, kept' if saved['kept'] else ''
+    print(f"SavedModel: {saved['path']} (parity max |diff| {parity}{kept})")
+    for result in summary.get('tflite', []) + [summary[k] for k in ('onnx',)
+                                               if k in summary]:
+        name = 'ONNX' if result['format'] == 'onnx' else f"TFLite {result['variant']}"
+        v = result['verification']
+        print(f"{name}: {result['path']} ({result['bytes']} bytes; {v['runtime']}: top-1 "
+              f"agreement {v['top1_agreement']:.2%}, max |diff| {v['max_abs_diff']:.3g} "
+              f"on {v['images']} images)")
+    return 0

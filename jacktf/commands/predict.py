@@ -1,0 +1,150 @@
+"""`jacktf predict`: classify image files with a SavedModel, a .tflite or a .onnx model
+(or several, to compare them), optionally with class activation map overlays."""
+
+import json
+import os
+
+from jacktf.commands import common
+
+
+def add_parser(subparsers, parents):
+    p = common.add_command(subparsers, 'predict', parents,
+                           help='classify image files with a SavedModel, a .tflite or a '
+                           '.onnx model (or several, to compare them)')
+    p.add_argument('--model', dest='models', action='append',
+                   help='a SavedModel (folder, export folder or model directory), a '
+                   '.tflite or a .onnx file; repeat to compare models on the same images '
+                   '(default: none; give --model, --saved_model or --pretrained)')
+    p.add_argument('--saved_model', dest='models', action='append',
+                   help='the same as --model (default: none)')
+    p.add_argument('--pretrained', metavar='BACKBONE',
+                   help='an official ImageNet checkpoint with its own classifier, '
+                   'e.g. mobilenet_v1_025 (shipped) or any name of `jacktf '
+                   'pretrained list` (downloaded once; default: none)')
+    p.add_argument('inputs', nargs='+', help='image files or folders')
+    p.add_argument('--top_k', type=common.positive_int, default=5,
+                   help='classes listed per image')
+    p.add_argument('--json', action='store_true', help='print JSON')
+    p.add_argument('--cam_dir', help='write class activation map overlays here '
+                   '(default: none written)')
+    p.set_defaults(func=run)
+    return p
+
+
+def _read_inputs(inputs):
+    """[(path, encoded)] of the inputs that can be predicted on, and [(path, reason)]."""
+    from jacktf.core.errors import DataError
+    from jacktf.serve import predict
+    files = predict.collect_images(inputs)
+    images, skipped = [], []
+    for path in files:
+        try:
+            encoded, converted = predict.read_image(path)
+        except predict.UnreadableImage as e:
+            skipped.append((path, str(e)))
+            continue
+        images.append((path, encoded))
+        if converted:
+            common.note(f'{path}: {converted}')
+    if not images:
+        listed = '; '.join(f'{path!r}: {reason}' for path, reason in skipped[:10])
+        more = f'; and {len(skipped) - 10} more' if len(skipped) > 10 else ''
+        what = (f'Cannot predict on {listed}' if len(files) == 1 else
+                f'None of the {len(files)} input files can be predicted on: {listed}{more}')
+        raise DataError(f'{what}. Give JPEG, PNG, GIF, BMP or WebP images.')
+    return images, skipped
+
+
+def _predict_rows(runner, images, top_k):
+    probs = runner.probabilities([enc for _, enc in images])
+    names = runner.class_names
+    rows = []
+    for (path, _), p in zip(images, probs):
+        order = p.argsort()[::-1][:top_k]
+        rows.append({'file': path, 'model': runner.path, 'format': runner.kind,
+                     'predictions': [{'class': int(c), 'class_name': names[c],
+                                      'probability': float(p[c])} for c in order]})
+    return rows
+
+
+def _print_table(rows):
+    width = max(len(r['file']) for r in rows)
+    cwidth = max([len(p['class_name']) for r in rows for p in r['predictions']] + [5])
+    print(f'{"FILE":<{width}}  {"CLASS":<{cwidth}}  PROBABILITY')
+    for r in rows:
+        for j, p in enumerate(r['predictions']):
+            print(f"{r['file'] if j == 0 else '':<{width}}  "
+                  f"{p['class_name']:<{cwidth}}  {p['probability']:.4f}")
+        if 'cam' in r:
+            print(f"{'':<{width}}  CAM overlay: {r['cam']}")
+
+
+def _explain_signature(args, opened):
+    """The explain_images signature of the first model, when --cam_dir asks for it."""
+    from jacktf.core import runtime
+    if not args.cam_dir:
+        return None
+    first = opened[0]
+    if first.kind != 'saved_model':
+        runtime.fail(f'--cam_dir needs a SavedModel (its explain_images signature); '
+                     f'{first.path!r} is a {first.kind} model. Give the SavedModel it '
+                     'was exported from.')
+    explain = first.module.signatures.get('explain_images')
+    if explain is None:
+        runtime.fail(f'--cam_dir: the SavedModel {first.path!r} has no explain_images '
+                     'signature (its backbone card names no CAM endpoint). Leave out '
+                     '--cam_dir.')
+    return explain
+
+
+def _write_cams(explain, rows, images, cam_dir):
+    import tensorflow as tf
+    from PIL import Image
+    from jacktf.serve import predict
+    os.makedirs(cam_dir, exist_ok=True)
+    for row, (_, encoded) in zip(rows, images):
+        array = predict.decode(encoded)  # the pixels the serving signature sees
+        cam = explain(images=tf.constant(array[None]))['cam'].numpy()[0]
+        overlay, _ = predict.cam_overlay(array, cam)
+        stem = os.path.splitext(os.path.basename(row['file']))[0]
+        row['cam'] = predict.unique_path(cam_dir, stem)  # never overwrites
+        Image.fromarray(overlay).save(row['cam'], format='PNG')
+
+
+def run(args):
+    from jacktf.core import runtime
+    from jacktf.serve import runners
+    registry = runtime.load_plugins()
+    sources = list(args.models or [])
+    if args.pretrained:  # an official checkpoint with its own ImageNet classifier
+        from jacktf.pretrained import classifier
+        sources.insert(0, classifier.imagenet_saved_model(args.pretrained))
+    if not sources:
+        runtime.fail('Give the model to predict with: --model (a SavedModel, .tflite or '
+                     '.onnx; repeat it to compare them), --saved_model or --pretrained.')
+    if args.cam_dir and os.path.exists(args.cam_dir) and not os.path.isdir(args.cam_dir):
+        runtime.fail(f'--cam_dir {args.cam_dir!r} is a file. Give a folder (it is created '
+                     'if missing).')
+    opened = [runners.open_model(source, registry) for source in sources]
+    images, skipped = _read_inputs(args.inputs)
+    for runner in opened:
+        if runner.note:
+            common.note(runner.note)
+    explain = _explain_signature(args, opened)
+    tables = [_predict_rows(runner, images, args.top_k) for runner in opened]
+    if explain is not None:
+        _write_cams(explain, tables[0], images, args.cam_dir)
+    if args.json:
+        print(json.dumps([row for rows in tables for row in rows], indent=2))
+    else:
+        for runner, rows in zip(opened, tables):
+            if len(opened) > 1:
+                print(f'== {runner.path} ({runner.label})')
+            _print_table(rows)
+    if skipped:
+        for path, reason in skipped:
+            common.note(f'skipped {path}: {reason}')
+        common.note(f'{len(skipped)} of {len(skipped) + len(images)} images were skipped '
+                    f'(listed above); the other {len(images)} were predicted.')
+        return 1
+    return 0
