@@ -280,7 +280,8 @@ def cmd_pretrained(args):
 
 
 def cmd_train(args):
-    runtime.train(args.gin_file, args.gin_param, args.model_dir, args.mode)
+    runtime.train(args.gin_file, args.gin_param, args.model_dir, args.mode,
+                  force_unlock=args.force_unlock, eval_timeout=args.eval_timeout)
     return 0
 
 
@@ -294,8 +295,14 @@ def build_parser():
     p.add_argument('--gin_param', action='append', default=[],
                    help="gin bindings, e.g. --gin_param='TRAIN_STEPS = 500' (after the files)")
     p.add_argument('--model_dir', help='overrides MODEL_DIR of the recipe (default: none)')
-    p.add_argument('--mode', choices=['train_and_eval', 'train', 'eval'],
-                   default='train_and_eval', help='what to run (default: train_and_eval)')
+    p.add_argument('--mode', choices=['train_and_eval', 'train', 'eval', 'continuous_eval'],
+                   default='train_and_eval', help='what to run (default: train_and_eval); '
+                   "continuous_eval follows a training run's checkpoints")
+    p.add_argument('--force_unlock', action='store_true',
+                   help="take over MODEL_DIR's writer lock from a live or remote holder")
+    p.add_argument('--eval_timeout', type=float, default=3600,
+                   help='continuous_eval: seconds without a new checkpoint before it '
+                   'stops (default 3600)')
     p.set_defaults(func=cmd_train)
     p = sub.add_parser('plugins', help='list registered plugins')
     p.add_argument('--kind', choices=['backbone', 'head', 'optimizer', 'lr_schedule',

@@ -16,8 +16,14 @@ flags.DEFINE_multi_string('gin_file', [], 'Gin recipe(s): a path, or a shipped r
 flags.DEFINE_multi_string('gin_param', [], "Gin bindings, e.g. --gin_param='TRAIN_STEPS "
                           "= 500'. Applied after the files.")
 flags.DEFINE_string('model_dir', None, 'Overrides MODEL_DIR of the recipe.')
-flags.DEFINE_enum('mode', 'train_and_eval', ['train_and_eval', 'train', 'eval'],
-                  'What to run.')
+flags.DEFINE_enum('mode', 'train_and_eval',
+                  ['train_and_eval', 'train', 'eval', 'continuous_eval'],
+                  'What to run. continuous_eval: evaluate each new checkpoint of a '
+                  'training run in MODEL_DIR (a sidecar evaluator).')
+flags.DEFINE_bool('force_unlock', False, "Take over MODEL_DIR's writer lock (train.lock) "
+                  'even when its holder looks alive or runs on another host.')
+flags.DEFINE_float('eval_timeout', 3600, 'continuous_eval: stop after this many seconds '
+                   'without a new checkpoint.')
 
 
 def main(argv):
@@ -28,7 +34,8 @@ def main(argv):
         runtime.fail('Give a recipe: --gin_file=gin/demo.gin (see README).')
     with runtime.user_errors():
         runtime.setup_logging()
-        runtime.train(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir, FLAGS.mode)
+        runtime.train(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir, FLAGS.mode,
+                      force_unlock=FLAGS.force_unlock, eval_timeout=FLAGS.eval_timeout)
 
 
 def run():
