@@ -70,7 +70,7 @@ def unreadable(prefix):
         reader = tf.train.load_checkpoint(prefix)
         for name in reader.get_variable_to_shape_map():
             reader.get_tensor(name)
-    except (tf.errors.OpError, ValueError, OSError) as e:
+    except Exception as e:  # noqa: BLE001 - the reader raises IndexError, OpError, ...
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         return f'{type(e).__name__}: {first[:300]}'
     return None
