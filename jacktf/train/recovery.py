@@ -7,8 +7,8 @@ run with a message instead of a traceback.
   gone) are named in one warning each and moved to ``checkpoints/damaged/`` (never
   deleted); the checkpoint state file is rewritten to name the readable one.
 - ``clear_leftovers(model_dir)``: removes the temporary folders a killed run leaves
-  (``checkpoints/ckpt-N_temp``, hidden export staging folders ``export/.N-*``); no
-  finished checkpoint or export is touched.
+  (``checkpoints/ckpt-N_temp``, ``best/ckpt-N_temp``, hidden export staging folders
+  ``export/.N-*``); no finished checkpoint or export is touched.
 - ``disk_errors(model_dir)``: turns ENOSPC / EROFS / EACCES / EDQUOT (an OSError or a
   TensorFlow error) into DiskWriteError naming the path, the error and the checkpoint
   that still restores.
@@ -161,9 +161,11 @@ def recover(ckpt_dir, repair=True):
 
 def clear_leftovers(model_dir):
     """Removes what a killed run left half-written: ``checkpoints/*_temp`` folders of an
-    unfinished save and hidden staging folders in the export folders. Returns them."""
+    unfinished save (also of best-k) and hidden staging folders in the export folders.
+    Returns them."""
     removed = []
-    for path in tf.io.gfile.glob(os.path.join(model_dir, 'checkpoints', '*_temp')):
+    for path in tf.io.gfile.glob(os.path.join(model_dir, 'checkpoints', '*_temp')) + \
+            tf.io.gfile.glob(os.path.join(model_dir, 'best', '*_temp')):
         if tf.io.gfile.isdir(path):
             tf.io.gfile.rmtree(path)
             removed.append(path)
