@@ -141,3 +141,13 @@ def test_leftovers_of_a_killed_run_are_cleared(tmp_path, name):
     assert removed == [str(tmp_path / name)] and not (tmp_path / name).exists()
     assert (tmp_path / 'export' / '7' / 'variables').is_dir()  # a finished export stays
     assert (tmp_path / 'checkpoints' / 'ckpt-4.index').exists()
+
+
+def test_eval_and_export_read_the_newest_whole_checkpoint_and_move_nothing(
+        tmp_path, default_registry, caplog):
+    ckpt_dir = _checkpoints(tmp_path / 'checkpoints')
+    _truncate(ckpt_dir / 'ckpt-3.data-00000-of-00001')
+    path = _experiment(tmp_path, default_registry, 4)._find_checkpoint()
+    assert path == str(ckpt_dir / 'ckpt-2')
+    assert f'Checkpoint {ckpt_dir}/ckpt-3 cannot be read' in caplog.text
+    assert (ckpt_dir / 'ckpt-3.index').exists()  # a reader leaves it for the writer

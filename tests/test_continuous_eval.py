@@ -57,7 +57,7 @@ def test_needs_eval_files(tmp_path, default_registry):
 
 @pytest.mark.slow
 def test_after_training_evaluates_once_and_a_restart_evaluates_nothing(
-        tmp_path, default_registry, caplog):
+        tmp_path, default_registry, caplog, monkeypatch):
     caplog.set_level('INFO', logger='jacktf')
     model_dir = tmp_path / 'm'
     _experiment(model_dir, default_registry, keep_best=0).run('train')
@@ -71,8 +71,10 @@ def test_after_training_evaluates_once_and_a_restart_evaluates_nothing(
     assert recovery.unreadable(best[0]['checkpoint']) is None  # a whole copy
     assert set(_eval_scalars(model_dir / 'eval')) == {4}
     assert (model_dir / 'eval' / 'metrics.json').exists()
-    # A restarted sidecar does not evaluate ckpt-4 again; training has ended: it stops.
+    # A restarted sidecar does not evaluate ckpt-4 again; training has ended: it stops
+    # (after its start-up grace, shortened here).
     caplog.clear()
+    monkeypatch.setattr(continuous_eval, 'START_GRACE_SECONDS', 1.0)
     again = continuous_eval.run(_experiment(model_dir, default_registry), timeout=60)
     assert again['evaluated'] == [] and again['last_step'] == 4
     assert 'has ended and its newest checkpoint was evaluated' in caplog.text

@@ -221,7 +221,7 @@ class Experiment:
             except RestoreError as e:
                 raise ConfigError(str(e)) from None
         ckpt_dir = os.path.join(self.model_dir, 'checkpoints')
-        path = tf.train.latest_checkpoint(ckpt_dir)
+        path, _ = recovery.recover(ckpt_dir, repair=False)  # the newest that reads whole
         if path is None:
             state = 'is empty' if tf.io.gfile.isdir(ckpt_dir) else 'does not exist'
             raise ConfigError(f'No checkpoint in {ckpt_dir} (the folder {state}): train '

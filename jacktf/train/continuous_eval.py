@@ -28,6 +28,10 @@ from jacktf.train.checkpointing import BestCheckpoints
 
 log = logging.getLogger('jacktf')
 POLL_SECONDS = 2.0
+# A sidecar started before its training run (re)starts must not take the old run's end
+# for the new one's: "training has ended" counts only after this long, unless the
+# sidecar saw the run hold its lock or evaluated a checkpoint itself.
+START_GRACE_SECONDS = 30.0
 STATE_NAME = 'continuous_eval.json'
 
 
@@ -75,7 +79,8 @@ class Sidecar:
         self.train_steps = experiment.trainer.train_steps
         self.last_step = self._load_state()
         self.evaluated = []
-        self.waiting_since = time.time()
+        self.started = self.waiting_since = time.time()
+        self.saw_training = False
         self.writer = None
 
     def _load_state(self):
@@ -94,10 +99,15 @@ class Sidecar:
 
     def _training_ended(self):
         """The training run is gone and its newest checkpoint was evaluated."""
+        if lock_lib.is_held(self.model_dir):
+            self.saw_training = True
+            return False
+        if not (self.saw_training or self.evaluated or
+                time.time() - self.started >= START_GRACE_SECONDS):
+            return False
         latest, _ = recovery.recover(self.ckpt_dir, repair=False)
         newest = step_of(latest) if latest else None
-        return not lock_lib.is_held(self.model_dir) and newest is not None and \
-            newest <= self.last_step
+        return newest is not None and newest <= self.last_step
 
     def _stop_waiting(self):
         """checkpoints_iterator's timeout_fn: True ends the iteration."""
