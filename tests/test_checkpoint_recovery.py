@@ -7,6 +7,7 @@ import os
 import pytest
 import tensorflow as tf
 
+from jacktf.core.errors import RestoreError
 from jacktf.core.experiment import Experiment
 from jacktf.core.model import Model
 from jacktf.core.rundir import CreatedFiles
@@ -151,3 +152,33 @@ def test_eval_and_export_read_the_newest_whole_checkpoint_and_move_nothing(
     assert path == str(ckpt_dir / 'ckpt-2')
     assert f'Checkpoint {ckpt_dir}/ckpt-3 cannot be read' in caplog.text
     assert (ckpt_dir / 'ckpt-3.index').exists()  # a reader leaves it for the writer
+
+
+def test_the_input_iterator_state_reads(tmp_path):
+    """Deterministic runs checkpoint the input iterator (a variant tensor)."""
+    iterator = iter(tf.data.Dataset.range(10).shuffle(5, seed=1))
+    next(iterator)
+    prefix = tf.train.Checkpoint(data=iterator).write(str(tmp_path / 'ckpt-1'))
+    assert recovery.unreadable(prefix) is None
+    _truncate(prefix + '.data-00000-of-00001')
+    assert recovery.unreadable(prefix) is not None
+
+
+def test_when_no_checkpoint_reads_nothing_is_moved(tmp_path):
+    ckpt_dir = _checkpoints(tmp_path / 'checkpoints', steps=(1, 2))
+    for step in (1, 2):
+        _truncate(ckpt_dir / f'ckpt-{step}.data-00000-of-00001')
+    with pytest.raises(RestoreError, match=r'No checkpoint in .* can be read: the newest, '
+                       r'.*ckpt-2, fails .*Nothing was moved'):
+        recovery.recover(str(ckpt_dir))
+    assert sorted(os.listdir(ckpt_dir)) == ['checkpoint', 'ckpt-1.data-00000-of-00001',
+                                            'ckpt-1.index', 'ckpt-2.data-00000-of-00001',
+                                            'ckpt-2.index']
+
+
+def test_a_state_file_whose_files_are_all_gone_is_no_checkpoint(tmp_path):
+    ckpt_dir = _checkpoints(tmp_path / 'checkpoints', steps=(1,))
+    for f in ckpt_dir.glob('ckpt-1.*'):
+        os.remove(f)
+    assert recovery.recover(str(ckpt_dir)) == (None, [])
+    assert os.listdir(ckpt_dir) == []

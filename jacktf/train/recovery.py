@@ -23,7 +23,7 @@ import shutil
 
 import tensorflow as tf
 
-from jacktf.core.errors import JacktfError
+from jacktf.core.errors import JacktfError, RestoreError
 
 log = logging.getLogger('jacktf')
 DAMAGED = 'damaged'
@@ -68,8 +68,12 @@ def unreadable(prefix):
         return 'its index file is missing' if files else 'its files are gone'
     try:
         reader = tf.train.load_checkpoint(prefix)
-        for name in reader.get_variable_to_shape_map():
-            reader.get_tensor(name)
+        for name, dtype in reader.get_variable_to_dtype_map().items():
+            if dtype.is_numpy_compatible:
+                reader.get_tensor(name)
+            else:  # e.g. the input iterator's state (a variant): read it as restore does
+                tf.raw_ops.RestoreV2(prefix=prefix, tensor_names=[name],
+                                     shape_and_slices=[''], dtypes=[dtype])
     except Exception as e:  # noqa: BLE001 - the reader raises IndexError, OpError, ...
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         return f'{type(e).__name__}: {first[:300]}'
@@ -143,13 +147,26 @@ def recover(ckpt_dir, repair=True):
         damaged.append((prefix, reason))
     if not damaged:
         return latest, []
+    if latest is None and not any(tf.io.gfile.glob(p + '.*') for p, _ in damaged):
+        # Only a state file naming files that are all gone: no checkpoint at all.
+        if repair:
+            _rewrite_state(ckpt_dir, None, [p for p, _ in damaged])
+        log.warning('The checkpoint state file in %s names %s, whose files are gone, and '
+                    'no other checkpoint exists.', ckpt_dir, damaged[0][0])
+        return None, []
+    if latest is None:  # not one reads: more likely the disk or this reader than the files
+        prefix, reason = damaged[0]
+        raise RestoreError(
+            f'No checkpoint in {ckpt_dir} can be read: the newest, {prefix}, fails with '
+            f'{reason} (and {len(damaged) - 1} older one(s) fail too). Nothing was moved. '
+            'Check the disk (dmesg, df); to start this model directory over, move its '
+            'checkpoints/ folder away.')
     damaged_dir = os.path.join(ckpt_dir, DAMAGED)
     for prefix, reason in damaged:
         if repair:
             moved += _set_aside(prefix, damaged_dir)
         log.warning('Checkpoint %s cannot be read (%s): %s%s', prefix, reason,
-                    f'resuming from {latest}' if latest else
-                    'no older readable checkpoint, starting without one',
+                    f'resuming from {latest}' if repair else f'reading {latest} instead',
                     f'; its files were moved to {damaged_dir}' if repair and
                     tf.io.gfile.glob(os.path.join(damaged_dir,
                                                   os.path.basename(prefix) + '.*'))
