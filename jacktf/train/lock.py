@@ -103,7 +103,10 @@ def _remote(path):
 def _dir_flock(directory):
     fd = os.open(directory, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # a file system without flock: the lock file alone decides
+            pass
         yield
     finally:
         os.close(fd)  # releases the flock
