@@ -4,6 +4,7 @@ final checkpoint, when training has ended, or after its timeout."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -123,8 +124,7 @@ def test_beside_a_training_run(tmp_path, layout):
         for proc in trainers + [sidecar]:
             proc.kill()
     assert sidecar.returncode == 0, err[-3000:]
-    evaluated = [int(s) for s in __import__('re').findall(
-        r'continuous_eval: step (\d+): accuracy', out)]
+    evaluated = [int(s) for s in re.findall(r'continuous_eval: step (\d+): accuracy', out)]
     assert evaluated and evaluated[-1] == steps, out[-3000:]
     assert evaluated == sorted(set(evaluated))  # each checkpoint once, in order
     assert f'evaluated the final checkpoint (step {steps}): stopping' in out

@@ -8,7 +8,8 @@ the lock was written: a reused PID) is taken over with one warning line;
 
 Read-only commands (eval, export, predict, inspect, continuous evaluation) never take
 it. In a multi-worker run only the chief holds it. The file is read and written only
-while the directory itself is flock()ed, so two starting runs cannot both win. Model directories on remote file systems (gs://, s3://, ...) are not locked.
+while the directory itself is flock()ed, so two starting runs cannot both win. Model
+directories on remote file systems (gs://, s3://, ...) are not locked.
 """
 
 import contextlib
