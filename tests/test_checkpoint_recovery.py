@@ -109,7 +109,6 @@ def _experiment(model_dir, registry, steps):
                       train_files='demo://train', batch_size=8, export_at_end=False)
 
 
-@pytest.mark.slow
 def test_training_resumes_from_the_newest_readable_checkpoint(tmp_path, default_registry,
                                                               caplog):
     caplog.set_level(logging.INFO, logger='jacktf')
