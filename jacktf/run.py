@@ -19,8 +19,14 @@ flags.DEFINE_multi_string('gin_param', [], "Gin bindings, e.g. --gin_param='TRAI
                           "= 500'. Applied after the files.")
 flags.DEFINE_string('model_dir', None, "Overrides MODEL_DIR of the recipe (default: the "
                     "recipe's).")
-flags.DEFINE_enum('mode', 'train_and_eval', ['train_and_eval', 'train', 'eval'],
-                  'What to run.')
+flags.DEFINE_enum('mode', 'train_and_eval',
+                  ['train_and_eval', 'train', 'eval', 'continuous_eval'],
+                  'What to run. continuous_eval: evaluate each new checkpoint of a '
+                  'training run in MODEL_DIR (a sidecar evaluator).')
+flags.DEFINE_bool('force_unlock', False, "Take over MODEL_DIR's writer lock (train.lock) "
+                  'even when its holder looks alive or runs on another host.')
+flags.DEFINE_float('eval_timeout', 3600, 'continuous_eval: stop after this many seconds '
+                   'without a new checkpoint.')
 flags.DEFINE_bool('verbose', False, "Show TensorFlow's own log lines (start-up banner, "
                   'device discovery, warnings); same as JACKTF_VERBOSE=1.')
 
@@ -34,7 +40,8 @@ def main(argv):
     compat.quiet_startup(FLAGS.verbose)  # before anything imports TensorFlow
     with runtime.user_errors():
         runtime.setup_logging(verbose=FLAGS.verbose)
-        runtime.train(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir, FLAGS.mode)
+        runtime.train(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir, FLAGS.mode,
+                      force_unlock=FLAGS.force_unlock, eval_timeout=FLAGS.eval_timeout)
 
 
 def run():

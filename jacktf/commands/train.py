@@ -11,13 +11,20 @@ def add_parser(subparsers, parents):
     common.add_gin_options(p, required=True)
     p.add_argument('--model_dir',
                    help="overrides MODEL_DIR of the recipe (default: the recipe's)")
-    p.add_argument('--mode', choices=['train_and_eval', 'train', 'eval'],
-                   default='train_and_eval', help='what to run')
+    p.add_argument('--mode', choices=['train_and_eval', 'train', 'eval', 'continuous_eval'],
+                   default='train_and_eval', help="what to run; continuous_eval follows a "
+                   "training run's checkpoints (a sidecar evaluator)")
+    p.add_argument('--force_unlock', action='store_true',
+                   help="take over MODEL_DIR's writer lock (train.lock) from a live or "
+                   'remote holder')
+    p.add_argument('--eval_timeout', type=float, default=3600,
+                   help='continuous_eval: seconds without a new checkpoint before it stops')
     p.set_defaults(func=run)
     return p
 
 
 def run(args):
     from jacktf.core import runtime
-    runtime.train(args.gin_file, args.gin_param, args.model_dir, args.mode)
+    runtime.train(args.gin_file, args.gin_param, args.model_dir, args.mode,
+                  force_unlock=args.force_unlock, eval_timeout=args.eval_timeout)
     return 0

@@ -17,9 +17,10 @@ from jacktf.core.errors import ConfigError, RestoreError
 from jacktf.data import pipeline, preflight
 from jacktf.serve import export
 from jacktf.pretrained import builtin
-from jacktf.train import lifecycle, strategy as strategy_lib
+from jacktf.train import lifecycle, recovery, strategy as strategy_lib
 from jacktf.train.callbacks import builtin_callbacks
 from jacktf.train.controller import Controller
+from jacktf.train.lock import RunLock
 
 log = logging.getLogger('jacktf')
 MODES = ('train_and_eval', 'train', 'eval')
@@ -167,11 +168,13 @@ class Experiment:
                         ', ...' if len(shared) > 1 else '')
 
     # -- modes ---------------------------------------------------------------------
-    def run(self, mode='train_and_eval'):
+    def run(self, mode='train_and_eval', force_unlock=False):
         """Runs ``mode`` after checking its input, before anything is written.
 
         SIGTERM/SIGINT stop the run in every phase; a run that fails or is stopped
         before its first training step removes what it created (jacktf.train.lifecycle).
+        Training holds MODEL_DIR's writer lock (jacktf.train.lock; on the chief only);
+        ``force_unlock`` takes it over from a live or remote holder.
 
         Returns:
           The summary of train() or the report of evaluate_latest(); with
@@ -179,16 +182,19 @@ class Experiment:
         """
         if mode not in MODES:
             raise ConfigError(f'mode must be one of {MODES}, got {mode!r}.')
+        writer = mode != 'eval' and strategy_lib.is_chief()
         return lifecycle.guarded(
             self.state, lambda: self.check_input(mode),
             lambda: self.evaluate_latest() if mode == 'eval' else
-            self.train(evaluate=mode == 'train_and_eval'))
+            self.train(evaluate=mode == 'train_and_eval'),
+            lock=RunLock(self.model_dir, force_unlock) if writer else None)
 
     def train(self, evaluate=True):
         """Trains with the built-in callbacks, then Trainer.callbacks (see Controller)."""
         callbacks = builtin_callbacks(self.trainer, self.after_first_step,
                                       self.export_at_end)
-        with lifecycle.stop_requests(self.state) as stop:
+        with lifecycle.stop_requests(self.state) as stop, \
+                recovery.disk_errors(self.model_dir):
             return Controller(self, callbacks, state=self.state, stop=stop,
                               evaluate=evaluate).fit()
 
@@ -215,7 +221,7 @@ class Experiment:
             except RestoreError as e:
                 raise ConfigError(str(e)) from None
         ckpt_dir = os.path.join(self.model_dir, 'checkpoints')
-        path = tf.train.latest_checkpoint(ckpt_dir)
+        path, _ = recovery.recover(ckpt_dir, repair=False)  # the newest that reads whole
         if path is None:
             state = 'is empty' if tf.io.gfile.isdir(ckpt_dir) else 'does not exist'
             raise ConfigError(f'No checkpoint in {ckpt_dir} (the folder {state}): train '

@@ -35,6 +35,14 @@ class CreatedFiles:
         new = _entries(self.directory) - self.before
         return sorted(p for p in new if os.path.dirname(p) not in new)
 
+    def keep(self, paths):
+        """Counts ``paths`` (and their folders) as pre-existing: remove() keeps them."""
+        for path in paths:
+            rel = os.path.normpath(os.path.relpath(path, self.directory))
+            while rel not in ('', '.') and not rel.startswith('..'):
+                self.before.add(rel)
+                rel = os.path.dirname(rel)
+
     def remove(self):
         """Deletes what was created since the snapshot; returns what it deleted."""
         if not tf.io.gfile.isdir(self.directory):

@@ -95,7 +95,18 @@ def experiment_from_gin(gin_files, gin_params=(), model_dir=None):
     return configurables.configured('Experiment')(after_first_step=after_first_step)
 
 
-def train(gin_files, gin_params=(), model_dir=None, mode='train_and_eval'):
-    """What `python -m jacktf.run` and `jacktf train` do: recipes -> Experiment -> mode."""
+def train(gin_files, gin_params=(), model_dir=None, mode='train_and_eval',
+          force_unlock=False, eval_timeout=None):
+    """What `python -m jacktf.run` and `jacktf train` do: recipes -> Experiment -> mode.
+
+    ``force_unlock`` takes over MODEL_DIR's writer lock; mode 'continuous_eval' follows
+    a training run's checkpoints (jacktf.train.continuous_eval) on this process's own
+    device, for up to ``eval_timeout`` seconds without a new checkpoint.
+    """
+    if mode == 'continuous_eval':  # a sidecar is not a worker of the training cluster
+        from jacktf.train import continuous_eval
+        experiment = experiment_from_gin(
+            gin_files, list(gin_params) + ["Experiment.strategy = 'default'"], model_dir)
+        return continuous_eval.run(experiment, timeout=eval_timeout)
     experiment = experiment_from_gin(gin_files, gin_params, model_dir)
-    return experiment.run(mode)
+    return experiment.run(mode, force_unlock=force_unlock)

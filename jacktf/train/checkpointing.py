@@ -26,18 +26,33 @@ class BestCheckpoints:
         self.metric, self.mode = metric, mode
         self.directory = os.path.join(model_dir, 'best')
         self.index = os.path.join(self.directory, 'best.json')
-        self.entries = []
-        if k and tf.io.gfile.exists(self.index):
+        self.entries = self._load() if k else []
+
+    def _load(self):
+        """best.json's entries whose checkpoint is still whole (a run killed while it
+        saved or dropped one leaves the others)."""
+        if not tf.io.gfile.exists(self.index):
+            return []
+        try:
             with tf.io.gfile.GFile(self.index) as f:
-                self.entries = json.load(f)
+                entries = json.load(f)
+        except ValueError:
+            log.warning('%s is not valid JSON: best-k starts again.', self.index)
+            return []
+        return [e for e in entries if tf.io.gfile.exists(e['checkpoint'] + '.index')]
+
+    def _save_index(self):
+        """Writes best.json whole or not at all (a temporary file renamed into place)."""
+        with tf.io.gfile.GFile(self.index + '.tmp', 'w') as f:
+            json.dump(self.entries, f, indent=2)
+        tf.io.gfile.rename(self.index + '.tmp', self.index, overwrite=True)
 
     def rank_by(self, metric, mode, k):
         """Ranks by ``metric`` (``mode`` 'max' or 'min') and keeps at least ``k``; entries
         of an earlier run ranked by another metric are forgotten (their files stay)."""
         self.metric, self.mode, self.k = metric, mode, max(self.k, k)
-        if not self.entries and tf.io.gfile.exists(self.index):
-            with tf.io.gfile.GFile(self.index) as f:
-                self.entries = json.load(f)
+        if not self.entries:
+            self.entries = self._load()
         self.entries = [e for e in self.entries if metric in e]
 
     def _rank(self, value):
@@ -54,11 +69,10 @@ class BestCheckpoints:
         path = self.checkpoint.write(os.path.join(self.directory, f'ckpt-{step}'))
         self.entries.append({'step': step, metric: float(value), 'checkpoint': path})
         self.entries.sort(key=lambda e: (self._rank(e[metric]), e['step']))
-        for dropped in self.entries[self.k:]:
-            for f in tf.io.gfile.glob(dropped['checkpoint'] + '.*'):
+        dropped, self.entries = self.entries[self.k:], self.entries[:self.k]
+        self._save_index()  # first: best.json never names a deleted checkpoint
+        for entry in dropped:
+            for f in tf.io.gfile.glob(entry['checkpoint'] + '.*'):
                 tf.io.gfile.remove(f)
-        self.entries = self.entries[:self.k]
-        with tf.io.gfile.GFile(self.index, 'w') as f:
-            json.dump(self.entries, f, indent=2)
         log.info('best checkpoints by eval %s: %s', metric, ', '.join(
             f"step {e['step']} ({e[metric]:.4f})" for e in self.entries))

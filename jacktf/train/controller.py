@@ -20,7 +20,7 @@ import tensorflow as tf
 from jacktf.core import scopes
 from jacktf.core.errors import ConfigError
 from jacktf.data import pipeline, preflight
-from jacktf.train import resume, strategy as strategy_lib
+from jacktf.train import recovery, resume, strategy as strategy_lib
 from jacktf.train.callbacks.base import CallbackList
 from jacktf.train.checkpointing import checkpoint_manager
 from jacktf.train.step import averaged_weights, data_errors
@@ -101,11 +101,18 @@ class Controller:
         # chief's checkpoints.
         self.write_dir = self.model_dir if self.chief else \
             tempfile.mkdtemp(prefix='jacktf-worker-')
-        self.manager = checkpoint_manager(self.checkpoint, self.write_dir, trainer)
 
     def _restore(self):
+        # The newest checkpoint that reads whole; the chief sets damaged ones aside.
+        latest, moved = recovery.recover(os.path.join(self.model_dir, 'checkpoints'),
+                                         repair=self.chief)
+        if self.chief:
+            recovery.clear_leftovers(self.model_dir)
+            if self.state.created is not None:
+                self.state.created.keep(moved)  # a failed start never deletes them
         resumed = resume.initialize(self.experiment, self.model, self.checkpoint,
-                                    self.frozen, self.chief)
+                                    self.frozen, self.chief, latest=latest)
+        self.manager = checkpoint_manager(self.checkpoint, self.write_dir, self.trainer)
         if self.ema is not None and int(self.step.numpy()) == 0:
             for v in self.all_variables:  # averages start from the (warm-started) weights
                 self.ema.average(v).assign(v)

@@ -73,9 +73,10 @@ class RunState:
                     f'after saving {saved}' if saved else 'without a new checkpoint', latest)
 
 
-def guarded(state, check, body):
+def guarded(state, check, body, lock=None):
     """Runs ``check()`` (writes nothing), then ``body()``, under StopRequests; a failed
-    or stopped start is taken back.
+    or stopped start is taken back. ``lock`` (a jacktf.train.lock.RunLock, or None) is
+    held from before ``check()`` to the end.
 
     Returns:
       What ``body`` returns; when a signal stopped the run, {stopped_by, checkpoint,
@@ -86,9 +87,13 @@ def guarded(state, check, body):
         state.stop, state.stepped = stop, False
         try:
             with stop.interruptible():
-                check()
+                existed = tf.io.gfile.isdir(state.model_dir)
+                if lock is not None:  # creates MODEL_DIR and the lock file in it
+                    lock.acquire()
                 if strategy_lib.is_chief():
                     state.created = CreatedFiles(state.model_dir)
+                    state.created.existed = existed
+                check()
                 tf.io.gfile.makedirs(state.model_dir)
                 return body()
         except BaseException as e:
@@ -107,6 +112,8 @@ def guarded(state, check, body):
                     'model_dir': state.model_dir}
         finally:
             state.stop = state.created = None
+            if lock is not None:
+                lock.release()
 
 
 @contextlib.contextmanager

@@ -12,8 +12,11 @@ from jacktf.core.restore import restore_from_checkpoint
 log = logging.getLogger('jacktf')
 
 
-def initialize(experiment, model, checkpoint, frozen, chief=True):
+def initialize(experiment, model, checkpoint, frozen, chief=True, latest=None):
     """Restores ``checkpoint`` from MODEL_DIR's latest, else warm-starts ``model``.
+
+    ``latest``: the checkpoint to resume from (jacktf.train.recovery.recover's newest
+    readable one); None: MODEL_DIR's latest.
 
     Returns:
       True when the run resumed from the model directory's own checkpoint.
@@ -22,7 +25,7 @@ def initialize(experiment, model, checkpoint, frozen, chief=True):
       ConfigError: the latest checkpoint does not hold this model's variables.
     """
     model_dir = experiment.model_dir
-    latest = tf.train.latest_checkpoint(os.path.join(model_dir, 'checkpoints'))
+    latest = latest or tf.train.latest_checkpoint(os.path.join(model_dir, 'checkpoints'))
     changes = fingerprint.check_or_write(
         model_dir, model, has_checkpoint=bool(latest),
         run={'batch_size': experiment.batch_size,
