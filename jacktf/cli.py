@@ -9,6 +9,7 @@ import json
 import os
 import sys
 
+from jacktf import look_cli
 from jacktf.core import runtime
 
 
@@ -385,6 +386,7 @@ def build_parser():
     q = psub.add_parser('download', help='fetch, verify and cache official checkpoints')
     q.add_argument('names', nargs='+', metavar='NAME', help='names from `pretrained list`')
     p.set_defaults(func=cmd_pretrained)
+    look_cli.add_parsers(sub)  # lr-find, show-batch
     return parser
 
 
