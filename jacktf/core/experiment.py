@@ -52,6 +52,9 @@ class Experiment:
         iterator's position saved in every checkpoint, so a run that is stopped or
         killed and resumed ends with the same weights as one that was not. Checkpoints
         then also hold the shuffle buffer. One device ('default' strategy) only.
+      preview_images: a fresh run writes the first training batch (after preprocessing
+        and augmentation) as MODEL_DIR/batch_preview.png and a TensorBoard image, this
+        many images of it; 0 turns the preview off.
     """
 
     def __init__(self, *, model_dir, model, trainer, train_files, eval_files=None,
@@ -59,7 +62,8 @@ class Experiment:
                  checkpoint_exclude_scopes=(), scope_map=None, shuffle_buffer=2048,
                  eval_batch_size=None, seed=None, skip_corrupt=True,
                  max_pixels=pipeline.DEFAULT_MAX_PIXELS, export_at_end=True,
-                 strategy='default', deterministic=False, after_first_step=None):
+                 strategy='default', deterministic=False, after_first_step=None,
+                 preview_images=16):
         # First: multi-worker collectives must be configured before any TF op runs.
         self.strategy = strategy_lib.make_strategy(strategy)
         if not model_dir:
@@ -100,6 +104,7 @@ class Experiment:
         self.counters = pipeline.make_counters()
         self.export_at_end = bool(export_at_end)
         self.after_first_step = after_first_step
+        self.preview_images = int(preview_images)
         self.state = lifecycle.RunState(model_dir)
 
     # -- input ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ from jacktf.train.callbacks.guard import DivergenceGuard, TrainingDiverged
 from jacktf.train.callbacks.metrics_csv import MetricsCsv
 from jacktf.train.callbacks.progress import Progress, TensorBoard
 from jacktf.train.callbacks.operative import AfterFirstStep
+from jacktf.train.callbacks.preview import BatchPreview
 from jacktf.train.callbacks.stop import StopSignals
 
 __all__ = ['Callback', 'CallbackList', 'EarlyStopping', 'TrainingDiverged',
@@ -23,7 +24,7 @@ __all__ = ['Callback', 'CallbackList', 'EarlyStopping', 'TrainingDiverged',
 def builtin_callbacks(trainer, after_first_step=None, export_at_end=True):
     """The callbacks of every training run, in order, with ``trainer.callbacks`` before
     StopSignals (which ends the step's events when a signal arrived)."""
-    callbacks = [DivergenceGuard(), AfterFirstStep(after_first_step), Progress(),
+    callbacks = [BatchPreview(), DivergenceGuard(), AfterFirstStep(after_first_step), Progress(),
                  TensorBoard(), PeriodicCheckpoints(), PeriodicEval(), BatchNormGapHint(),
                  MetricsCsv(), BestK()]
     if export_at_end:
