@@ -300,7 +300,8 @@ def build_parser():
     p.set_defaults(func=cmd_train)
     p = sub.add_parser('plugins', help='list registered plugins')
     p.add_argument('--kind', choices=['backbone', 'head', 'optimizer', 'lr_schedule',
-                                      'decoder', 'preprocessor', 'callback'])
+                                      'decoder', 'preprocessor', 'callback',
+                                      'augmentation'])
     p.add_argument('--json', action='store_true', help='print JSON')
     p.set_defaults(func=cmd_plugins)
     p = sub.add_parser('inspect-checkpoint',

@@ -324,8 +324,15 @@ class Model:
 
     @staticmethod
     def loss(labels, logits, label_smoothing=0.0):
-        """Per-example cross-entropy [N] (the caller averages or scales it)."""
+        """Per-example cross-entropy [N] (the caller averages or scales it).
+
+        ``labels``: class indexes [N], or soft labels [N, K] (from mixup or cutmix).
+        """
         logits = tf.cast(logits, tf.float32)
+        if labels.dtype.is_floating:  # soft labels
+            return tf.keras.losses.categorical_crossentropy(
+                tf.cast(labels, tf.float32), logits, from_logits=True,
+                label_smoothing=label_smoothing)
         if label_smoothing:
             onehot = tf.one_hot(labels, tf.shape(logits)[-1])
             return tf.keras.losses.categorical_crossentropy(
