@@ -184,3 +184,34 @@ def test_a_run_with_every_augmentation_trains_and_evaluates(tmp_path, default_re
                           _every_augmentation()).run('train_and_eval')
     assert np.isfinite(summary['eval_loss']) and summary['eval_examples'] == 400
     assert np.isfinite(summary['eval_accuracy'])
+
+
+def _network(checkpoint):
+    reader = tf.train.load_checkpoint(checkpoint)
+    return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
+            if k.startswith('network/')}
+
+
+@pytest.mark.slow
+def test_deterministic_run_with_augmentations_resumes_to_identical_weights(
+        tmp_path, default_registry):
+    def run(model_dir, steps):
+        model = Model(backbone='resnet_v1_tiny', num_classes=2, image_size=32,
+                      preprocessing='simple', registry=default_registry)
+        trainer = Trainer(train_steps=steps, optimizer=sgd, learning_rate=0.05,
+                          log_every_steps=1, checkpoint_every_steps=2)
+        Experiment(model_dir=str(model_dir), model=model, trainer=trainer,
+                   train_files='demo://train', batch_size=8, export_at_end=False,
+                   deterministic=True, shuffle_buffer=32, preview_images=0,
+                   augmentations=_every_augmentation()).run('train')
+
+    run(tmp_path / 'straight', 4)
+    run(tmp_path / 'resumed', 2)
+    run(tmp_path / 'resumed', 4)  # resumes from ckpt-2: data position and seeds restored
+    straight = _network(str(tmp_path / 'straight' / 'checkpoints' / 'ckpt-4'))
+    resumed = _network(str(tmp_path / 'resumed' / 'checkpoints' / 'ckpt-4'))
+    halfway = _network(str(tmp_path / 'resumed' / 'checkpoints' / 'ckpt-2'))
+    assert set(straight) == set(resumed)
+    for name in straight:
+        np.testing.assert_array_equal(straight[name], resumed[name], err_msg=name)
+    assert any(not np.array_equal(straight[n], halfway[n]) for n in straight)

@@ -78,17 +78,22 @@ def test_sweep_schedule_is_exponential_and_bad_sweeps_are_config_errors():
 
 @pytest.mark.slow
 def test_lr_find_command_plots_suggests_and_writes_no_checkpoint(tmp_path):
+    # The demo recipe: warm start from the shipped MobileNet, frozen layers, multipliers.
     model_dir = tmp_path / 'run'
-    proc = run_cli(['jacktf.cli', 'lr-find', '--gin_file', 'gin/tiny_from_scratch.gin',
-                    '--gin_param', 'IMAGE_SIZE = 32', '--gin_param', 'BATCH_SIZE = 16',
-                    '--gin_param', 'Experiment.shuffle_buffer = 64',
-                    '--model_dir', str(model_dir), '--steps', '60', '--start_lr', '1e-5',
-                    '--end_lr', '100'], timeout=600)
+    proc = run_cli(['jacktf.cli', 'lr-find', '--gin_file', 'gin/demo.gin',
+                    '--gin_param', 'IMAGE_SIZE = 64', '--gin_param', 'BATCH_SIZE = 16',
+                    '--gin_param', 'Experiment.shuffle_buffer = 256',
+                    '--model_dir', str(model_dir), '--steps', '100'], timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert '135 restored' in proc.stdout and '33 frozen' in proc.stdout
     assert 'Suggested: LEARNING_RATE = ' in proc.stdout
+    # Only the plot and its numbers: no checkpoint, no restore report, no events.
     assert sorted(os.listdir(model_dir)) == ['lr_find.json', 'lr_find.png']
     with open(model_dir / 'lr_find.json') as f:
         result = json.load(f)
-    assert 1e-5 <= result['suggestion'] <= result['min_loss_lr']
+    assert result['stopped_at'] is not None  # the warm-started net blows up below 10
+    assert 1e-7 < result['suggestion'] < result['min_loss_lr'] < result['stopped_at']
+    assert result['smoothed'][result['learning_rates'].index(result['suggestion'])] < \
+        result['smoothed'][0]  # the loss is falling there
     from PIL import Image
     assert Image.open(model_dir / 'lr_find.png').size == (800, 500)
