@@ -15,7 +15,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from jacktf.data import pipeline
+from jacktf.data import pipeline, preflight
 from jacktf.train.callbacks.base import Callback
 
 log = logging.getLogger('jacktf')
@@ -23,9 +23,21 @@ FILE_NAME = 'batch_preview.png'
 
 
 def first_batch(experiment, max_images):
-    """(uint8 pixels [N, S, S, 3], labels [N] or soft labels [N, K], exact inverse?)."""
+    """(uint8 pixels [N, S, S, 3], labels [N] or soft labels [N, K], exact inverse?).
+
+    Raises:
+      DataError: the training input yields no batch (as training would say it).
+    """
     data = experiment.dataset(experiment.train_files, training=True)
-    images, labels = next(iter(data))
+    try:
+        images, labels = next(iter(data))
+    except tf.errors.InvalidArgumentError as e:
+        raise pipeline.data_error(e) or e from None
+    except (tf.errors.OutOfRangeError, StopIteration):
+        raise pipeline.no_usable_records(experiment.train_files,
+                                         experiment.counters) from None
+    except tf.errors.DataLossError as e:
+        raise preflight.damaged_data_error(e, experiment.train_files) from None
     pixels, exact = experiment.model.to_pixels(images[:max_images])
     return pixels.numpy(), labels[:max_images].numpy(), exact
 
@@ -118,6 +130,7 @@ class BatchPreview(Callback):
             count = getattr(ctl.experiment, 'preview_images', 16)
         if int(count) <= 0 or not ctl.chief or ctl.start_step != 0:
             return
+        # Bad input in the first batch raises the DataError the first step would.
         info = write_preview(ctl.experiment, os.path.join(ctl.model_dir, FILE_NAME),
                              int(count))
         with ctl.train_writer.as_default(step=0):
