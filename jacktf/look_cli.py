@@ -84,6 +84,17 @@ def cmd_show_batch(args):
     return 0
 
 
+def _at_least_one(text):
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a whole number of 1 or more')
+    return value
+
+
 def _recipe_args(p):
     p.add_argument('--gin_file', action='append', required=True,
                    help='recipe(s): a path, or a shipped recipe such as gin/demo.gin')
@@ -98,7 +109,7 @@ def add_parsers(sub):
     _recipe_args(p)
     p.add_argument('--start_lr', type=float, default=1e-7, help='default 1e-7')
     p.add_argument('--end_lr', type=float, default=10.0, help='default 10')
-    p.add_argument('--steps', type=int, default=200,
+    p.add_argument('--steps', type=_at_least_one, default=200,
                    help='steps of the sweep (it stops early when the loss blows up)')
     p.add_argument('--output', help='the PNG (default MODEL_DIR/lr_find.png; a .json '
                    'with the numbers goes beside it)')
@@ -106,6 +117,7 @@ def add_parsers(sub):
     p = sub.add_parser('show-batch', help='the first training batch after '
                        'preprocessing and augmentation, as a labelled grid PNG')
     _recipe_args(p)
-    p.add_argument('--count', type=int, default=32, help='images shown (default 32)')
+    p.add_argument('--count', type=_at_least_one, default=32,
+                   help='images shown, at most a batch (default 32)')
     p.add_argument('--output', help='the PNG (default MODEL_DIR/batch_preview.png)')
     p.set_defaults(func=cmd_show_batch)

@@ -97,3 +97,12 @@ def test_lr_find_command_plots_suggests_and_writes_no_checkpoint(tmp_path):
         result['smoothed'][0]  # the loss is falling there
     from PIL import Image
     assert Image.open(model_dir / 'lr_find.png').size == (800, 500)
+
+
+def test_lr_find_with_a_falling_range_exits_2_before_any_work(tmp_path):
+    proc = run_cli(['jacktf.cli', 'lr-find', '--gin_file', 'gin/demo.gin', '--start_lr',
+                    '1', '--end_lr', '0.1', '--model_dir', str(tmp_path / 'run')],
+                   timeout=120)
+    assert proc.returncode == 2
+    assert 'jacktf: error: --end_lr (0.1) must be larger than --start_lr (1.0)' in proc.stderr
+    assert 'Traceback' not in proc.stderr and not os.path.exists(tmp_path / 'run')
