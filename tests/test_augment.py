@@ -7,6 +7,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image, ImageEnhance, ImageOps
 
+import jacktf
+from jacktf.core import plugins
 from jacktf.core.errors import ConfigError
 from jacktf.core.experiment import Experiment
 from jacktf.core.model import Model
@@ -126,10 +128,42 @@ def test_bad_options_and_factories_are_config_errors():
         augment.check([augment.Mixup])
 
 
+class _GrayWorld(augment.Augmentation):
+    """A third party's augmentation: every image becomes its gray version."""
+    name = 'gray_world'
+    stage = 'image'
+
+    def augment(self, image, seed):
+        del seed
+        gray = tf.image.rgb_to_grayscale(image)
+        return tf.image.grayscale_to_rgb(gray)
+
+
+class _ThirdParty:
+    @jacktf.hookimpl
+    def jacktf_register_augmentations(self, registry):
+        registry.augmentation('gray_world', _GrayWorld)
+
+
 def test_augmentation_is_a_plugin_kind(registry):
     assert registry.names('augmentation') == ['autoaugment', 'cutmix', 'mixup',
                                               'randaugment', 'random_erasing']
     assert registry.get('augmentation', 'mixup').provider == 'builtin'
+    extended = plugins.load_registry(autoload=False, extra=[_ThirdParty()])
+    entry = extended.get('augmentation', 'gray_world')
+    assert entry.provider != 'builtin'
+    out = augment.preprocess_fn(_FlatModel(), [entry.factory()])(
+        tf.constant(_image(3)), True, SEED).numpy()
+    assert np.abs(out[..., 0] - out[..., 2]).max() <= 1  # gray: channels equal
+
+
+class _FlatModel:
+    """Stands in for Model: preprocessing is the identity."""
+
+    @staticmethod
+    def preprocess(image, training, seed):
+        del training, seed
+        return image
 
 
 def test_soft_label_loss_is_the_cross_entropy_of_the_mixture():

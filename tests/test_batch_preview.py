@@ -125,9 +125,11 @@ def test_show_batch_command_writes_the_grid_without_training(tmp_path):
                     '--gin_param', "Experiment.decoder = 'image_folder'",
                     '--gin_param', 'EVAL_FILES = None', '--gin_param', 'IMAGE_SIZE = 32',
                     '--gin_param', 'BATCH_SIZE = 8', '--model_dir', str(model_dir),
-                    '--count', '8'], timeout=300)
+                    '--gin_param', 'Experiment.augmentations = [@cutmix()]',
+                    '--gin_param', 'cutmix.alpha = 0.5', '--count', '8'], timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'Wrote ' in proc.stdout and '8 training images' in proc.stdout
+    assert 'preprocessing and augmentation' in proc.stdout
     assert os.listdir(model_dir) == ['batch_preview.png']  # no checkpoint, no events
     png = np.asarray(Image.open(model_dir / 'batch_preview.png').convert('RGB'))
     assert png.shape[0] > 100 and png.shape[1] > 100
