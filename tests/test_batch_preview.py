@@ -2,7 +2,6 @@
 batch's grid shows each image with its label; training writes it to MODEL_DIR and
 TensorBoard; `jacktf show-batch` writes it without training."""
 
-import io
 import os
 
 import numpy as np
