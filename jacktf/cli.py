@@ -16,8 +16,8 @@ import sys
 from jacktf.core import compat, runtime
 
 # The subcommand modules of jacktf/commands/, in the order `jacktf --help` lists them.
-COMMANDS = ('train', 'convert', 'plugins', 'pretrained', 'checkpoint', 'export',
-            'evaluate', 'predict')
+COMMANDS = ('train', 'lr_find', 'show_batch', 'convert', 'plugins', 'pretrained',
+            'checkpoint', 'export', 'evaluate', 'predict')
 
 VERBOSE_HELP = ("show TensorFlow's own log lines (start-up banner, device discovery, "
                 'warnings); same as JACKTF_VERBOSE=1 (default: hidden)')

@@ -63,6 +63,15 @@ def positive_int(text):
     return value
 
 
+def output_png(experiment, output, name):
+    """Where a command writes its PNG: --output (a file or a folder) or MODEL_DIR/name."""
+    path = output or os.path.join(experiment.model_dir, name)
+    if os.path.isdir(path):
+        path = os.path.join(path, name)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    return path
+
+
 def note(message):
     """A line about the run (not its result): on stderr, so --json output stays JSON."""
     print(message, file=sys.stderr, flush=True)

@@ -6,7 +6,7 @@ import sys
 from jacktf.commands import common
 
 KINDS = ('backbone', 'head', 'optimizer', 'lr_schedule', 'decoder', 'preprocessor',
-         'callback')
+         'callback', 'augmentation')
 
 
 def add_parser(subparsers, parents):

@@ -14,7 +14,7 @@ import tensorflow as tf
 from jacktf.core import metrics as metrics_lib
 from jacktf.core.checkpoint_paths import resolve_checkpoint
 from jacktf.core.errors import ConfigError, RestoreError
-from jacktf.data import pipeline, preflight
+from jacktf.data import augment, pipeline, preflight
 from jacktf.serve import export
 from jacktf.pretrained import builtin
 from jacktf.train import lifecycle, recovery, strategy as strategy_lib
@@ -53,6 +53,11 @@ class Experiment:
         iterator's position saved in every checkpoint, so a run that is stopped or
         killed and resumed ends with the same weights as one that was not. Checkpoints
         then also hold the shuffle buffer. One device ('default' strategy) only.
+      augmentations: training augmentations (``[@randaugment(), @mixup()]`` in gin, see
+        jacktf.data.augment); evaluation input is never augmented.
+      preview_images: a fresh run writes the first training batch (after preprocessing
+        and augmentation) as MODEL_DIR/batch_preview.png and a TensorBoard image, this
+        many images of it; 0 turns the preview off.
     """
 
     def __init__(self, *, model_dir, model, trainer, train_files, eval_files=None,
@@ -60,7 +65,8 @@ class Experiment:
                  checkpoint_exclude_scopes=(), scope_map=None, shuffle_buffer=2048,
                  eval_batch_size=None, seed=None, skip_corrupt=True,
                  max_pixels=pipeline.DEFAULT_MAX_PIXELS, export_at_end=True,
-                 strategy='default', deterministic=False, after_first_step=None):
+                 strategy='default', deterministic=False, after_first_step=None,
+                 preview_images=16, augmentations=()):
         # First: multi-worker collectives must be configured before any TF op runs.
         self.strategy = strategy_lib.make_strategy(strategy)
         if not model_dir:
@@ -101,20 +107,25 @@ class Experiment:
         self.counters = pipeline.make_counters()
         self.export_at_end = bool(export_at_end)
         self.after_first_step = after_first_step
+        self.preview_images = int(preview_images)
+        self.augmentations = augment.check(augmentations)
         self.state = lifecycle.RunState(model_dir)
 
     # -- input ---------------------------------------------------------------------
     def dataset(self, files, *, training, input_context=None, batch_size=None):
-        model = self.model
-        return pipeline.read_dataset(
+        model, augmentations = self.model, self.augmentations if training else ()
+        data = pipeline.read_dataset(
             files, decode_fn=self.decode_fn,
-            preprocess_fn=lambda image, t, seed: model.preprocess(image, t, seed),
+            preprocess_fn=augment.preprocess_fn(model, augmentations),
             batch_size=batch_size or (self.batch_size if training else self.eval_batch_size),
             input_context=input_context,
             is_training=training, num_classes=model.num_classes,
             shuffle_buffer=self.shuffle_buffer, seed=self.seed,
             skip_corrupt=self.skip_corrupt, max_pixels=self.max_pixels,
             counters=self.counters)
+        seed = None if self.seed is None else self.seed + (
+            input_context.input_pipeline_id if input_context else 0)
+        return augment.batch_stage(data, augmentations, model.num_classes, seed)
 
     def _class_names(self):
         """Class names of TRAIN_FILES (labels.txt or class folders), checked; or None."""

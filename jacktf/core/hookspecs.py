@@ -18,6 +18,7 @@ KIND_HOOKS = {
     'decoder': 'jacktf_register_decoders',
     'preprocessor': 'jacktf_register_preprocessors',
     'callback': 'jacktf_register_callbacks',
+    'augmentation': 'jacktf_register_augmentations',
 }
 
 
@@ -54,3 +55,8 @@ def jacktf_register_preprocessors(registry):
 @hookspec
 def jacktf_register_callbacks(registry):
     """Registers training callbacks with ``registry.callback(name, factory)``."""
+
+
+@hookspec
+def jacktf_register_augmentations(registry):
+    """Registers training augmentations with ``registry.augmentation(name, factory)``."""

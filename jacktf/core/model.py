@@ -289,6 +289,24 @@ class Model:
         return self._preprocess_fn(image, image_size=self.image_size,
                                    is_training=training, **kwargs)
 
+    def to_pixels(self, images):
+        """Preprocessed images [..., S, S, 3] -> uint8 pixels, for looking at them.
+
+        Undoes the preprocessor's normalization (its ``to_pixels`` attribute: the
+        built-in ones define it); for one without, each image is stretched to [0, 255].
+
+        Returns:
+          (uint8 tensor, True when the exact inverse was used).
+        """
+        inverse = getattr(self._preprocess_fn, 'to_pixels', None)
+        images = tf.cast(images, tf.float32)
+        if inverse is not None:
+            return tf.cast(tf.round(inverse(images)), tf.uint8), True
+        low = tf.reduce_min(images, axis=[-3, -2, -1], keepdims=True)
+        high = tf.reduce_max(images, axis=[-3, -2, -1], keepdims=True)
+        stretched = (images - low) / tf.maximum(high - low, 1e-6) * 255.0
+        return tf.cast(tf.round(stretched), tf.uint8), False
+
     def predict(self, images, training=False, seed=None):
         """Preprocessed images [N, S, S, 3] -> dict(logits, features, end_points).
 
@@ -306,8 +324,15 @@ class Model:
 
     @staticmethod
     def loss(labels, logits, label_smoothing=0.0):
-        """Per-example cross-entropy [N] (the caller averages or scales it)."""
+        """Per-example cross-entropy [N] (the caller averages or scales it).
+
+        ``labels``: class indexes [N], or soft labels [N, K] (from mixup or cutmix).
+        """
         logits = tf.cast(logits, tf.float32)
+        if labels.dtype.is_floating:  # soft labels
+            return tf.keras.losses.categorical_crossentropy(
+                tf.cast(labels, tf.float32), logits, from_logits=True,
+                label_smoothing=label_smoothing)
         if label_smoothing:
             onehot = tf.one_hot(labels, tf.shape(logits)[-1])
             return tf.keras.losses.categorical_crossentropy(

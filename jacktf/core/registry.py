@@ -13,7 +13,7 @@ from jacktf.core.card import BackboneCard
 from jacktf.core.errors import DuplicatePluginError, UnknownPluginError
 
 KINDS = ('backbone', 'head', 'optimizer', 'lr_schedule', 'decoder', 'preprocessor',
-         'callback')
+         'callback', 'augmentation')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +122,12 @@ class Registry:
         methods named after the Controller's events); recipes add it with
         ``Trainer.callbacks = [@name()]``."""
         return self.add('callback', name, factory, summary=summary)
+
+    def augmentation(self, name, factory, *, summary=None):
+        """Registers ``factory(**options) -> augmentation`` (see jacktf.data.augment: an
+        object with ``stage`` 'image', 'example' or 'batch' and ``augment``); recipes
+        add it with ``Experiment.augmentations = [@name()]``."""
+        return self.add('augmentation', name, factory, summary=summary)
 
     def get(self, kind, name) -> Entry:
         """Returns the entry for ``name``.

@@ -121,6 +121,24 @@ def simple(image, *, image_size, is_training, seed=None):
     return (image - 0.5) * 2.0
 
 
+def _unit_range_to_pixels(images):
+    """[-1, 1] (inception, simple) -> float pixels in [0, 255]."""
+    return tf.clip_by_value((tf.cast(images, tf.float32) + 1.0) * 127.5, 0.0, 255.0)
+
+
+def _vgg_to_pixels(images):
+    """Mean-subtracted (vgg) -> float pixels in [0, 255]."""
+    return tf.clip_by_value(tf.cast(images, tf.float32) + tf.constant(VGG_MEANS), 0.0,
+                            255.0)
+
+
+# The inverse of each style's normalization, for looking at preprocessed batches
+# (Model.to_pixels). A third-party preprocessor may set ``fn.to_pixels`` the same way.
+vgg.to_pixels = _vgg_to_pixels
+inception.to_pixels = _unit_range_to_pixels
+simple.to_pixels = _unit_range_to_pixels
+
+
 @jacktf.hookimpl
 def jacktf_register_preprocessors(registry):
     """Registers vgg, inception and simple."""

@@ -66,6 +66,8 @@ def make_train_step(trainer, model, optimizer, variables, global_batch, strategy
         raw_gradients = tf.function(raw_gradients, jit_compile=True)
 
     def hits_of(logits, labels):
+        if labels.dtype.is_floating:  # soft labels: the class with the largest weight
+            labels = tf.argmax(labels, -1, output_type=tf.int32)
         return tf.reduce_sum(tf.cast(tf.equal(
             tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32))
 

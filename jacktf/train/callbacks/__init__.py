@@ -14,7 +14,9 @@ from jacktf.train.callbacks.guard import DivergenceGuard, TrainingDiverged
 from jacktf.train.callbacks.metrics_csv import MetricsCsv
 from jacktf.train.callbacks.progress import Progress, TensorBoard
 from jacktf.train.callbacks.operative import AfterFirstStep
+from jacktf.train.callbacks.preview import BatchPreview
 from jacktf.train.callbacks.stop import StopSignals
+from jacktf.train.callbacks.tb_text import TensorBoardText
 
 __all__ = ['Callback', 'CallbackList', 'EarlyStopping', 'TrainingDiverged',
            'builtin_callbacks']
@@ -23,7 +25,8 @@ __all__ = ['Callback', 'CallbackList', 'EarlyStopping', 'TrainingDiverged',
 def builtin_callbacks(trainer, after_first_step=None, export_at_end=True):
     """The callbacks of every training run, in order, with ``trainer.callbacks`` before
     StopSignals (which ends the step's events when a signal arrived)."""
-    callbacks = [DivergenceGuard(), AfterFirstStep(after_first_step), Progress(),
+    callbacks = [BatchPreview(), DivergenceGuard(), AfterFirstStep(after_first_step),
+                 TensorBoardText(), Progress(),
                  TensorBoard(), PeriodicCheckpoints(), PeriodicEval(), BatchNormGapHint(),
                  MetricsCsv(), BestK()]
     if export_at_end:
