@@ -131,7 +131,8 @@ def cmd_eval(args):
         runtime.fail('Give --checkpoint or --saved_model, not both: eval runs one of them.')
     experiment = _experiment_for(args.model_dir, args.gin_file or (), args.gin_param)
     report = experiment.evaluate_latest(checkpoint=args.checkpoint,
-                                        saved_model=args.saved_model)
+                                        saved_model=args.saved_model,
+                                        top_losses=args.top_losses)
     top_k = ''.join(f"  {key.replace('_accuracy', '')} {report[key]:.4f}" for key in report
                     if key.startswith('top_') and key != 'top_1_accuracy')  # K > 2 only
     print(f"top-1 {report['top_1_accuracy']:.4f}{top_k}  macro-F1 "
@@ -231,7 +232,9 @@ def cmd_predict(args):
         for row, (_, encoded) in zip(tables[0], images):
             array = predict.decode(encoded)  # the pixels the serving signature sees
             cam = explain(images=tf.constant(array[None]))['cam'].numpy()[0]
-            overlay, _ = predict.cam_overlay(array, cam)
+            top = row['predictions'][0]
+            overlay = predict.cam_overlay(array, cam, f"{top['class_name']} "
+                                          f"{top['probability']:.2f}")
             stem = os.path.splitext(os.path.basename(row['file']))[0]
             row['cam'] = predict.unique_path(args.cam_dir, stem)  # never overwrites
             Image.fromarray(overlay).save(row['cam'], format='PNG')
@@ -360,6 +363,8 @@ def build_parser():
                    'export folder or model directory) instead of a checkpoint')
     p.add_argument('--gin_file', action='append')
     p.add_argument('--gin_param', action='append', default=[])
+    p.add_argument('--top_losses', type=int, default=16, metavar='N',
+                   help='most confidently wrong examples in top_losses.png/.csv (0: none)')
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser('predict', help='classify image files with a SavedModel, a '
                        '.tflite or a .onnx model (or several, to compare them)')

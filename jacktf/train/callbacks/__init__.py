@@ -12,6 +12,7 @@ from jacktf.train.callbacks.exporting import ExportAtEnd
 from jacktf.train.callbacks.early_stopping import EarlyStopping
 from jacktf.train.callbacks.guard import DivergenceGuard, TrainingDiverged
 from jacktf.train.callbacks.metrics_csv import MetricsCsv
+from jacktf.train.callbacks.pictures import EvalPictures
 from jacktf.train.callbacks.progress import Progress, TensorBoard
 from jacktf.train.callbacks.operative import AfterFirstStep
 from jacktf.train.callbacks.stop import StopSignals
@@ -25,6 +26,7 @@ def builtin_callbacks(trainer, after_first_step=None, export_at_end=True):
     StopSignals (which ends the step's events when a signal arrived)."""
     callbacks = [DivergenceGuard(), AfterFirstStep(after_first_step), Progress(),
                  TensorBoard(), PeriodicCheckpoints(), PeriodicEval(), BatchNormGapHint(),
+                 EvalPictures(),
                  MetricsCsv(), BestK()]
     if export_at_end:
         callbacks.append(ExportAtEnd())
