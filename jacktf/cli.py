@@ -131,13 +131,16 @@ def cmd_eval(args):
         runtime.fail('Give --checkpoint or --saved_model, not both: eval runs one of them.')
     experiment = _experiment_for(args.model_dir, args.gin_file or (), args.gin_param)
     report = experiment.evaluate_latest(checkpoint=args.checkpoint,
-                                        saved_model=args.saved_model,
+                                        saved_model=args.saved_model, tta=args.tta,
                                         top_losses=args.top_losses)
     top_k = ''.join(f"  {key.replace('_accuracy', '')} {report[key]:.4f}" for key in report
                     if key.startswith('top_') and key != 'top_1_accuracy')  # K > 2 only
     print(f"top-1 {report['top_1_accuracy']:.4f}{top_k}  macro-F1 "
           f"{report['macro_f1']:.4f}  on {report['examples']} examples of "
           f"{report['source']} -> {report['report_path']}")
+    if 'tta' in report:
+        from jacktf.evaluation.report import format_tta
+        print(format_tta(report))
     return 0
 
 
@@ -170,26 +173,38 @@ def _read_inputs(inputs):
     return images, skipped
 
 
-def _predict_rows(runner, images, top_k):
-    probs = runner.probabilities([enc for _, enc in images])
+def _predict_rows(runner, images, top_k, tta=None):
+    if tta:  # ranked by the TTA probabilities, the plain ones beside them
+        from jacktf.evaluation import tta as tta_lib
+        plain, probs = tta_lib.runner_probabilities(runner.probabilities,
+                                                    [enc for _, enc in images], tta)
+    else:
+        probs = plain = runner.probabilities([enc for _, enc in images])
     names = runner.class_names
     rows = []
-    for (path, _), p in zip(images, probs):
+    for (path, _), p, q in zip(images, probs, plain):
         order = p.argsort()[::-1][:top_k]
         rows.append({'file': path, 'model': runner.path, 'format': runner.kind,
-                     'predictions': [{'class': int(c), 'class_name': names[c],
-                                      'probability': float(p[c])} for c in order]})
+                     'predictions': [dict({'class': int(c), 'class_name': names[c],
+                                           'probability': float(p[c])},
+                                          **({'probability_plain': float(q[c])}
+                                             if tta else {})) for c in order]})
+        if tta:
+            rows[-1]['tta'] = tta_lib.describe(tta)
     return rows
 
 
 def _print_table(rows):
     width = max(len(r['file']) for r in rows)
     cwidth = max([len(p['class_name']) for r in rows for p in r['predictions']] + [5])
-    print(f'{"FILE":<{width}}  {"CLASS":<{cwidth}}  PROBABILITY')
+    tta = rows and 'tta' in rows[0]
+    print(f'{"FILE":<{width}}  {"CLASS":<{cwidth}}  PROBABILITY' +
+          (f"  (TTA {rows[0]['tta']}; PLAIN)" if tta else ''))
     for r in rows:
         for j, p in enumerate(r['predictions']):
+            plain = f"  {p['probability_plain']:.4f}" if tta else ''
             print(f"{r['file'] if j == 0 else '':<{width}}  "
-                  f"{p['class_name']:<{cwidth}}  {p['probability']:.4f}")
+                  f"{p['class_name']:<{cwidth}}  {p['probability']:.4f}{plain}")
         if 'cam' in r:
             print(f"{'':<{width}}  CAM overlay: {r['cam']}")
 
@@ -198,6 +213,8 @@ def cmd_predict(args):
     import tensorflow as tf
     from PIL import Image
     from jacktf.serve import predict, runners
+    from jacktf.evaluation import tta as tta_lib
+    tta = tta_lib.parse(args.tta)  # before any model is loaded
     registry = runtime.load_plugins()
     sources = list(args.models or [])
     if args.pretrained:  # an official checkpoint with its own ImageNet classifier
@@ -226,7 +243,7 @@ def cmd_predict(args):
             runtime.fail(f'--cam_dir: the SavedModel {first.path!r} has no explain_images '
                          'signature (its backbone card names no CAM endpoint). Leave out '
                          '--cam_dir.')
-    tables = [_predict_rows(runner, images, args.top_k) for runner in opened]
+    tables = [_predict_rows(runner, images, args.top_k, tta) for runner in opened]
     if explain is not None:
         os.makedirs(args.cam_dir, exist_ok=True)
         for row, (_, encoded) in zip(tables[0], images):
@@ -363,6 +380,8 @@ def build_parser():
                    'export folder or model directory) instead of a checkpoint')
     p.add_argument('--gin_file', action='append')
     p.add_argument('--gin_param', action='append', default=[])
+    p.add_argument('--tta', nargs='?', const='flip', metavar='MODES', help='also report '
+                   'test-time augmentation: flip, crops or flip,crops (alone: flip)')
     p.add_argument('--top_losses', type=int, default=16, metavar='N',
                    help='most confidently wrong examples in top_losses.png/.csv (0: none)')
     p.set_defaults(func=cmd_eval)
@@ -382,6 +401,8 @@ def build_parser():
                    help='classes listed per image')
     p.add_argument('--json', action='store_true')
     p.add_argument('--cam_dir', help='write class activation map overlays here')
+    p.add_argument('--tta', nargs='?', const='flip', metavar='MODES', help='average over '
+                   'test-time augmentation views: flip, crops or flip,crops (alone: flip)')
     p.set_defaults(func=cmd_predict)
     p = sub.add_parser('pretrained', help='the official slim checkpoints: list, download')
     psub = p.add_subparsers(dest='action', required=True)

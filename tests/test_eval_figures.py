@@ -6,8 +6,9 @@ import csv
 import numpy as np
 import pytest
 
-from jacktf.evaluation import cam, confusion, figures, gallery, top_losses
+from jacktf.evaluation import cam, confusion, figures, gallery, top_losses, tta
 from jacktf.evaluation.collect import EvalCollector
+from jacktf.core.errors import ConfigError
 
 
 def test_top_losses_streams_and_keeps_only_the_worst_wrong_examples():
@@ -114,3 +115,29 @@ def test_gallery_shows_each_example_with_its_map():
     assert picture.shape[1] == two_rows.shape[1]  # 3 examples (photo + CAM) per row
     empty = gallery.picture([], ['cat', 'dog'], 'Top losses')
     assert empty.shape[0] < 200
+
+
+def test_tta_views_and_modes():
+    import tensorflow as tf
+    image = tf.constant(np.arange(8 * 10 * 3, dtype=np.uint8).reshape(8, 10, 3))
+    flip = tta.views(image, ('flip',))
+    assert len(flip) == 2 and np.array_equal(flip[1].numpy(), image.numpy()[:, ::-1])
+    both = tta.views(image, ('flip', 'crops'))
+    assert len(both) == tta.count(('flip', 'crops')) == 10
+    assert np.array_equal(both[0].numpy(), image.numpy())
+    assert both[2].shape == (7, 9, 3)  # 0.875 of 8 x 10, top left
+    assert np.array_equal(both[8].numpy(), image.numpy()[1:, 1:])  # bottom right
+    assert tta.parse('crops, flip') == ('flip', 'crops') and tta.parse(None) is None
+    with pytest.raises(ConfigError, match="unknown mode 'mirror'"):
+        tta.parse('mirror')
+
+
+def test_unknown_tta_mode_is_a_user_error(tmp_path, capsys):
+    from jacktf import cli
+    with pytest.raises(SystemExit) as stop:
+        cli.main(['predict', '--saved_model', str(tmp_path), '--tta', 'mirror',
+                  str(tmp_path / 'x.png')])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "jacktf: error: --tta 'mirror': unknown mode 'mirror'" in err
+    assert 'flip,crops' in err and 'Traceback' not in err

@@ -1,6 +1,7 @@
 """What eval shows a person: the planted mislabeled images at the top of the top-losses
 list (CSV and gallery), the confusion matrix and gallery as TensorBoard images, the
-SavedModel's report next to the checkpoint's.
+SavedModel's report next to the checkpoint's, CAM pictures with caption and scale, and
+test-time augmentation equal to plain eval on mirror-symmetric images.
 
 The data: 'bright' and 'dark' noise images (a tiny ResNet learns them in a few dozen
 steps), converted by `jacktf convert` (which stores image/filename). The eval folder
@@ -169,3 +170,63 @@ def test_eval_command_reports_next_to_checkpoint_and_saved_model(run):
     assert set(_event_images(served, 'eval/confusion_matrix')) == {60}
     for name in ('confusion_matrix.png', 'top_losses.png'):
         assert Image.open(os.path.join(served, name)).size[0] > 400
+
+
+def _half_and_half(path):
+    """A bright left half and a dark right half: its mirror image is another picture."""
+    image = np.zeros((SIZE, SIZE, 3), np.uint8)
+    image[:, :SIZE // 2] = 230
+    image[:, SIZE // 2:] = 90
+    image[:SIZE // 3, :] = 160
+    Image.fromarray(image).save(path)
+    return path
+
+
+def test_tta_flip_equals_plain_eval_on_mirror_symmetric_images(run):
+    from jacktf import cli
+    from jacktf.evaluation import passes
+    from jacktf.evaluation.collect import EvalCollector
+    experiment = cli._experiment_for(run['model_dir'])
+    experiment.eval_files = run['symmetric']
+    experiment.restore_latest()
+    _, plain, flipped, _ = passes.checkpoint_pass(experiment, EvalCollector(2, 0),
+                                                  ('flip',))
+    assert plain.shape == flipped.shape == (12, 2)
+    assert np.abs(plain - flipped).max() < 1e-6
+    _, again, cropped, _ = passes.checkpoint_pass(experiment, EvalCollector(2, 0),
+                                                  ('flip', 'crops'))
+    assert np.abs(again - plain).max() < 1e-6  # the first view is the plain one
+    assert np.abs(cropped - plain).max() > 1e-7  # the crops are other pictures
+    # The command reports the TTA numbers beside the plain ones.
+    r = run_cli(['jacktf.cli', 'eval', '--model_dir', run['model_dir'], '--saved_model',
+                 run['model_dir'], '--tta', '--gin_param',
+                 f"EVAL_FILES = '{run['symmetric']}'"], timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = json.load(open(os.path.join(run['model_dir'], 'eval', 'saved_model_60',
+                                         'metrics.json')))
+    assert report['tta']['views'] == 'flip (2 views)'
+    assert report['tta']['top_1_accuracy'] == report['top_1_accuracy']
+    assert report['tta']['macro_f1'] == report['macro_f1']
+    plain_top1 = f"{report['top_1_accuracy']:.4f}"
+    assert f'TTA flip (2 views): top-1 {plain_top1} (plain {plain_top1})' in r.stdout
+
+
+def test_predict_tta_and_cam_picture(run, tmp_path):
+    from jacktf.evaluation import cam
+    symmetric = os.path.join(run['root'], 'eval_images', 'dark', 'planted_0.png')  # PNG
+    asymmetric = _half_and_half(str(tmp_path / 'half.png'))
+    cams = tmp_path / 'cams'
+    r = run_cli(['jacktf.cli', 'predict', '--saved_model', run['model_dir'], '--json',
+                 '--tta', 'flip', '--cam_dir', str(cams), symmetric, asymmetric],
+                timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = json.loads(r.stdout)
+    assert [row['tta'] for row in rows] == ['flip (2 views)'] * 2
+    first = rows[0]['predictions'][0]
+    assert first['class_name'] == 'bright'  # the planted photo is bright
+    assert first['probability'] == pytest.approx(first['probability_plain'], abs=1e-6)
+    half = rows[1]['predictions']
+    assert max(abs(p['probability'] - p['probability_plain']) for p in half) > 1e-7
+    assert sum(p['probability'] for p in half) == pytest.approx(1.0, abs=1e-5)
+    picture = np.asarray(Image.open(rows[0]['cam']).convert('RGB'))
+    assert picture.shape[:2] == cam.picture_layout(SIZE, SIZE)[:1:-1]

@@ -103,11 +103,19 @@ class Experiment:
 
     # -- input ---------------------------------------------------------------------
     def dataset(self, files, *, training, input_context=None, batch_size=None,
-                with_info=False):
+                with_info=False, tta=None):
+        """Batches of ``files`` (see pipeline.read_dataset); with ``tta`` modes each
+        image is the stack of its test-time augmentation views [V, S, S, 3]."""
         model = self.model
+
+        def preprocess(image, training, seed):
+            if not tta:
+                return model.preprocess(image, training, seed)
+            from jacktf.evaluation import tta as tta_lib
+            return tf.stack([model.preprocess(v, training, seed)
+                             for v in tta_lib.views(image, tta)])
         return pipeline.read_dataset(
-            files, decode_fn=self.decode_fn,
-            preprocess_fn=lambda image, t, seed: model.preprocess(image, t, seed),
+            files, decode_fn=self.decode_fn, preprocess_fn=preprocess,
             batch_size=batch_size or (self.batch_size if training else self.eval_batch_size),
             input_context=input_context,
             is_training=training, num_classes=model.num_classes,
@@ -232,7 +240,8 @@ class Experiment:
             names = builtin.official_class_names(self.model.num_classes) or names
         return names, path
 
-    def evaluate_latest(self, checkpoint=None, saved_model=None, top_losses=None):
+    def evaluate_latest(self, checkpoint=None, saved_model=None, tta=None,
+                        top_losses=None):
         """Full evaluation report of a checkpoint (or a SavedModel) on EVAL_FILES.
 
         Writes metrics.json, confusion_matrix.png, top_losses.png and top_losses.csv
@@ -242,13 +251,16 @@ class Experiment:
         Args:
           checkpoint: a checkpoint prefix or folder (default: the latest).
           saved_model: evaluate this SavedModel instead of a checkpoint.
+          tta: test-time augmentation modes ('flip', 'crops', 'flip,crops'), or None;
+            the report then holds the TTA numbers under 'tta' beside the plain ones.
           top_losses: examples in the top-losses gallery (default 16; 0: none).
         """
-        from jacktf.evaluation import passes, summaries
+        from jacktf.evaluation import passes, summaries, tta as tta_lib
         from jacktf.evaluation.collect import EvalCollector
         from jacktf.evaluation.top_losses import DEFAULT_SIZE
         if not self.eval_files:
             raise ConfigError('EVAL_FILES is not set: nothing to evaluate.')
+        tta = tta_lib.parse(tta)
         names, _ = self.class_names()
         collector = EvalCollector(len(names), DEFAULT_SIZE if top_losses is None
                                   else top_losses)
@@ -261,14 +273,20 @@ class Experiment:
             # Next to the checkpoint's report, not over it.
             version = os.path.basename(source)
             report_dir = os.path.join(report_dir, f'saved_model_{version}')
-            labels, probabilities, examples = passes.saved_model_pass(
-                self, module, serve, source, names, collector)
+            labels, probabilities, averaged, examples = passes.saved_model_pass(
+                self, module, serve, source, names, collector, tta)
         else:
             source = self.restore_latest(checkpoint)
             version = source.rsplit('-', 1)[-1]
-            labels, probabilities, examples = passes.checkpoint_pass(self, collector)
+            labels, probabilities, averaged, examples = passes.checkpoint_pass(
+                self, collector, tta)
         step = int(version) if version.isdigit() else None
         report = metrics_lib.classification_report(labels, probabilities, names)
+        if tta:
+            augmented = metrics_lib.classification_report(labels, averaged, names)
+            report['tta'] = {'views': tta_lib.describe(tta), **{
+                k: v for k, v in augmented.items()
+                if k.endswith('_accuracy') or k == 'macro_f1'}}
         report['source'] = source
         report['eval_files'] = str(self.eval_files)
         report['misclassified'] = collector.misclassified

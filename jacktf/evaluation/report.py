@@ -114,3 +114,12 @@ def write_report(report, directory, *, examples=None, misclassified=0, step=None
     write_pictures(images, directory, examples, report['class_names'])
     return path, images
 
+
+def format_tta(report):
+    """'TTA flip (2 views): top-1 0.9000 (plain 0.8750)  macro-F1 ...' for a report with
+    'tta'."""
+    tta = report['tta']
+    parts = [f"{key.replace('_accuracy', '').replace('_', '-')} {tta[key]:.4f} "
+             f"(plain {report[key]:.4f})" for key in tta if key.endswith('_accuracy')]
+    parts.append(f"macro-F1 {tta['macro_f1']:.4f} (plain {report['macro_f1']:.4f})")
+    return f"TTA {tta['views']}: " + '  '.join(parts)
