@@ -14,6 +14,8 @@ PANEL_IN = 2.3
 def title_for(*, shown, misclassified, examples, step=None, source=None):
     where = f'step {step}' if step is not None else (source or '')
     where = ' \u2014 ' + where if where else ''
+    if not shown:
+        return f'Top losses{where}: no misclassified example of {examples}'
     return (f'Top losses{where}: the {shown} most '
             f'confidently wrong of {misclassified} misclassified '
             f'(of {examples} examples)')
@@ -34,8 +36,8 @@ def picture(examples, class_names, title):
     if not examples:
         figure = figures.new_figure(7, 1.2)
         figure.text(0.5, 0.6, title, ha='center', va='center', fontsize=10)
-        figure.text(0.5, 0.25, 'No misclassified example: nothing to show.',
-                    ha='center', va='center', fontsize=10)
+        figure.text(0.5, 0.25, 'Every example was classified correctly: nothing to '
+                    'show.', ha='center', va='center', fontsize=10)
         return figures.to_array(figure)
     per_row = min(PER_ROW, len(examples))
     rows = -(-len(examples) // per_row)
