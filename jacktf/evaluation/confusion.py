@@ -60,13 +60,13 @@ def picture(matrix, class_names, title):
             (axes[0], matrix, 'counts', '{:d}', max(int(matrix.max()), 1)),
             (axes[1], share, 'row-normalized (recall)', '{:.2f}', 1.0)):
         image = ax.imshow(values, cmap=CMAP, vmin=0, vmax=vmax, interpolation='nearest')
-        ax.set_title(what, fontsize=10)
+        ax.set_title(what, fontsize=max(10.0, width * 0.3))
         ax.set_xticks(range(k))
         ax.set_yticks(range(k))
         ax.set_xticklabels(names, rotation=90, fontsize=font)
         ax.set_yticklabels(names, fontsize=font)
-        ax.set_xlabel('predicted class', fontsize=9)
-        ax.set_ylabel('true class', fontsize=9)
+        ax.set_xlabel('predicted class', fontsize=max(9.0, width * 0.25))
+        ax.set_ylabel('true class', fontsize=max(9.0, width * 0.25))
         bar = figure.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
         bar.ax.tick_params(labelsize=7)
         if k <= ANNOTATE_MAX:
