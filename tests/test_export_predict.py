@@ -11,6 +11,7 @@ import tensorflow as tf
 from PIL import Image
 
 from jacktf.serve.predict import upsampled_cam
+from jacktf.evaluation.cam import picture_layout as cam_picture_layout
 from jacktf.data import demo
 from conftest import ROOT, run_cli
 
@@ -135,7 +136,8 @@ def test_cam_hottest_region_lies_on_the_object(trained, tmp_path):
                  str(tmp_path / 'cams'), _images(tmp_path)[1][0]])
     assert r.returncode == 0, r.stderr[-2000:]
     overlay = Image.open(tmp_path / 'cams' / 'img1.cam.png')
-    assert overlay.size == (106, 96)
+    # The photo (106 x 96) enlarged to 256 wide, with the colour scale beside it.
+    assert overlay.size == cam_picture_layout(96, 106)[2:] == (362, 248)
 
 
 def test_eval_writes_metrics_and_confusion_matrix(trained):

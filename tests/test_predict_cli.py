@@ -15,6 +15,7 @@ import tensorflow as tf
 from PIL import Image
 
 from jacktf.serve import export
+from jacktf.evaluation.cam import picture_layout
 from jacktf.core.errors import DataError
 from jacktf.data import demo
 from conftest import run_cli
@@ -210,8 +211,8 @@ def test_cam_dir_never_overwrites(model_dir, tmp_path, capsys):
     rows = _rows(r)
     assert [row['cam'] for row in rows] == [str(cams / 'x.cam.png'),
                                             str(cams / 'x-2.cam.png')]
-    assert Image.open(rows[0]['cam']).size == (40, 40)
-    assert Image.open(rows[1]['cam']).size == (48, 48)
+    assert Image.open(rows[0]['cam']).size == picture_layout(40, 40)[2:]
+    assert Image.open(rows[1]['cam']).size == picture_layout(48, 48)[2:]
     before = {p: open(p, 'rb').read() for p in (rows[0]['cam'], rows[1]['cam'])}
     # A second call picks new names; the overlays of the first stay as they were.
     r = _predict(['--saved_model', model_dir, '--cam_dir', cams, first], capsys)

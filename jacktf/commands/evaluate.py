@@ -13,6 +13,11 @@ def add_parser(subparsers, parents):
                    'export folder or model directory) instead of a checkpoint '
                    '(default: a checkpoint)')
     common.add_gin_options(p, required=False)
+    p.add_argument('--tta', nargs='?', const='flip', metavar='MODES',
+                   help='also report test-time augmentation: flip, crops or flip,crops '
+                   '(alone: flip; default: none)')
+    p.add_argument('--top_losses', type=int, default=16, metavar='N',
+                   help='most confidently wrong examples in top_losses.png/.csv (0: none)')
     p.set_defaults(func=run)
     return p
 
@@ -23,10 +28,14 @@ def run(args):
         runtime.fail('Give --checkpoint or --saved_model, not both: eval runs one of them.')
     experiment = common.experiment_for(args.model_dir, args.gin_file or (), args.gin_param)
     report = experiment.evaluate_latest(checkpoint=args.checkpoint,
-                                        saved_model=args.saved_model)
+                                        saved_model=args.saved_model, tta=args.tta,
+                                        top_losses=args.top_losses)
     top_k = ''.join(f"  {key.replace('_accuracy', '')} {report[key]:.4f}" for key in report
                     if key.startswith('top_') and key != 'top_1_accuracy')  # K > 2 only
     print(f"top-1 {report['top_1_accuracy']:.4f}{top_k}  macro-F1 "
           f"{report['macro_f1']:.4f}  on {report['examples']} examples of "
           f"{report['source']} -> {report['report_path']}")
+    if 'tta' in report:
+        from jacktf.evaluation.report import format_tta
+        print(format_tta(report))
     return 0

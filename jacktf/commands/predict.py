@@ -27,6 +27,9 @@ def add_parser(subparsers, parents):
     p.add_argument('--json', action='store_true', help='print JSON')
     p.add_argument('--cam_dir', help='write class activation map overlays here '
                    '(default: none written)')
+    p.add_argument('--tta', nargs='?', const='flip', metavar='MODES',
+                   help='average over test-time augmentation views: flip, crops or '
+                   'flip,crops (alone: flip; default: none)')
     p.set_defaults(func=run)
     return p
 
@@ -55,26 +58,38 @@ def _read_inputs(inputs):
     return images, skipped
 
 
-def _predict_rows(runner, images, top_k):
-    probs = runner.probabilities([enc for _, enc in images])
+def _predict_rows(runner, images, top_k, tta=None):
+    if tta:  # ranked by the TTA probabilities, the plain ones beside them
+        from jacktf.evaluation import tta as tta_lib
+        plain, probs = tta_lib.runner_probabilities(runner.probabilities,
+                                                    [enc for _, enc in images], tta)
+    else:
+        probs = plain = runner.probabilities([enc for _, enc in images])
     names = runner.class_names
     rows = []
-    for (path, _), p in zip(images, probs):
+    for (path, _), p, q in zip(images, probs, plain):
         order = p.argsort()[::-1][:top_k]
         rows.append({'file': path, 'model': runner.path, 'format': runner.kind,
-                     'predictions': [{'class': int(c), 'class_name': names[c],
-                                      'probability': float(p[c])} for c in order]})
+                     'predictions': [dict({'class': int(c), 'class_name': names[c],
+                                           'probability': float(p[c])},
+                                          **({'probability_plain': float(q[c])}
+                                             if tta else {})) for c in order]})
+        if tta:
+            rows[-1]['tta'] = tta_lib.describe(tta)
     return rows
 
 
 def _print_table(rows):
     width = max(len(r['file']) for r in rows)
     cwidth = max([len(p['class_name']) for r in rows for p in r['predictions']] + [5])
-    print(f'{"FILE":<{width}}  {"CLASS":<{cwidth}}  PROBABILITY')
+    tta = rows and 'tta' in rows[0]
+    print(f'{"FILE":<{width}}  {"CLASS":<{cwidth}}  PROBABILITY' +
+          (f"  (TTA {rows[0]['tta']}; PLAIN)" if tta else ''))
     for r in rows:
         for j, p in enumerate(r['predictions']):
+            plain = f"  {p['probability_plain']:.4f}" if tta else ''
             print(f"{r['file'] if j == 0 else '':<{width}}  "
-                  f"{p['class_name']:<{cwidth}}  {p['probability']:.4f}")
+                  f"{p['class_name']:<{cwidth}}  {p['probability']:.4f}{plain}")
         if 'cam' in r:
             print(f"{'':<{width}}  CAM overlay: {r['cam']}")
 
@@ -105,7 +120,9 @@ def _write_cams(explain, rows, images, cam_dir):
     for row, (_, encoded) in zip(rows, images):
         array = predict.decode(encoded)  # the pixels the serving signature sees
         cam = explain(images=tf.constant(array[None]))['cam'].numpy()[0]
-        overlay, _ = predict.cam_overlay(array, cam)
+        top = row['predictions'][0]
+        overlay = predict.cam_overlay(array, cam, f"{top['class_name']} "
+                                      f"{top['probability']:.2f}")
         stem = os.path.splitext(os.path.basename(row['file']))[0]
         row['cam'] = predict.unique_path(cam_dir, stem)  # never overwrites
         Image.fromarray(overlay).save(row['cam'], format='PNG')
@@ -113,7 +130,9 @@ def _write_cams(explain, rows, images, cam_dir):
 
 def run(args):
     from jacktf.core import runtime
+    from jacktf.evaluation import tta as tta_lib
     from jacktf.serve import runners
+    tta = tta_lib.parse(args.tta)  # before any model is loaded
     registry = runtime.load_plugins()
     sources = list(args.models or [])
     if args.pretrained:  # an official checkpoint with its own ImageNet classifier
@@ -131,7 +150,7 @@ def run(args):
         if runner.note:
             common.note(runner.note)
     explain = _explain_signature(args, opened)
-    tables = [_predict_rows(runner, images, args.top_k) for runner in opened]
+    tables = [_predict_rows(runner, images, args.top_k, tta) for runner in opened]
     if explain is not None:
         _write_cams(explain, tables[0], images, args.cam_dir)
     if args.json:

@@ -8,7 +8,6 @@ audited is in the model directory.
 import logging
 import os
 
-import numpy as np
 import tensorflow as tf
 
 from jacktf.core import metrics as metrics_lib
@@ -112,17 +111,28 @@ class Experiment:
         self.state = lifecycle.RunState(model_dir)
 
     # -- input ---------------------------------------------------------------------
-    def dataset(self, files, *, training, input_context=None, batch_size=None):
+    def dataset(self, files, *, training, input_context=None, batch_size=None,
+                with_info=False, tta=None):
+        """Batches of ``files`` (see pipeline.read_dataset), augmented when training; with
+        ``tta`` modes each image is the stack of its test-time augmentation views
+        [V, S, S, 3]."""
         model, augmentations = self.model, self.augmentations if training else ()
+        preprocess = augment.preprocess_fn(model, augmentations)
+        if tta:
+            from jacktf.evaluation import tta as tta_lib
+            one_view = preprocess
+
+            def preprocess(image, is_training, seed):
+                return tf.stack([one_view(v, is_training, seed)
+                                 for v in tta_lib.views(image, tta)])
         data = pipeline.read_dataset(
-            files, decode_fn=self.decode_fn,
-            preprocess_fn=augment.preprocess_fn(model, augmentations),
+            files, decode_fn=self.decode_fn, preprocess_fn=preprocess,
             batch_size=batch_size or (self.batch_size if training else self.eval_batch_size),
             input_context=input_context,
             is_training=training, num_classes=model.num_classes,
             shuffle_buffer=self.shuffle_buffer, seed=self.seed,
             skip_corrupt=self.skip_corrupt, max_pixels=self.max_pixels,
-            counters=self.counters)
+            counters=self.counters, with_info=with_info)
         seed = None if self.seed is None else self.seed + (
             input_context.input_pipeline_id if input_context else 0)
         return augment.batch_stage(data, augmentations, model.num_classes, seed)
@@ -249,54 +259,63 @@ class Experiment:
             names = builtin.official_class_names(self.model.num_classes) or names
         return names, path
 
-    def evaluate_latest(self, checkpoint=None, saved_model=None):
-        """Full evaluation report of a checkpoint (or a SavedModel) on EVAL_FILES."""
+    def evaluate_latest(self, checkpoint=None, saved_model=None, tta=None,
+                        top_losses=None):
+        """Full evaluation report of a checkpoint (or a SavedModel) on EVAL_FILES.
+
+        Writes metrics.json, confusion_matrix.png, top_losses.png and top_losses.csv
+        into MODEL_DIR/eval (a SavedModel's into MODEL_DIR/eval/saved_model_VERSION,
+        next to the checkpoint's), and the pictures to TensorBoard there.
+
+        Args:
+          checkpoint: a checkpoint prefix or folder (default: the latest).
+          saved_model: evaluate this SavedModel instead of a checkpoint.
+          tta: test-time augmentation modes ('flip', 'crops', 'flip,crops'), or None;
+            the report then holds the TTA numbers under 'tta' beside the plain ones.
+          top_losses: examples in the top-losses gallery (default 16; 0: none).
+        """
+        from jacktf.evaluation import passes, summaries, tta as tta_lib
+        from jacktf.evaluation.collect import EvalCollector
+        from jacktf.evaluation.top_losses import DEFAULT_SIZE
         if not self.eval_files:
             raise ConfigError('EVAL_FILES is not set: nothing to evaluate.')
+        tta = tta_lib.parse(tta)
         names, _ = self.class_names()
-        labels, probabilities = [], []
+        collector = EvalCollector(len(names), DEFAULT_SIZE if top_losses is None
+                                  else top_losses)
         report_dir = os.path.join(self.model_dir, 'eval')
         if saved_model:
             source, note = export.find_saved_model(saved_model)
             if note:
                 log.info(note)
-            _, serve = export.load_saved_model(source)
+            module, serve = export.load_saved_model(source)
             # Next to the checkpoint's report, not over it.
-            report_dir = os.path.join(report_dir, f'saved_model_{os.path.basename(source)}')
-            raw = pipeline.raw_records(self.eval_files, self.decode_fn)
-            if self.skip_corrupt:  # as the checkpoint path does
-                raw = raw.map(lambda r: (r, tf.io.decode_image(
-                    r['encoded'], channels=3, expand_animations=False))).ignore_errors()
-                raw = raw.map(lambda r, _: r)
-            for batch in raw.batch(self.eval_batch_size):
-                probabilities.append(serve(images=batch['encoded'])['probabilities'].numpy())
-                labels.append(batch['label'].numpy())
-            if probabilities and probabilities[0].shape[1] != len(names):
-                raise ConfigError(
-                    f'The SavedModel {source!r} has {probabilities[0].shape[1]} classes but '
-                    f'this model directory has {len(names)} ({self.model_dir}/labels.txt, '
-                    'NUM_CLASSES). Give the --model_dir the SavedModel was exported from.')
+            version = os.path.basename(source)
+            report_dir = os.path.join(report_dir, f'saved_model_{version}')
+            labels, probabilities, averaged, examples = passes.saved_model_pass(
+                self, module, serve, source, names, collector, tta)
         else:
             source = self.restore_latest(checkpoint)
-            predict = tf.function(lambda x: tf.nn.softmax(
-                self.model.predict(x, training=False)['logits']), reduce_retracing=True)
-            try:
-                for images, label in self.dataset(self.eval_files, training=False):
-                    probabilities.append(predict(images).numpy())
-                    labels.append(label.numpy())
-            except tf.errors.InvalidArgumentError as e:
-                raise pipeline.data_error(e) or e from None
-            except tf.errors.DataLossError as e:
-                raise preflight.damaged_data_error(e, self.eval_files, 'EVAL_FILES') \
-                    from None
-            if not labels:
-                raise pipeline.no_usable_records(self.eval_files, self.counters,
-                                                 'EVAL_FILES')
-        report = metrics_lib.classification_report(np.concatenate(labels),
-                                               np.concatenate(probabilities), names)
+            version = source.rsplit('-', 1)[-1]
+            labels, probabilities, averaged, examples = passes.checkpoint_pass(
+                self, collector, tta)
+        step = int(version) if version.isdigit() else None
+        report = metrics_lib.classification_report(labels, probabilities, names)
+        if tta:
+            augmented = metrics_lib.classification_report(labels, averaged, names)
+            report['tta'] = {'views': tta_lib.describe(tta), **{
+                k: v for k, v in augmented.items()
+                if k.endswith('_accuracy') or k == 'macro_f1'}}
         report['source'] = source
         report['eval_files'] = str(self.eval_files)
-        path = metrics_lib.write_report(report, report_dir)
+        report['misclassified'] = collector.misclassified
+        report['listed_in_top_losses'] = len(examples)
+        path, images = metrics_lib.write_report(
+            report, report_dir, examples=examples if collector.top.size else None,
+            misclassified=collector.misclassified, step=step)
+        writer = tf.summary.create_file_writer(report_dir)
+        summaries.write_images(writer, images, step or 0)
+        writer.close()
         log.info('eval of %s: top-1 %.4f on %d examples; report %s', source,
                  report['top_1_accuracy'], report['examples'], path)
         return dict(report, report_path=path)

@@ -1,4 +1,5 @@
-"""Decoder plugins: a record -> {'encoded': image bytes, 'label': int32}.
+"""Decoder plugins: a record -> {'encoded': image bytes, 'label': int32} and optionally
+'filename' (string: the image's file name, shown in eval's top-losses list).
 
 A decoder factory returns ``decode(record)``. Decoders whose records are not TFRecords
 give ``decode`` a ``source(files)`` attribute returning a tf.data.Dataset of
@@ -25,22 +26,27 @@ from jacktf.data.image_check import IMAGE_EXTENSIONS
 log = logging.getLogger('jacktf')
 
 
-def tfexample_classification(*, image_key=ex.ENCODED, label_key=ex.LABEL):
+def tfexample_classification(*, image_key=ex.ENCODED, label_key=ex.LABEL,
+                             filename_key=ex.FILENAME):
     """tf.train.Example with image/encoded and image/class/label (the seed's keys).
 
     Args:
       image_key: the bytes feature holding the encoded image (JPEG, PNG, GIF, BMP).
       label_key: the int64 feature holding the 0-based class index.
+      filename_key: the optional bytes feature naming the image file (written by
+        `jacktf convert`); records without it give ''.
     """
     features = {
         image_key: tf.io.FixedLenFeature([], tf.string, default_value=''),
         label_key: tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+        filename_key: tf.io.FixedLenFeature([], tf.string, default_value=''),
     }
 
     def decode(serialized):
         parsed = tf.io.parse_single_example(serialized, features)
         return {'encoded': parsed[image_key],
-                'label': tf.cast(parsed[label_key], tf.int32)}
+                'label': tf.cast(parsed[label_key], tf.int32),
+                'filename': parsed[filename_key]}
 
     decode.features = {
         image_key: ('bytes', 'image_key', 'the encoded image: JPEG/PNG/GIF/BMP bytes'),
@@ -127,7 +133,8 @@ def image_folder(*, extensions=IMAGE_EXTENSIONS, allow_empty_classes=False):
             (paths, tf.zeros([len(items)], tf.int64), {'path': paths, 'label': labels}))
 
     def decode(record):
-        return {'encoded': tf.io.read_file(record['path']), 'label': record['label']}
+        return {'encoded': tf.io.read_file(record['path']), 'label': record['label'],
+                'filename': record['path']}
 
     decode.source = source
     decode.check = check

@@ -163,7 +163,8 @@ def _reason_text(code, pixels, max_pixels):
 def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_training,
                  num_classes=None, shuffle_files=None, shuffle_buffer=2048, repeat=None,
                  cycle_length=4, cache=False, input_context=None, seed=None,
-                 skip_corrupt=True, max_pixels=DEFAULT_MAX_PIXELS, counters=None):
+                 skip_corrupt=True, max_pixels=DEFAULT_MAX_PIXELS, counters=None,
+                 with_info=False):
     """Builds batches of (images float32 [B, S, S, 3], labels int32 [B]).
 
     Args:
@@ -185,6 +186,9 @@ def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_train
       max_pixels: images whose header declares more pixels are bad records.
       counters: from make_counters() (default: fresh ones), updated for each distinct
         skipped record.
+      with_info: batches are (images, labels, info) with info {'filename': the
+        record's image file name ('' when the decoder gives none), 'record': where the
+        record is stored (file and index)}, e.g. for the eval's top-losses list.
 
     Returns:
       A tf.data.Dataset. A repeating one ends (OutOfRangeError) when a whole pass over
@@ -292,7 +296,11 @@ def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_train
                               '. Fix the data or set NUM_CLASSES.']))
         image = tf.io.decode_image(fields['encoded'], channels=3, expand_animations=False)
         image.set_shape([None, None, 3])
-        return preprocess_fn(image, is_training, element_seed if is_training else None), label
+        image = preprocess_fn(image, is_training, element_seed if is_training else None)
+        if with_info:
+            return image, label, {'filename': fields.get('filename', tf.constant('')),
+                                  'record': name_of(path, index)}
+        return image, label
 
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     ds = ds.batch(batch_size, drop_remainder=is_training)

@@ -110,16 +110,9 @@ class ServingModule(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8,
                                                 name='images')])
     def explain(self, images):
-        batch = self.preprocess_batch(images)
-        with tf.GradientTape() as tape:
-            out = self._model.predict(batch, training=False)
-            features = out['end_points'][self.cam_endpoint]
-            logits = tf.cast(out['logits'], tf.float32)
-            top = tf.argmax(logits, -1, output_type=tf.int32)
-            score = tf.reduce_sum(tf.gather(logits, top, batch_dims=1))
-        grads = tape.gradient(score, features)
-        weights = tf.reduce_mean(grads, axis=[1, 2], keepdims=True)
-        cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1))
+        from jacktf.evaluation import cam as cam_lib
+        logits, cam = cam_lib.explain(lambda x: self._model.predict(x, training=False),
+                                      self.cam_endpoint, self.preprocess_batch(images))
         result = _outputs(logits, self.class_names, self.top_k)
         result['cam'] = cam
         return result

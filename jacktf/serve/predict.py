@@ -10,7 +10,6 @@ import os
 import re
 import warnings
 
-import numpy as np
 from PIL import Image
 
 from jacktf.core.errors import DataError
@@ -132,27 +131,15 @@ def unique_path(directory, stem, suffix='.cam.png'):
             n += 1
 
 
-def jet(values):
-    """A jet-like colormap for values in [0, 1] -> uint8 RGB."""
-    v = np.clip(values, 0, 1)[..., None]
-    r = np.clip(1.5 - np.abs(4 * v - 3), 0, 1)
-    g = np.clip(1.5 - np.abs(4 * v - 2), 0, 1)
-    b = np.clip(1.5 - np.abs(4 * v - 1), 0, 1)
-    return (np.concatenate([r, g, b], -1) * 255).astype(np.uint8)
-
-
-def cam_overlay(image, cam, alpha=0.5):
-    """Resizes ``cam`` [h, w] to the image, normalizes it and blends a heat map over it."""
-    cam = np.asarray(cam, np.float32)
-    cam = cam - cam.min()
-    cam = cam / cam.max() if cam.max() > 0 else cam
-    heat = Image.fromarray((cam * 255).astype(np.uint8)).resize(
-        (image.shape[1], image.shape[0]), Image.BILINEAR)
-    heat = jet(np.asarray(heat, np.float32) / 255.0)
-    return (image * (1 - alpha) + heat * alpha).astype(np.uint8), np.asarray(heat)
+def cam_overlay(image, cam, caption=None):
+    """The picture ``jacktf predict --cam_dir`` writes: ``image`` (uint8 [H, W, 3]) with
+    its class activation map ``cam`` [h, w], the caption (class and probability) on it
+    and a colour scale (jacktf.evaluation.cam, the eval gallery's renderer)."""
+    from jacktf.evaluation import cam as cam_lib
+    return cam_lib.overlay_picture(image, cam, caption)
 
 
 def upsampled_cam(cam, height, width):
     """The CAM resized to the image (values kept, for locating the hottest region)."""
-    image = Image.fromarray(np.asarray(cam, np.float32), mode='F')
-    return np.asarray(image.resize((width, height), Image.BILINEAR))
+    from jacktf.evaluation import cam as cam_lib
+    return cam_lib.upsampled(cam, height, width)

@@ -20,6 +20,9 @@ import tensorflow as tf
 from jacktf.core import scopes
 from jacktf.core.errors import ConfigError
 from jacktf.data import pipeline, preflight
+from jacktf.evaluation.cam import grad_cam
+from jacktf.evaluation.collect import EvalCollector
+from jacktf.evaluation.top_losses import undo_preprocessing
 from jacktf.train import recovery, resume, strategy as strategy_lib
 from jacktf.train.callbacks.base import CallbackList
 from jacktf.train.checkpointing import checkpoint_manager
@@ -167,7 +170,8 @@ class Controller:
         resumed = self._restore()
         if not resumed:  # a restore point for the divergence guard (same on all workers)
             self.manager.save(checkpoint_number=0)
-        self.eval_dataset = exp.dataset(exp.eval_files, training=False) if (
+        self.eval_dataset = exp.dataset(  # with file names, for the top losses
+            exp.eval_files, training=False, with_info=True) if (
             self.do_evaluate and exp.eval_files) else None
         self.seed = random.randrange(2 ** 31) if exp.seed is None else exp.seed
         self.start_step = int(self.step.numpy())
@@ -242,15 +246,21 @@ class Controller:
         exp = self.experiment
         stoppable = contextlib.nullcontext() if interruptible is None else \
             self.stop.interruptible(interruptible)
+        collector = EvalCollector(self.model.num_classes)
         with averaged_weights(self.ema, self.all_variables), stoppable:
             try:
                 metrics = self.trainer.evaluate(self.model, self.eval_dataset,
-                                                self.strategy)
+                                                self.strategy, collector=collector)
             except tf.errors.InvalidArgumentError as e:
                 raise pipeline.data_error(e) or e from None
             except tf.errors.DataLossError as e:
                 raise preflight.damaged_data_error(e, exp.eval_files, 'EVAL_FILES') \
                     from None
+            # The maps of the averaged weights, the ones evaluated.
+            self.eval_examples = collector.examples(
+                lambda inputs: grad_cam(self.model, np.stack(inputs)),
+                display_fn=undo_preprocessing(self.model)) if self.chief else []
+        self.eval_collector = collector
         if not metrics['examples']:
             raise pipeline.no_usable_records(exp.eval_files, self.counters, 'EVAL_FILES')
         log.info('eval at step %d: accuracy %.4f  loss %.4f  (%d examples)', step,

@@ -12,6 +12,7 @@ from jacktf.train.callbacks.exporting import ExportAtEnd
 from jacktf.train.callbacks.early_stopping import EarlyStopping
 from jacktf.train.callbacks.guard import DivergenceGuard, TrainingDiverged
 from jacktf.train.callbacks.metrics_csv import MetricsCsv
+from jacktf.train.callbacks.pictures import EvalPictures
 from jacktf.train.callbacks.progress import Progress, TensorBoard
 from jacktf.train.callbacks.operative import AfterFirstStep
 from jacktf.train.callbacks.preview import BatchPreview
@@ -28,6 +29,7 @@ def builtin_callbacks(trainer, after_first_step=None, export_at_end=True):
     callbacks = [BatchPreview(), DivergenceGuard(), AfterFirstStep(after_first_step),
                  TensorBoardText(), Progress(),
                  TensorBoard(), PeriodicCheckpoints(), PeriodicEval(), BatchNormGapHint(),
+                 EvalPictures(),
                  MetricsCsv(), BestK()]
     if export_at_end:
         callbacks.append(ExportAtEnd())

@@ -1,0 +1,138 @@
+"""Top losses: the most confidently wrong examples of an evaluation, collected while it
+runs (only the ``size`` worst are kept, so memory and time do not grow with the data),
+written as a CSV a user can fix mislabeled data from.
+
+An example is a candidate when the model's prediction differs from its label; the
+candidates are ranked by their loss (-log of the probability given to the label), so a
+confident wrong answer ranks above a hesitant one.
+"""
+
+import csv
+import heapq
+import os
+
+import numpy as np
+
+DEFAULT_SIZE = 16
+UNKNOWN_NAME = '(unknown: the record has no image/filename)'
+CSV_FIELDS = ('rank', 'filename', 'record', 'true_class', 'true_label',
+              'predicted_class', 'predicted_label', 'probability', 'probability_true',
+              'loss')
+
+
+class TopLosses:
+    """Keeps the ``size`` misclassified examples with the highest loss.
+
+    Args:
+      size: examples kept (0 keeps none).
+    """
+
+    def __init__(self, size=DEFAULT_SIZE):
+        self.size = max(int(size), 0)
+        self._heap = []  # (loss, -sequence, example): the smallest loss is on top
+        self._seen = 0
+        self.misclassified = 0
+
+    def threshold(self):
+        """The loss an example must exceed to be kept (-inf while there is room)."""
+        return self._heap[0][0] if len(self._heap) >= self.size else -np.inf
+
+    def add(self, *, labels, probabilities, fetch, losses=None):
+        """Considers one batch.
+
+        Args:
+          labels: int [B] true classes.
+          probabilities: float [B, K].
+          fetch: ``fetch(indices)`` -> one dict per index with 'input' (the picture or
+            model input, kept as it is), 'filename' (str; '' when unknown) and 'record'
+            (where it is stored). Called only for the examples that are kept.
+          losses: float [B] (default: -log of the label's probability).
+        """
+        labels = np.asarray(labels, np.int64)
+        probabilities = np.asarray(probabilities, np.float64)
+        predicted = probabilities.argmax(1)
+        p_true = probabilities[np.arange(len(labels)), labels]
+        if losses is None:
+            losses = -np.log(np.maximum(p_true, 1e-12))
+        losses = np.asarray(losses, np.float64)
+        wrong = predicted != labels
+        self.misclassified += int(wrong.sum())
+        order = np.arange(len(labels))
+        sequence = self._seen + order
+        self._seen += len(labels)
+        if not self.size:
+            return
+        candidates = order[wrong & (losses > self.threshold())]
+        candidates = candidates[np.argsort(-losses[candidates], kind='stable')][:self.size]
+        if not len(candidates):
+            return
+        for index, extra in zip(candidates, fetch(candidates.tolist())):
+            example = dict(extra, loss=float(losses[index]), label=int(labels[index]),
+                           predicted=int(predicted[index]),
+                           probability=float(probabilities[index, predicted[index]]),
+                           probability_true=float(p_true[index]),
+                           position=int(sequence[index]))
+            item = (example['loss'], -example['position'], example)
+            if len(self._heap) < self.size:
+                heapq.heappush(self._heap, item)
+            elif item[:2] > self._heap[0][:2]:
+                heapq.heapreplace(self._heap, item)
+
+    def examples(self):
+        """The kept examples, worst first (ties: the earlier example first)."""
+        return [e for _, _, e in sorted(self._heap, key=lambda t: t[:2], reverse=True)]
+
+
+def display_image(model_input):
+    """A preprocessed model input (float [S, S, 3], any affine scaling) as uint8 RGB for
+    people: its values stretched to 0-255 (what the model saw, its contrast kept)."""
+    if np.asarray(model_input).dtype == np.uint8:
+        return np.asarray(model_input)
+    x = np.asarray(model_input, np.float32)
+    low, high = float(x.min()), float(x.max())
+    scaled = (x - low) / (high - low) if high > low else np.zeros_like(x)
+    return (scaled * 255 + 0.5).astype(np.uint8)
+
+
+def undo_preprocessing(model):
+    """A function: the model's preprocessed input -> uint8 RGB as the photo looked.
+
+    The preprocessors jacktf knows scale each channel affinely (x = a u + b: inception
+    to [-1, 1], vgg's mean subtraction, simple); a and b are measured by preprocessing
+    a black and a white image. When a channel does not respond (another kind of
+    preprocessor), the input is stretched with :func:`display_image` instead.
+    """
+    import tensorflow as tf
+    size = model.image_size
+    black, white = (np.asarray(model.preprocess(tf.fill([size, size, 3], tf.constant(
+        v, tf.uint8)), training=False), np.float32).reshape(-1, 3).mean(0)
+        for v in (0, 255))
+    span = white - black
+    if np.any(np.abs(span) < 1e-6):
+        return display_image
+
+    def undo(model_input):
+        x = (np.asarray(model_input, np.float32) - black) / span * 255.0
+        return np.clip(x + 0.5, 0, 255).astype(np.uint8)
+    return undo
+
+
+def write_csv(examples, class_names, path):
+    """Writes the examples (worst first) as CSV; returns ``path``."""
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    with open(path + '.tmp', 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for rank, e in enumerate(examples, 1):
+            writer.writerow({
+                'rank': rank, 'filename': e.get('filename') or UNKNOWN_NAME,
+                'record': e.get('record', ''), 'true_class': e['label'],
+                'true_label': class_names[e['label']], 'predicted_class': e['predicted'],
+                'predicted_label': class_names[e['predicted']],
+                'probability': f"{e['probability']:.6f}",
+                'probability_true': f"{e['probability_true']:.6f}",
+                'loss': f"{e['loss']:.6f}"})
+    os.replace(path + '.tmp', path)
+    return path
