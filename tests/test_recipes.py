@@ -16,7 +16,7 @@ RECIPES = sorted(f for f in os.listdir(RECIPES_DIR) if f.endswith('.gin'))
 
 
 def test_recipes_share_the_macro_header():
-    macros = ['BACKBONE', 'NUM_CLASSES', 'IMAGE_SIZE', 'BATCH_SIZE', 'TRAIN_STEPS',
+    macros = ['BACKBONE', 'NUM_CLASSES', 'IMAGE_SIZE', 'BATCH_SIZE', 'TRAIN_STEPS', 'TRAIN_EPOCHS',
               'LEARNING_RATE', 'TRAIN_FILES', 'EVAL_FILES', 'CHECKPOINT_PATH',
               'CHECKPOINT_EXCLUDE_SCOPES', 'FREEZE_SCOPES', 'PRECISION', 'MODEL_DIR']
     assert {'demo.gin', 'tiny_from_scratch.gin', 'resnet50_2cls.gin'} <= set(RECIPES)

@@ -14,10 +14,10 @@ import tensorflow as tf
 from jacktf.core import metrics as metrics_lib
 from jacktf.core.checkpoint_paths import resolve_checkpoint
 from jacktf.core.errors import ConfigError, RestoreError
-from jacktf.data import pipeline, preflight
+from jacktf.data import pipeline, preflight, sampling as sampling_lib
 from jacktf.serve import export
 from jacktf.pretrained import builtin
-from jacktf.train import lifecycle, strategy as strategy_lib
+from jacktf.train import data_plan, lifecycle, strategy as strategy_lib
 from jacktf.train.callbacks import builtin_callbacks
 from jacktf.train.controller import Controller
 
@@ -52,6 +52,10 @@ class Experiment:
         iterator's position saved in every checkpoint, so a run that is stopped or
         killed and resumed ends with the same weights as one that was not. Checkpoints
         then also hold the shuffle buffer. One device ('default' strategy) only.
+      sampling: None, or 'balanced': resample the training records so that every
+        class is equally frequent (see jacktf.data.sampling); the class counts come
+        from dataset.json or one counting pass. An alternative to
+        Trainer.class_weight = 'balanced' (use one, not both).
     """
 
     def __init__(self, *, model_dir, model, trainer, train_files, eval_files=None,
@@ -59,7 +63,8 @@ class Experiment:
                  checkpoint_exclude_scopes=(), scope_map=None, shuffle_buffer=2048,
                  eval_batch_size=None, seed=None, skip_corrupt=True,
                  max_pixels=pipeline.DEFAULT_MAX_PIXELS, export_at_end=True,
-                 strategy='default', deterministic=False, after_first_step=None):
+                 strategy='default', deterministic=False, after_first_step=None,
+                 sampling=None):
         # First: multi-worker collectives must be configured before any TF op runs.
         self.strategy = strategy_lib.make_strategy(strategy)
         if not model_dir:
@@ -100,6 +105,9 @@ class Experiment:
         self.counters = pipeline.make_counters()
         self.export_at_end = bool(export_at_end)
         self.after_first_step = after_first_step
+        sampling_lib.check_sampling(sampling)
+        self.sampling = sampling
+        self.plan = None  # the run's DataPlan, made when training starts
         self.state = lifecycle.RunState(model_dir)
 
     # -- input ---------------------------------------------------------------------
@@ -113,7 +121,8 @@ class Experiment:
             is_training=training, num_classes=model.num_classes,
             shuffle_buffer=self.shuffle_buffer, seed=self.seed,
             skip_corrupt=self.skip_corrupt, max_pixels=self.max_pixels,
-            counters=self.counters)
+            counters=self.counters, balance_counts=self.plan.train.per_class if (
+                training and self.sampling and self.plan) else None)
 
     def _class_names(self):
         """Class names of TRAIN_FILES (labels.txt or class folders), checked; or None."""
@@ -186,6 +195,7 @@ class Experiment:
 
     def train(self, evaluate=True):
         """Trains with the built-in callbacks, then Trainer.callbacks (see Controller)."""
+        self.plan = data_plan.prepare(self)
         callbacks = builtin_callbacks(self.trainer, self.after_first_step,
                                       self.export_at_end)
         with lifecycle.stop_requests(self.state) as stop:

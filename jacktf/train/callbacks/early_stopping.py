@@ -40,9 +40,9 @@ class EarlyStopping(Callback):
         self.stopped_at = None
 
     def on_train_begin(self, ctl):
-        if ctl.eval_dataset is None or not ctl.trainer.eval_every_steps:
+        if ctl.eval_dataset is None or not ctl.trainer.eval_interval():
             log.warning('early_stopping has nothing to watch: it needs EVAL_FILES and '
-                        'Trainer.eval_every_steps.')
+                        'Trainer.eval_every_steps (or evaluations every epoch).')
         ctl.best.rank_by(self.metric, self.mode, 1)
         top = ctl.best.entries[0] if ctl.best.entries else None
         self.best_value = top[self.metric] if top else None
