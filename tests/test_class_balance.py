@@ -155,3 +155,30 @@ def test_sampling_setting_is_checked():
     with pytest.raises(ConfigError, match="Experiment.sampling must be None or 'balanced'"):
         sampling.check_sampling('oversample')
     assert sampling.target_distribution([5, 0, 3]) == [0.5, 0.0, 0.5]
+    # keep every record of the rare class, a ninth of the frequent one's
+    assert sampling.acceptance([90, 10]) == pytest.approx([1 / 9, 1.0])
+    assert sampling.kept_fraction([90, 10]) == pytest.approx(0.2)
+
+
+@pytest.mark.slow  # a subprocess: about 25 s on a shared CPU
+def test_a_run_with_balanced_weights_and_sampling_states_them(tmp_path):
+    from conftest import run_cli
+    pattern = write_records(str(tmp_path / 'data'), [0] * 18 + [1] * 2, size=16)
+    r = run_cli(['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin',
+                 f'--model_dir={tmp_path / "run"}', f"--gin_param=TRAIN_FILES = '{pattern}'",
+                 '--gin_param=EVAL_FILES = None', '--gin_param=TRAIN_STEPS = 3',
+                 '--gin_param=BATCH_SIZE = 4', '--gin_param=IMAGE_SIZE = 32',
+                 "--gin_param=Trainer.class_weight = 'balanced'",
+                 "--gin_param=Experiment.sampling = 'balanced'",
+                 '--gin_param=Experiment.deterministic = True',
+                 '--gin_param=Experiment.export_at_end = False', '--mode=train'],
+                timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'Counted 20 examples in TRAIN_FILES' in r.stdout
+    start = next(line for line in r.stdout.splitlines() if 'Training resnet_v1_tiny' in line)
+    # 20 / (2 * 18) and 20 / (2 * 2)
+    assert 'class weights [0.556, 5], balanced sampling' in start
+    assert 'both rebalance the classes' in r.stdout
+    assert 'Balanced sampling: keeps each record of a class with probability [0.111, 1.0] ' \
+           '(20% of the records read reach training)' in r.stdout
+    assert 'Done at step 3' in r.stdout

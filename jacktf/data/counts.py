@@ -115,7 +115,7 @@ def count_pass(file_pattern, decode_fn, num_classes, setting='TRAIN_FILES'):
     per_class = [int(c) for c in per_class]
     log.info('Counted %d examples in %s (%d file%s, no dataset.json; %.1f s): %s per '
              'class.', sum(per_class), setting, len(files), '' if len(files) == 1 else 's',
-             time.time() - start, _short(per_class))
+             time.time() - start, short_list(per_class))
     return ExampleCounts(per_class, sum(per_class), 'counted')
 
 
@@ -134,7 +134,7 @@ def example_counts(file_pattern, decode_fn, num_classes, setting='TRAIN_FILES'):
     return counts
 
 
-def _short(values, limit=10):
+def short_list(values, limit=10):
     shown = ', '.join(str(v) for v in values[:limit])
     return f'[{shown}{", ..." if len(values) > limit else ""}]'
 

@@ -166,13 +166,14 @@ class Controller:
         self.start_step = int(self.step.numpy())
         train_step = self._enter_stage(trainer.stage_at(self.start_step))
         self.train_writer, self.eval_writer = self._writer('train'), self._writer('eval')
+        data = data_plan.describe(exp.plan, trainer, exp.sampling) if exp.plan else \
+            'examples not counted'
         log.info('Training %s + %s head on %s: steps %d..%d, batch %d on %d replica(s), '
                  'input %dx%d (%s preprocessing), %s, %s, %d trainable / %d frozen '
                  'variables, model_dir %s', model.backbone_name, model.head_name,
                  exp.train_files, self.start_step, trainer.train_steps, self.batch_size,
                  self.strategy.num_replicas_in_sync, model.image_size, model.image_size,
-                 model.preprocessing, data_plan.describe(exp.plan, trainer) if exp.plan
-                 else 'examples not counted', model.precision, len(self.variables),
+                 model.preprocessing, data, model.precision, len(self.variables),
                  len(self.frozen), self.model_dir)
         t_start = time.time()
         self.callbacks.on_train_begin(self)

@@ -7,12 +7,14 @@ class_weight 'balanced', balanced sampling). See jacktf.data.counts.
 """
 
 import collections
+import logging
 import math
 
 from jacktf.core.errors import DataError
-from jacktf.data import counts as counts_lib, pipeline
+from jacktf.data import counts as counts_lib, pipeline, sampling
 from jacktf.train.balance import BALANCED
 
+log = logging.getLogger('jacktf')
 DataPlan = collections.namedtuple('DataPlan', 'train eval steps_per_epoch')
 DataPlan.__doc__ = """train / eval: ExampleCounts (None when unknown); steps_per_epoch:
 optimizer steps in one pass over the training examples (None when unknown)."""
@@ -60,11 +62,22 @@ def prepare(experiment):
         if train else None
     names = pipeline.labels_for(experiment.train_files)
     trainer.resolve(spe, train.per_class if train else None, names, num_classes)
+    if getattr(experiment, 'sampling', None):
+        if trainer.class_weight is not None:
+            log.warning('Experiment.sampling = %r and Trainer.class_weight = %r both '
+                        'rebalance the classes: the rare classes then count twice over. '
+                        'Use one of them.', experiment.sampling, trainer.class_weight)
+        log.info('Balanced sampling: keeps each record of a class with probability %s '
+                 '(%.0f%% of the records read reach training).',
+                 counts_lib.short_list([round(a, 3) for a in
+                                    sampling.acceptance(train.per_class)]),
+                 100 * sampling.kept_fraction(train.per_class))
     return DataPlan(train, eval_, spe)
 
 
-def describe(plan, trainer):
-    """The start line's part about the data: counts, steps per epoch, epochs."""
+def describe(plan, trainer, sampling=None):
+    """The start line's part about the data: counts, steps per epoch, epochs, class
+    balance."""
     def count(c):
         if c is None:
             return 'not counted'
@@ -81,4 +94,6 @@ def describe(plan, trainer):
         text += ', class weights [' + ', '.join(f'{w:.3g}' for w in
                                                 trainer.class_weights[:10]) + \
             (', ...]' if len(trainer.class_weights) > 10 else ']')
+    if sampling:
+        text += f', {sampling} sampling'
     return text
