@@ -15,8 +15,9 @@ class EarlyStopping(Callback):
 
     Best-k then ranks by the same metric and keeps at least one checkpoint, so the
     export at the end also writes MODEL_DIR/export_best/<best step>. Needs evaluations
-    (EVAL_FILES and Trainer.eval_every_steps). Patience counts the evaluations of this
-    run (a resumed run starts counting again, from the best kept value).
+    (EVAL_FILES and Trainer.eval_every_steps, or evaluations every epoch). Patience
+    counts the evaluations of this run (a resumed run starts counting again, from the
+    best kept value).
 
     Args:
       metric: 'accuracy' or 'loss'.
