@@ -1,7 +1,6 @@
 """Class balance for skewed data: class counts (dataset.json or a counting pass), the
 'balanced' class weights, the weighted training loss and balanced sampling."""
 
-import json
 import os
 
 import numpy as np
@@ -74,6 +73,18 @@ def test_counting_pass_reads_the_labels_and_says_so(tmp_path, caplog):
     lines = [r.getMessage() for r in caplog.records if 'Counted' in r.getMessage()]
     assert len(lines) == 1 and 'Counted 12 examples in TRAIN_FILES (3 files' in lines[0]
     assert '[7, 2, 3] per class' in lines[0]
+
+
+def test_counting_an_image_folder_reads_the_listing(tmp_path):
+    from jacktf.data.decoders import image_folder
+    rng = np.random.default_rng(2)
+    for cls, n in (('a', 3), ('b', 2)):
+        os.makedirs(tmp_path / cls)
+        for i in range(n):
+            (tmp_path / cls / f'{i}.jpg').write_bytes(
+                jpeg_bytes(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)))
+    found = counts.example_counts(str(tmp_path), image_folder(), 2)
+    assert found.per_class == [3, 2] and found.source == 'counted'
 
 
 def test_counting_pass_names_a_label_out_of_range(tmp_path):

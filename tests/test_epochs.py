@@ -2,8 +2,10 @@
 line's counts, plain progress lines off a terminal, the bar, stages in epochs."""
 
 import csv
+import io
 import os
 import re
+import types
 
 import pytest
 
@@ -11,6 +13,7 @@ from jacktf.core.errors import ConfigError
 from jacktf.optim import schedules
 from jacktf.optim.optimizers import sgd
 from jacktf.train import data_plan, step
+from jacktf.train.callbacks.progress import Progress
 from jacktf.train.stages import Stage, boundaries
 from jacktf.train.trainer import Trainer
 from conftest import run_cli
@@ -120,3 +123,19 @@ def test_cosine_without_decay_steps_decays_over_the_whole_run():
     schedule = step.schedule_for_run(schedules.cosine, 0.1, 40)
     assert schedule.decay_steps == 40
     assert schedules.cosine(0.1, decay_steps=7, total_steps=40).decay_steps == 7
+
+
+def test_the_bar_is_on_for_a_terminal_and_off_elsewhere_unless_forced():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    ctl = types.SimpleNamespace(trainer=types.SimpleNamespace(progress_bar=None),
+                                chief=True)
+    assert Progress(stream=Terminal()).wants_bar(ctl)
+    assert not Progress(stream=io.StringIO()).wants_bar(ctl)  # a pipe or a log file
+    ctl.trainer.progress_bar = False
+    assert not Progress(stream=Terminal()).wants_bar(ctl)
+    ctl.trainer.progress_bar = True
+    assert Progress(stream=io.StringIO()).wants_bar(ctl)
+    ctl.chief = False  # other workers of a multi-worker run never draw one
+    assert not Progress(stream=Terminal()).wants_bar(ctl)

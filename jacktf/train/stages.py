@@ -2,8 +2,9 @@
 own trainable scopes, learning rate, multipliers, warmup and batch-norm policy.
 
 ``Trainer.stages = [@stage(), ...]`` in gin (``stage`` is a scoped configurable, so
-``head/stage.steps = 300``, or ``head/stage.epochs = 1``). A stage's unset options keep the Trainer's. The stage
-index is saved in every checkpoint; a resumed run continues in its stage.
+``head/stage.steps = 300``, or ``head/stage.epochs = 1``). A stage's unset options keep
+the Trainer's. The stage index is saved in every checkpoint; a resumed run continues in
+its stage.
 """
 
 import copy
