@@ -74,7 +74,7 @@ def test_progress_bar_when_asked_shows_epoch_loss_and_rate(records, tmp_path):
                '--gin_param=Trainer.eval_every_epochs = 0', '--mode=train')
     assert r.returncode == 0, r.stderr[-3000:]
     bar = r.stderr
-    assert '100%|' in bar and '| 6/6 [' in bar
+    assert '100%|' in bar and 'step 6/6 [' in bar and 'ETA 00:00' in bar
     assert re.search(r'epoch 2/2  loss [\d.]+  acc [\d.]+  lr [\de.-]+  [\d.]+ img/s', bar)
     assert 'eval at step' not in r.stdout  # eval_every_epochs = 0: only at the end (none)
 

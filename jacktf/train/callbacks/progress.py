@@ -55,12 +55,12 @@ class Progress(Callback):
             self.bar = self.exit_stack.enter_context(tqdm(
                 total=ctl.trainer.train_steps, initial=ctl.start_step, unit='step',
                 file=self.stream or sys.stderr, dynamic_ncols=True, leave=True,
-                bar_format='{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]'
-                           '{postfix}'))
+                bar_format='{percentage:3.0f}%|{bar:20}| step {n_fmt}/{total_fmt} '
+                           '[{elapsed}, ETA {remaining}]{postfix}'))
             # Log lines go above the bar instead of through it.
             self.exit_stack.enter_context(logging_redirect_tqdm(
                 [logging.getLogger('jacktf')], tqdm_class=tqdm))
-            self.t_bar, self.s_bar = time.time(), ctl.start_step
+            self.rate = 0.0
 
     def on_loss_nonfinite(self, ctl, step):
         # The divergence guard (before this callback) restored an earlier step.
@@ -68,7 +68,6 @@ class Progress(Callback):
         self.line = self._line(ctl, restored)
         if self.bar is not None:
             self.bar.n = restored
-            self.t_bar, self.s_bar = time.time(), restored
             self.bar.refresh()
 
     def on_step_end(self, ctl, step, logs):
@@ -83,13 +82,18 @@ class Progress(Callback):
 
     def _update_bar(self, ctl, step):
         loss, _, acc = self.line.means()
-        seconds = max(time.time() - self.t_bar, 1e-9)
-        rate = (step - self.s_bar) * self.images_per_step(ctl) / seconds
+        if step > self.line.s0:  # the rate since the last line (the first holds tracing)
+            seconds = max(time.time() - self.line.t0, 1e-9)
+            self.rate = (step - self.line.s0) * self.images_per_step(ctl) / seconds
+        rate = self.rate
         epoch = self.line.epoch(step).strip()
         self.bar.set_postfix_str(
             f'{epoch + "  " if epoch else ""}loss {loss:.4f}  acc {acc:.3f}  '
             f'lr {current_lr(ctl.optimizer):.3g}  {rate:.1f} img/s', refresh=False)
         self.bar.update(step - self.bar.n)
+
+    def on_train_end(self, ctl, logs):
+        self.on_exit(ctl)  # the closing lines print below the finished bar
 
     def on_exit(self, ctl):
         if self.exit_stack is not None:
