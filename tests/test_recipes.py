@@ -26,6 +26,12 @@ def test_recipes_share_the_macro_header():
         assert lines[:len(macros)] == macros, name
 
 
+def test_every_recipe_writes_under_runs_in_the_working_directory_by_default():
+    for name in RECIPES:  # not /tmp, which a reboot empties
+        with open(os.path.join(RECIPES_DIR, name)) as f:
+            assert f"\nMODEL_DIR = 'runs/{name[:-4]}'" in f.read(), name
+
+
 SLOW_RECIPES = {'inception_v4_finetune.gin', 'inception_resnet_v2_finetune.gin'}  # 30-130 s
 
 
