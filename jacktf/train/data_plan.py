@@ -80,7 +80,7 @@ def describe(plan, trainer, sampling=None):
     balance."""
     def count(c):
         if c is None:
-            return 'not counted'
+            return 'not counted (no dataset.json)'
         where = 'dataset.json' if c.source != 'counted' else 'counted'
         return f'{c.total} ({where})'
     text = f'train examples {count(plan.train)}'
