@@ -116,7 +116,10 @@ class Trainer:
         self.eval_every_epochs = eval_every_epochs
         self.class_weight = class_weight
         balance.check_class_weight(class_weight)
-        self.class_weights = None  # the resolved per-class list (see resolve)
+        # One weight per class: a list as given; 'balanced' and dicts once the data is
+        # known (resolve).
+        self.class_weights = [float(w) for w in class_weight] \
+            if isinstance(class_weight, (list, tuple)) else None
         self.progress_bar = progress_bar
         self.steps_per_epoch = None
         self.optimizer_factory = optimizer
@@ -210,7 +213,7 @@ class Trainer:
             base = self.learning_rate
         else:
             base = step.schedule_for_run(self.lr_schedule_factory, self.learning_rate,
-                                    self.train_steps)
+                                         self.train_steps)
         return base if scale is None else step.ScaledSchedule(base, scale)
 
     def gradient_multipliers(self, variables, backbone_scope=None):
@@ -278,4 +281,3 @@ class Trainer:
 
     first_nonfinite_gradient = staticmethod(step.first_nonfinite_gradient)
     evaluate = staticmethod(step.evaluate)
-
