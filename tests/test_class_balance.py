@@ -161,6 +161,26 @@ def test_balanced_sampling_turns_9_to_1_into_about_1_to_1(tmp_path):
     np.testing.assert_array_equal(balanced, _labels(pattern, [90, 10], seed=3))
 
 
+def test_a_checkpointed_balanced_stream_resumes_with_the_same_draws(tmp_path):
+    pattern = write_records(str(tmp_path / 'data'), [0] * 90 + [1] * 10)
+
+    def make():
+        return pipeline.read_dataset(
+            pattern, decode_fn=tfexample_classification(),
+            preprocess_fn=lambda image, training, seed: tf.zeros([2, 2, 3]),
+            batch_size=10, is_training=True, num_classes=2, shuffle_buffer=20, seed=5,
+            balance_counts=[90, 10])
+    first = iter(make())
+    for _ in range(3):
+        next(first)
+    path = tf.train.Checkpoint(data=first).save(str(tmp_path / 'ckpt'))
+    expected = np.concatenate([next(first)[1].numpy() for _ in range(4)])
+    resumed = iter(make())  # what Experiment.deterministic does on a resume
+    tf.train.Checkpoint(data=resumed).restore(path)
+    np.testing.assert_array_equal(
+        np.concatenate([next(resumed)[1].numpy() for _ in range(4)]), expected)
+
+
 def test_sampling_setting_is_checked():
     from jacktf.data import sampling
     with pytest.raises(ConfigError, match="Experiment.sampling must be None or 'balanced'"):
