@@ -44,7 +44,6 @@ def _train(records, model_dir, *extra):
                    timeout=TIMEOUT)
 
 
-@pytest.mark.slow  # about 30 s on a shared CPU
 def test_train_epochs_runs_ceil_n_over_batch_steps_per_epoch_and_evals_each_epoch(
         records, tmp_path):
     r = _train(records, tmp_path / 'run')
@@ -68,7 +67,6 @@ def test_train_epochs_runs_ceil_n_over_batch_steps_per_epoch_and_evals_each_epoc
     assert '%|' not in r.stderr and '6/6 [' not in r.stderr  # no tqdm bar
 
 
-@pytest.mark.slow  # about 30 s on a shared CPU
 def test_progress_bar_when_asked_shows_epoch_loss_and_rate(records, tmp_path):
     r = _train(records, tmp_path / 'bar', '--gin_param=Trainer.progress_bar = True',
                '--gin_param=Trainer.eval_every_epochs = 0', '--mode=train')
@@ -79,7 +77,6 @@ def test_progress_bar_when_asked_shows_epoch_loss_and_rate(records, tmp_path):
     assert 'eval at step' not in r.stdout  # eval_every_epochs = 0: only at the end (none)
 
 
-@pytest.mark.slow  # a subprocess: about 20 s on a shared CPU
 def test_both_train_steps_and_train_epochs_is_an_error_naming_both(tmp_path):
     r = run_cli(['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin',
                  f'--model_dir={tmp_path}', '--gin_param=TRAIN_EPOCHS = 2'],
