@@ -16,7 +16,7 @@ RECIPES = sorted(f for f in os.listdir(RECIPES_DIR) if f.endswith('.gin'))
 
 
 def test_recipes_share_the_macro_header():
-    macros = ['BACKBONE', 'NUM_CLASSES', 'IMAGE_SIZE', 'BATCH_SIZE', 'TRAIN_STEPS',
+    macros = ['BACKBONE', 'NUM_CLASSES', 'IMAGE_SIZE', 'BATCH_SIZE', 'TRAIN_STEPS', 'TRAIN_EPOCHS',
               'LEARNING_RATE', 'TRAIN_FILES', 'EVAL_FILES', 'CHECKPOINT_PATH',
               'CHECKPOINT_EXCLUDE_SCOPES', 'FREEZE_SCOPES', 'PRECISION', 'MODEL_DIR']
     assert {'demo.gin', 'tiny_from_scratch.gin', 'resnet50_2cls.gin'} <= set(RECIPES)
@@ -24,6 +24,12 @@ def test_recipes_share_the_macro_header():
         with open(os.path.join(RECIPES_DIR, name)) as f:
             lines = [l.split('=')[0].strip() for l in f if l[:1].isupper() and '=' in l]
         assert lines[:len(macros)] == macros, name
+
+
+def test_every_recipe_writes_under_runs_in_the_working_directory_by_default():
+    for name in RECIPES:  # not /tmp, which a reboot empties
+        with open(os.path.join(RECIPES_DIR, name)) as f:
+            assert f"\nMODEL_DIR = 'runs/{name[:-4]}'" in f.read(), name
 
 
 SLOW_RECIPES = {'inception_v4_finetune.gin', 'inception_resnet_v2_finetune.gin'}  # 30-130 s

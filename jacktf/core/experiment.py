@@ -13,10 +13,10 @@ import tensorflow as tf
 from jacktf.core import metrics as metrics_lib
 from jacktf.core.checkpoint_paths import resolve_checkpoint
 from jacktf.core.errors import ConfigError, RestoreError
-from jacktf.data import augment, pipeline, preflight
+from jacktf.data import augment, pipeline, preflight, sampling as sampling_lib
 from jacktf.serve import export
 from jacktf.pretrained import builtin
-from jacktf.train import lifecycle, recovery, strategy as strategy_lib
+from jacktf.train import data_plan, lifecycle, recovery, strategy as strategy_lib
 from jacktf.train.callbacks import builtin_callbacks
 from jacktf.train.controller import Controller
 from jacktf.train.lock import RunLock
@@ -57,6 +57,10 @@ class Experiment:
       preview_images: a fresh run writes the first training batch (after preprocessing
         and augmentation) as MODEL_DIR/batch_preview.png and a TensorBoard image, this
         many images of it; 0 turns the preview off.
+      sampling: None, or 'balanced': resample the training records so that every
+        class is equally frequent (see jacktf.data.sampling); the class counts come
+        from dataset.json or one counting pass. An alternative to
+        Trainer.class_weight = 'balanced' (use one, not both).
     """
 
     def __init__(self, *, model_dir, model, trainer, train_files, eval_files=None,
@@ -65,7 +69,7 @@ class Experiment:
                  eval_batch_size=None, seed=None, skip_corrupt=True,
                  max_pixels=pipeline.DEFAULT_MAX_PIXELS, export_at_end=True,
                  strategy='default', deterministic=False, after_first_step=None,
-                 preview_images=16, augmentations=()):
+                 preview_images=16, augmentations=(), sampling=None):
         # First: multi-worker collectives must be configured before any TF op runs.
         self.strategy = strategy_lib.make_strategy(strategy)
         if not model_dir:
@@ -108,6 +112,9 @@ class Experiment:
         self.after_first_step = after_first_step
         self.preview_images = int(preview_images)
         self.augmentations = augment.check(augmentations)
+        sampling_lib.check_sampling(sampling)
+        self.sampling = sampling
+        self.plan = None  # the run's DataPlan, made when training starts
         self.state = lifecycle.RunState(model_dir)
 
     # -- input ---------------------------------------------------------------------
@@ -132,7 +139,9 @@ class Experiment:
             is_training=training, num_classes=model.num_classes,
             shuffle_buffer=self.shuffle_buffer, seed=self.seed,
             skip_corrupt=self.skip_corrupt, max_pixels=self.max_pixels,
-            counters=self.counters, with_info=with_info)
+            counters=self.counters, with_info=with_info,
+            balance_counts=self.plan.train.per_class if (
+                training and self.sampling and self.plan) else None)
         seed = None if self.seed is None else self.seed + (
             input_context.input_pipeline_id if input_context else 0)
         return augment.batch_stage(data, augmentations, model.num_classes, seed)
@@ -212,6 +221,7 @@ class Experiment:
 
     def train(self, evaluate=True):
         """Trains with the built-in callbacks, then Trainer.callbacks (see Controller)."""
+        self.plan = data_plan.prepare(self)
         callbacks = builtin_callbacks(self.trainer, self.after_first_step,
                                       self.export_at_end)
         with lifecycle.stop_requests(self.state) as stop, \

@@ -21,7 +21,7 @@ import sys
 import tensorflow as tf
 
 from jacktf.core.errors import DataError
-from jacktf.data import demo, image_check, images
+from jacktf.data import demo, image_check, images, sampling
 
 DEFAULT_MAX_PIXELS = 100_000_000
 MAX_NAMED_SKIPS = 100  # bad records named one by one; later ones are only counted
@@ -164,7 +164,7 @@ def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_train
                  num_classes=None, shuffle_files=None, shuffle_buffer=2048, repeat=None,
                  cycle_length=4, cache=False, input_context=None, seed=None,
                  skip_corrupt=True, max_pixels=DEFAULT_MAX_PIXELS, counters=None,
-                 with_info=False):
+                 with_info=False, balance_counts=None):
     """Builds batches of (images float32 [B, S, S, 3], labels int32 [B]).
 
     Args:
@@ -189,6 +189,8 @@ def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_train
       with_info: batches are (images, labels, info) with info {'filename': the
         record's image file name ('' when the decoder gives none), 'record': where the
         record is stored (file and index)}, e.g. for the eval's top-losses list.
+      balance_counts: examples per class of the files: when training, resample the
+        records so that every class is equally frequent (see jacktf.data.sampling).
 
     Returns:
       A tf.data.Dataset. A repeating one ends (OutOfRangeError) when a whole pass over
@@ -273,6 +275,9 @@ def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_train
     # After the checks: an epoch without a usable record ends the repeated dataset.
     if repeat:
         ds = ds.repeat()
+    if is_training and balance_counts is not None:
+        ds = sampling.balanced(ds, lambda path, index, fields, ok: fields['label'],
+                               balance_counts, seed)
     if is_training and shuffle_buffer:
         ds = ds.shuffle(shuffle_buffer, seed=seed)
     # Every element gets its own augmentation seed: (run seed, position in this stream,

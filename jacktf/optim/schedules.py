@@ -31,12 +31,24 @@ def exponential_decay(learning_rate, *, decay_steps=None, decay_rate=0.94, stair
         learning_rate, decay_steps=decay_steps, decay_rate=decay_rate, staircase=staircase)
 
 
-def polynomial(learning_rate, *, decay_steps, end_learning_rate=1e-4, power=1.0,
-               cycle=False):
-    """Polynomial decay from learning_rate to end_learning_rate over decay_steps."""
+def polynomial(learning_rate, *, decay_steps=None, end_learning_rate=1e-4, power=1.0,
+               cycle=False, total_steps=None):
+    """Polynomial decay from learning_rate to end_learning_rate over decay_steps (None:
+    the whole run, ``total_steps``)."""
+    decay_steps = _run_length(decay_steps, total_steps, 'polynomial')
     return tf.keras.optimizers.schedules.PolynomialDecay(
         learning_rate, decay_steps=decay_steps, end_learning_rate=end_learning_rate,
         power=power, cycle=cycle)
+
+
+def _run_length(decay_steps, total_steps, name):
+    """``decay_steps``, or the run's length when it is None."""
+    if decay_steps is not None:
+        return decay_steps
+    if not total_steps:
+        raise jacktf.ConfigError(f'{name}.decay_steps is None and the run\'s length is '
+                                 f'unknown: set {name}.decay_steps.')
+    return int(total_steps)
 
 
 class _Fixed(tf.keras.optimizers.schedules.LearningRateSchedule):
@@ -76,8 +88,15 @@ class _WarmupCosine(tf.keras.optimizers.schedules.LearningRateSchedule):
                     warmup_steps=self.warmup_steps, alpha=self.alpha)
 
 
-def cosine(learning_rate, *, decay_steps, warmup_steps=0, alpha=0.0):
-    """Linear warmup over warmup_steps, then cosine decay to alpha * lr at decay_steps."""
+def cosine(learning_rate, *, decay_steps=None, warmup_steps=0, alpha=0.0,
+           total_steps=None):
+    """Linear warmup over warmup_steps, then cosine decay to alpha * lr at decay_steps.
+
+    ``decay_steps`` None decays over the whole run (``total_steps``, which the trainer
+    passes: TRAIN_STEPS, or TRAIN_EPOCHS in steps), so ``cosine.decay_steps =
+    %TRAIN_STEPS`` also fits a run given in TRAIN_EPOCHS.
+    """
+    decay_steps = _run_length(decay_steps, total_steps, 'cosine')
     if int(decay_steps) < 1:
         raise jacktf.ConfigError(f'cosine.decay_steps must be at least 1, got {decay_steps}.')
     if warmup_steps >= decay_steps:  # a short run (TRAIN_STEPS lowered): warm up half of it

@@ -23,7 +23,7 @@ from jacktf.data import pipeline, preflight
 from jacktf.evaluation.cam import grad_cam
 from jacktf.evaluation.collect import EvalCollector
 from jacktf.evaluation.top_losses import undo_preprocessing
-from jacktf.train import recovery, resume, strategy as strategy_lib
+from jacktf.train import data_plan, recovery, resume, strategy as strategy_lib
 from jacktf.train.callbacks.base import CallbackList
 from jacktf.train.checkpointing import checkpoint_manager
 from jacktf.train.step import averaged_weights, data_errors
@@ -177,13 +177,24 @@ class Controller:
         self.start_step = int(self.step.numpy())
         train_step = self._enter_stage(trainer.stage_at(self.start_step))
         self.train_writer, self.eval_writer = self._writer('train'), self._writer('eval')
+        data = data_plan.describe(exp.plan, trainer, exp.sampling) if exp.plan else \
+            'examples not counted'
         log.info('Training %s + %s head on %s: steps %d..%d, batch %d on %d replica(s), '
-                 '%s, %d trainable / %d frozen variables, model_dir %s', model.backbone_name,
-                 model.head_name, exp.train_files, self.start_step, trainer.train_steps,
-                 self.batch_size, self.strategy.num_replicas_in_sync, model.precision,
-                 len(self.variables), len(self.frozen), self.model_dir)
+                 'input %dx%d (%s preprocessing), %s, %s, %d trainable / %d frozen '
+                 'variables, model_dir %s', model.backbone_name, model.head_name,
+                 exp.train_files, self.start_step, trainer.train_steps, self.batch_size,
+                 self.strategy.num_replicas_in_sync, model.image_size, model.image_size,
+                 model.preprocessing, data, model.precision, len(self.variables),
+                 len(self.frozen), self.model_dir)
         t_start = time.time()
         self.callbacks.on_train_begin(self)
+        try:
+            return self._fit(train_step, t_start)
+        finally:
+            self.callbacks.on_exit(self)
+
+    def _fit(self, train_step, t_start):
+        trainer = self.trainer
         with self.stop.interruptible(False):
             while True:
                 self.callbacks.on_stage_begin(self, self.stage)

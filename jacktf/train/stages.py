@@ -2,8 +2,9 @@
 own trainable scopes, learning rate, multipliers, warmup and batch-norm policy.
 
 ``Trainer.stages = [@stage(), ...]`` in gin (``stage`` is a scoped configurable, so
-``head/stage.steps = 300``). A stage's unset options keep the Trainer's. The stage
-index is saved in every checkpoint; a resumed run continues in its stage.
+``head/stage.steps = 300``, or ``head/stage.epochs = 1``). A stage's unset options keep
+the Trainer's. The stage index is saved in every checkpoint; a resumed run continues in
+its stage.
 """
 
 import copy
@@ -12,6 +13,7 @@ import tensorflow as tf
 
 from jacktf.core import scopes
 from jacktf.core.errors import ConfigError
+from jacktf.train import step as step_lib
 
 _UNSET = object()
 
@@ -22,6 +24,8 @@ class Stage:
     Args:
       steps: optimizer steps in this stage: a whole number, or a fraction in (0, 1) of
         TRAIN_STEPS (rounded, at least 1); None for the last stage: up to TRAIN_STEPS.
+      epochs: the stage's length in epochs instead (rounded to steps, at least 1; see
+        Trainer.train_epochs for the length of an epoch). Not together with steps.
       trainable_scopes / freeze_scopes: the freeze rules of this stage.
       learning_rate: the stage's base learning rate (the Trainer's schedule, if any,
         restarts from it at the stage's first step).
@@ -32,7 +36,13 @@ class Stage:
 
     def __init__(self, steps=None, trainable_scopes=_UNSET, freeze_scopes=_UNSET,
                  learning_rate=None, lr_multipliers=_UNSET, warmup_steps=0,
-                 train_batch_norm=_UNSET):
+                 train_batch_norm=_UNSET, epochs=None):
+        if steps is not None and epochs is not None:
+            raise ConfigError(f'stage.steps = {steps} and stage.epochs = {epochs} are both '
+                              'set: give the stage\'s length one way.')
+        if epochs is not None and not epochs > 0:
+            raise ConfigError(f'stage.epochs must be > 0, got {epochs}.')
+        self.epochs = epochs
         if steps is not None and not (steps >= 1 and steps == int(steps) or 0 < steps < 1):
             raise ConfigError(f'stage.steps must be a whole number > 0, a fraction in '
                               f'(0, 1) of TRAIN_STEPS, or None; got {steps}.')
@@ -63,8 +73,10 @@ class Stage:
         return value if value in (None, True, False) else scopes.parse_scopes(value)
 
 
-def boundaries(stages, train_steps):
+def boundaries(stages, train_steps, steps_per_epoch=None):
     """[(first step index, end step index)] of each stage (indexes count from 0).
+
+    ``steps_per_epoch`` turns the stages given in epochs into steps.
 
     Stages may run past TRAIN_STEPS (a run with fewer TRAIN_STEPS ends inside a stage
     and a longer one resumes there), but must not end before it.
@@ -75,6 +87,14 @@ def boundaries(stages, train_steps):
     """
     spans, start = [], 0
     for i, stage in enumerate(stages):
+        if stage.epochs is not None:
+            if not steps_per_epoch:
+                raise ConfigError(f'Stage {i} is given in epochs (epochs = {stage.epochs}) '
+                                  'but the length of an epoch is unknown.')
+            steps = max(1, round(stage.epochs * steps_per_epoch))
+            spans.append((start, start + steps))
+            start += steps
+            continue
         if stage.steps is None and i != len(stages) - 1:
             raise ConfigError(f'Stage {i} has steps=None: only the last stage may run '
                               'up to TRAIN_STEPS; give the others a number of steps.')
@@ -90,9 +110,13 @@ def boundaries(stages, train_steps):
         start = end
     if start < train_steps:
         raise ConfigError(f'The stages end at step {start} (steps '
-                          f'{[s.steps for s in stages]}) but TRAIN_STEPS is {train_steps}. '
+                          f'{[_length(s) for s in stages]}) but TRAIN_STEPS is {train_steps}. '
                           'Make the steps add up, or give the last stage steps=None.')
     return spans
+
+
+def _length(stage):
+    return stage.steps if stage.epochs is None else f'{stage.epochs} epochs'
 
 
 def stage_at(spans, step):
@@ -111,8 +135,9 @@ class StagedSchedule(tf.keras.optimizers.schedules.LearningRateSchedule):
         self.parts = []
         for stage, (start, end) in zip(stages, spans):
             rate = stage.learning_rate or trainer.learning_rate
-            base = trainer.lr_schedule_factory(rate) if trainer.lr_schedule_factory \
-                else rate
+            base = step_lib.schedule_for_run(trainer.lr_schedule_factory, rate,
+                                             trainer.train_steps) \
+                if trainer.lr_schedule_factory else rate
             self.parts.append((start, end, base, stage.warmup_steps))
 
     def __call__(self, step):

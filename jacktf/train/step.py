@@ -5,11 +5,13 @@ trainable variables only; ``evaluate`` runs one pass over a dataset.
 """
 
 import contextlib
+import inspect
 
 import tensorflow as tf
 
 from jacktf.core import scopes
 from jacktf.data import pipeline
+from jacktf.train import balance
 
 
 def make_train_step(trainer, model, optimizer, variables, global_batch, strategy,
@@ -23,6 +25,7 @@ def make_train_step(trainer, model, optimizer, variables, global_batch, strategy
     """
     smoothing, clip = trainer.label_smoothing, trainer.clip_gradient_norm
     aux_weight = trainer.aux_loss_weight
+    class_weights = getattr(trainer, 'class_weights', None)
     multipliers = trainer.gradient_multipliers(variables, model.card.scope)
     scaled = isinstance(optimizer, tf.keras.mixed_precision.LossScaleOptimizer)
     replicas = strategy.num_replicas_in_sync
@@ -37,6 +40,7 @@ def make_train_step(trainer, model, optimizer, variables, global_batch, strategy
             if aux is not None and aux_weight:
                 per_example += aux_weight * model.loss(labels, aux,
                                                        label_smoothing=smoothing)
+            per_example = balance.weighted(per_example, labels, class_weights)
             loss = tf.nn.compute_average_loss(per_example,
                                               global_batch_size=global_batch)
             reg = model.regularization_loss()
@@ -222,3 +226,15 @@ def current_lr(optimizer):
     if isinstance(lr, tf.keras.optimizers.schedules.LearningRateSchedule):
         lr = lr(optimizer.iterations)
     return float(tf.convert_to_tensor(lr).numpy())
+
+
+def schedule_for_run(factory, learning_rate, train_steps):
+    """``factory(learning_rate)``, passing ``total_steps`` (the run's length in steps,
+    known once the run's epochs are counted) to a schedule that takes it."""
+    try:
+        takes_total = 'total_steps' in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        takes_total = False
+    if takes_total:
+        return factory(learning_rate, total_steps=train_steps)
+    return factory(learning_rate)

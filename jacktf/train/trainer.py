@@ -4,12 +4,13 @@ The inner step lives in jacktf.train.step; the outer loop in jacktf.train.contro
 """
 
 import logging
+import math
 
 import tensorflow as tf
 
 from jacktf.core import scopes
 from jacktf.core.errors import ConfigError
-from jacktf.train import stages as stages_lib, step
+from jacktf.train import balance, stages as stages_lib, step
 
 log = logging.getLogger('jacktf')
 
@@ -18,7 +19,13 @@ class Trainer:
     """Trains a Model with a custom loop.
 
     Args:
-      train_steps: total optimizer steps of the run.
+      train_steps: total optimizer steps of the run (TRAIN_STEPS); None when the run
+        is given in epochs.
+      train_epochs: the run's length in epochs (TRAIN_EPOCHS) instead of steps: one
+        epoch is ceil(training examples / (BATCH_SIZE * accumulate_steps)) optimizer
+        steps, so the run is ceil(train_epochs * that) steps. The example count comes
+        from the converter's dataset.json, or one counting pass over TRAIN_FILES.
+        Setting both train_steps and train_epochs is an error.
       optimizer: optimizer factory ``fn(learning_rate) -> optimizer`` (a plugin).
       lr_schedule: schedule factory ``fn(learning_rate) -> schedule`` or None (fixed).
       learning_rate: the initial learning rate.
@@ -30,7 +37,10 @@ class Trainer:
         (inception_v3 with create_aux_logits=True and the native head); slim's 0.4.
       clip_gradient_norm: clip gradients by this global norm (None: no clipping).
       log_every_steps: steps between progress lines and train summaries.
-      eval_every_steps: steps between evaluations (None: only at the end).
+      eval_every_steps: steps between evaluations (None: see eval_every_epochs).
+      eval_every_epochs: epochs between evaluations; None: every epoch when the run is
+        given in TRAIN_EPOCHS and eval_every_steps is None, else only at the end; 0:
+        only at the end. Setting both eval_every_steps and eval_every_epochs is an error.
       checkpoint_every_steps: steps between checkpoints.
       checkpoint_every_seconds: also checkpoint when this many seconds have passed.
       max_to_keep: checkpoints kept.
@@ -57,23 +67,61 @@ class Trainer:
         multipliers, warmup and batch-norm policy; the stage is in every checkpoint.
       callbacks: extra callbacks (jacktf.train.callbacks.Callback instances, e.g.
         ``[@early_stopping()]`` in gin), called after the built-in ones.
+      class_weight: weights of each class in the training loss (Keras' class_weight):
+        'balanced' (scikit-learn's rule, n_examples / (n_classes * count of the class),
+        from the training set's counts), a list with one weight per class, or a dict
+        {class index or name: weight} (other classes 1.0). Each example's loss is
+        multiplied by its class's weight, then averaged over the batch. Only the
+        training loss is weighted; accuracy and every eval metric are not.
+      progress_bar: a live tqdm progress bar on stderr: None when stderr is a terminal,
+        True or False to force it on or off. The progress lines are logged either way.
     """
 
-    def __init__(self, *, train_steps, optimizer, lr_schedule=None, learning_rate=0.01,
+    def __init__(self, *, train_steps=None, optimizer, lr_schedule=None, learning_rate=0.01,
                  freeze_scopes=(), trainable_scopes=(), label_smoothing=0.0,
                  aux_loss_weight=0.4, clip_gradient_norm=None, log_every_steps=20, eval_every_steps=None,
                  checkpoint_every_steps=200, checkpoint_every_seconds=None, max_to_keep=3,
                  keep_checkpoint_every_n_hours=None, lr_multipliers=None, nan_retries=2,
                  nan_lr_factor=0.5, moving_average_decay=None, keep_best=0,
-                 jit_compile=False, accumulate_steps=1, stages=(), callbacks=()):
-        if int(train_steps) <= 0:
+                 jit_compile=False, accumulate_steps=1, stages=(), callbacks=(),
+                 train_epochs=None, eval_every_epochs=None, class_weight=None,
+                 progress_bar=None):
+        if train_steps is not None and train_epochs is not None:
+            raise ConfigError(
+                f'TRAIN_STEPS = {train_steps} and TRAIN_EPOCHS = {train_epochs} are both '
+                'set: give the run\'s length one way. Set the other to None, e.g. '
+                '--gin_param="TRAIN_STEPS = None" --gin_param="TRAIN_EPOCHS = '
+                f'{train_epochs}".')
+        if train_steps is None and train_epochs is None:
+            raise ConfigError('Neither TRAIN_STEPS nor TRAIN_EPOCHS is set: set one, e.g. '
+                              'TRAIN_EPOCHS = 10.')
+        if train_steps is not None and int(train_steps) <= 0:
             raise ConfigError(f'TRAIN_STEPS must be > 0, got {train_steps}.')
+        if train_epochs is not None and not train_epochs > 0:
+            raise ConfigError(f'TRAIN_EPOCHS must be > 0, got {train_epochs}.')
+        if eval_every_steps and eval_every_epochs:
+            raise ConfigError(
+                f'Trainer.eval_every_steps = {eval_every_steps} and Trainer.'
+                f'eval_every_epochs = {eval_every_epochs} are both set: keep one.')
+        if eval_every_epochs is not None and eval_every_epochs < 0:
+            raise ConfigError(f'Trainer.eval_every_epochs must be >= 0 or None, got '
+                              f'{eval_every_epochs}.')
         if not learning_rate or learning_rate <= 0:
             raise ConfigError(f'LEARNING_RATE must be > 0, got {learning_rate}.')
         if not callable(optimizer):
             raise ConfigError(f'Trainer.optimizer must be an optimizer plugin such as '
                               f'@momentum, got {optimizer!r}.')
-        self.train_steps = int(train_steps)
+        self.train_steps = None if train_steps is None else int(train_steps)
+        self.train_epochs = train_epochs
+        self.eval_every_epochs = eval_every_epochs
+        self.class_weight = class_weight
+        balance.check_class_weight(class_weight)
+        # One weight per class: a list as given; 'balanced' and dicts once the data is
+        # known (resolve).
+        self.class_weights = [float(w) for w in class_weight] \
+            if isinstance(class_weight, (list, tuple)) else None
+        self.progress_bar = progress_bar
+        self.steps_per_epoch = None
         self.optimizer_factory = optimizer
         self.lr_schedule_factory = lr_schedule
         self.learning_rate = float(learning_rate)
@@ -104,14 +152,58 @@ class Trainer:
                               f'{accumulate_steps}.')
         self.accumulate_steps = int(accumulate_steps)
         self.stages = list(stages or ())
-        self.stage_spans = stages_lib.boundaries(self.stages, self.train_steps) \
-            if self.stages else [(0, self.train_steps)]
+        self.stage_spans = None
+        if not self.needs_epoch_length:
+            self._set_spans()
         self.callbacks = list(callbacks or ())
         for callback in self.callbacks:
             if not hasattr(callback, 'on_step_end'):
                 raise ConfigError(f'Trainer.callbacks takes callbacks such as '
                                   f'@early_stopping() (note the parentheses), got '
                                   f'{callback!r}. Run `jacktf plugins --kind callback`.')
+
+    def _set_spans(self):
+        self.stage_spans = stages_lib.boundaries(
+            self.stages, self.train_steps, self.steps_per_epoch) if self.stages else \
+            [(0, self.train_steps)]
+
+    @property
+    def needs_epoch_length(self):
+        """True when the run's length, a stage's or the evaluation interval is given in
+        epochs, so the training set must be counted before training."""
+        return self.train_epochs is not None or bool(self.eval_every_epochs) or \
+            any(getattr(s, 'epochs', None) is not None for s in self.stages)
+
+    def resolve(self, steps_per_epoch=None, class_counts=None, class_names=None,
+                num_classes=None):
+        """Fixes what depends on the training data: the run's length and stages in
+        steps (from ``steps_per_epoch``) and the class weights (from ``class_counts``).
+
+        Raises:
+          ConfigError: epochs are used but ``steps_per_epoch`` is unknown; bad class
+            weights.
+        """
+        if steps_per_epoch is not None:
+            self.steps_per_epoch = int(steps_per_epoch)
+        if self.needs_epoch_length and not self.steps_per_epoch:
+            raise ConfigError('The run is given in epochs but the training examples '
+                              'could not be counted.')
+        if self.train_epochs is not None:
+            self.train_steps = max(1, math.ceil(self.train_epochs * self.steps_per_epoch))
+        self._set_spans()
+        self.class_weights = balance.class_weights(self.class_weight, class_counts,
+                                                   class_names, num_classes)
+
+    def eval_interval(self):
+        """Steps between periodic evaluations (None: only at the end of training)."""
+        if self.eval_every_steps:
+            return int(self.eval_every_steps)
+        epochs = self.eval_every_epochs
+        if epochs is None and self.train_epochs is not None:
+            epochs = 1
+        if not epochs or not self.steps_per_epoch:
+            return None
+        return max(1, round(epochs * self.steps_per_epoch))
 
     def learning_rate_fn(self, scale=None):
         """The schedule; times ``scale`` (a variable the divergence guard lowers)."""
@@ -120,7 +212,8 @@ class Trainer:
         elif self.lr_schedule_factory is None:
             base = self.learning_rate
         else:
-            base = self.lr_schedule_factory(self.learning_rate)
+            base = step.schedule_for_run(self.lr_schedule_factory, self.learning_rate,
+                                         self.train_steps)
         return base if scale is None else step.ScaledSchedule(base, scale)
 
     def gradient_multipliers(self, variables, backbone_scope=None):

@@ -36,12 +36,16 @@ class Callback:
     def on_train_end(self, ctl, logs):
         """Training ended normally; ``logs`` is the run's summary, callbacks may add to it."""
 
+    def on_exit(self, ctl):
+        """The run is over, however it ended (normally, by a stop signal or an error):
+        release what on_train_begin opened (e.g. a progress bar)."""
+
 
 class CallbackList:
     """Calls each event on every callback, in order."""
 
     EVENTS = ('on_train_begin', 'on_stage_begin', 'on_step_end', 'on_loss_nonfinite',
-              'on_eval_end', 'on_stage_end', 'on_train_end')
+              'on_eval_end', 'on_stage_end', 'on_train_end', 'on_exit')
 
     def __init__(self, callbacks):
         self.callbacks = list(callbacks)

@@ -15,8 +15,9 @@ class EarlyStopping(Callback):
 
     Best-k then ranks by the same metric and keeps at least one checkpoint, so the
     export at the end also writes MODEL_DIR/export_best/<best step>. Needs evaluations
-    (EVAL_FILES and Trainer.eval_every_steps). Patience counts the evaluations of this
-    run (a resumed run starts counting again, from the best kept value).
+    (EVAL_FILES and Trainer.eval_every_steps, or evaluations every epoch). Patience
+    counts the evaluations of this run (a resumed run starts counting again, from the
+    best kept value).
 
     Args:
       metric: 'accuracy' or 'loss'.
@@ -40,9 +41,9 @@ class EarlyStopping(Callback):
         self.stopped_at = None
 
     def on_train_begin(self, ctl):
-        if ctl.eval_dataset is None or not ctl.trainer.eval_every_steps:
+        if ctl.eval_dataset is None or not ctl.trainer.eval_interval():
             log.warning('early_stopping has nothing to watch: it needs EVAL_FILES and '
-                        'Trainer.eval_every_steps.')
+                        'Trainer.eval_every_steps (or evaluations every epoch).')
         ctl.best.rank_by(self.metric, self.mode, 1)
         top = ctl.best.entries[0] if ctl.best.entries else None
         self.best_value = top[self.metric] if top else None

@@ -10,12 +10,13 @@ BN_GAP_WARNING = 0.25  # train minus eval accuracy that triggers the batch-norm 
 
 
 class PeriodicEval(Callback):
-    """Evaluates every ``Trainer.eval_every_steps`` (the last step is evaluated by the
-    controller at the end). A stop signal during the evaluation ends it; the step is
-    then saved by StopSignals."""
+    """Evaluates every ``Trainer.eval_every_steps``, or every ``eval_every_epochs`` (by
+    default every epoch of a run given in TRAIN_EPOCHS; see Trainer.eval_interval); the
+    last step is evaluated by the controller at the end. A stop signal during the
+    evaluation ends it; the step is then saved by StopSignals."""
 
     def on_step_end(self, ctl, step, logs):
-        every = ctl.trainer.eval_every_steps
+        every = ctl.trainer.eval_interval()
         if ctl.eval_dataset is None or not every or step % every or \
                 step >= ctl.trainer.train_steps or ctl.stop.requested:
             return

@@ -1,0 +1,99 @@
+"""What a training run knows of its data before the first step: the example counts,
+the length of an epoch, and so the run's length in steps and its class weights.
+
+Counts are read from dataset.json for free; a counting pass over TRAIN_FILES runs only
+when the run needs the counts (TRAIN_EPOCHS, stages or evaluation in epochs,
+class_weight 'balanced', balanced sampling). See jacktf.data.counts.
+"""
+
+import collections
+import logging
+import math
+
+from jacktf.core.errors import DataError
+from jacktf.data import counts as counts_lib, pipeline, sampling
+from jacktf.train.balance import BALANCED
+
+log = logging.getLogger('jacktf')
+DataPlan = collections.namedtuple('DataPlan', 'train eval steps_per_epoch')
+DataPlan.__doc__ = """train / eval: ExampleCounts (None when unknown); steps_per_epoch:
+optimizer steps in one pass over the training examples (None when unknown)."""
+
+
+def needs_counts(experiment):
+    """True when the run cannot start without the training set's class counts."""
+    trainer = experiment.trainer
+    return trainer.needs_epoch_length or trainer.class_weight == BALANCED or \
+        bool(getattr(experiment, 'sampling', None))
+
+
+def steps_per_epoch(examples, batch_size, accumulate_steps=1):
+    """ceil(examples / (batch_size * accumulate_steps)): the optimizer steps that read
+    one pass over ``examples`` (the last batch of an epoch may take a few examples of
+    the next pass: the training input repeats without a break)."""
+    return max(1, math.ceil(examples / (batch_size * accumulate_steps)))
+
+
+def prepare(experiment):
+    """Counts what the run needs and resolves the Trainer (length, stages, weights).
+
+    Returns:
+      The run's DataPlan.
+
+    Raises:
+      DataError / ConfigError: from counting, or bad class weights.
+    """
+    trainer, model = experiment.trainer, experiment.model
+    num_classes = model.num_classes
+    if needs_counts(experiment):
+        train = counts_lib.example_counts(experiment.train_files, experiment.decode_fn,
+                                          num_classes)
+    else:
+        train = counts_lib.from_dataset_json(pipeline.list_files(experiment.train_files),
+                                             num_classes)
+    eval_ = None
+    if experiment.eval_files:
+        try:
+            eval_ = counts_lib.from_dataset_json(
+                pipeline.list_files(experiment.eval_files), num_classes)
+        except DataError:
+            eval_ = None
+    spe = steps_per_epoch(train.total, experiment.batch_size, trainer.accumulate_steps) \
+        if train else None
+    names = pipeline.labels_for(experiment.train_files)
+    trainer.resolve(spe, train.per_class if train else None, names, num_classes)
+    if getattr(experiment, 'sampling', None):
+        if trainer.class_weight is not None:
+            log.warning('Experiment.sampling = %r and Trainer.class_weight = %r both '
+                        'rebalance the classes: the rare classes then count twice over. '
+                        'Use one of them.', experiment.sampling, trainer.class_weight)
+        log.info('Balanced sampling: keeps each record of a class with probability %s '
+                 '(%.0f%% of the records read reach training).',
+                 counts_lib.short_list([round(a, 3) for a in
+                                    sampling.acceptance(train.per_class)]),
+                 100 * sampling.kept_fraction(train.per_class))
+    return DataPlan(train, eval_, spe)
+
+
+def describe(plan, trainer, sampling=None):
+    """The start line's part about the data: counts, steps per epoch, epochs, class
+    balance."""
+    def count(c):
+        if c is None:
+            return 'not counted (no dataset.json)'
+        where = 'dataset.json' if c.source != 'counted' else 'counted'
+        return f'{c.total} ({where})'
+    text = f'train examples {count(plan.train)}'
+    if plan.eval is not None:
+        text += f', eval examples {count(plan.eval)}'
+    if plan.steps_per_epoch:
+        text += f', {plan.steps_per_epoch} steps per epoch'
+        if trainer.train_steps:
+            text += f' ({trainer.train_steps / plan.steps_per_epoch:.3g} epochs)'
+    if trainer.class_weights is not None:
+        text += ', class weights [' + ', '.join(f'{w:.3g}' for w in
+                                                trainer.class_weights[:10]) + \
+            (', ...]' if len(trainer.class_weights) > 10 else ']')
+    if sampling:
+        text += f', {sampling} sampling'
+    return text
