@@ -61,3 +61,34 @@ def test_jacktf_train_from_any_folder_warns_when_eval_reads_training_files(tmp_p
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'Done at step 2' in r.stdout
     assert 'EVAL_FILES and TRAIN_FILES share 4 file(s)' in r.stdout
+
+
+def _older_recipe(tmp_path, drop):
+    """tiny_from_scratch.gin as written before some lines existed (``drop``: prefixes)."""
+    from jacktf.core.configurables import RECIPES_DIR
+    import os
+    lines = open(os.path.join(RECIPES_DIR, 'tiny_from_scratch.gin')).read().splitlines()
+    kept = [line for line in lines if not line.startswith(tuple(drop))]
+    path = tmp_path / 'older.gin'
+    path.write_text('\n'.join(kept) + '\n')
+    return str(path)
+
+
+def test_recipe_written_before_train_epochs_still_runs(tmp_path):
+    recipe = _older_recipe(tmp_path, ['TRAIN_EPOCHS'])
+    r = run_cli(['jacktf.run', f'--gin_file={recipe}', f'--model_dir={tmp_path}/m',
+                 "--gin_param=TRAIN_STEPS = 2", "--gin_param=BATCH_SIZE = 4",
+                 "--gin_param=Trainer.eval_every_steps = None"], timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / 'm' / 'checkpoints' / 'ckpt-2.index').exists()
+    assert 'TRAIN_EPOCHS = None' in (tmp_path / 'm' / 'operative_config.gin').read_text()
+
+
+def test_required_parameter_left_out_names_the_binding(tmp_path):
+    recipe = _older_recipe(tmp_path, ['Trainer.optimizer', 'momentum.'])
+    r = run_cli(['jacktf.run', f'--gin_file={recipe}', f'--model_dir={tmp_path}/m'])
+    assert r.returncode == 2
+    assert 'Traceback' not in r.stderr
+    assert 'Trainer needs optimizer' in r.stderr
+    assert 'Trainer.optimizer = ...' in r.stderr
+    assert not (tmp_path / 'm').exists()

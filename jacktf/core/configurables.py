@@ -172,6 +172,11 @@ def _macro_usage():
     return defined, used
 
 
+# Macros a recipe may leave out (recipes written before them keep working): their value
+# when no file or binding sets them. A default nothing uses is not reported as unused.
+DEFAULT_MACROS = {'TRAIN_EPOCHS': 'None'}
+
+
 def check_macros(files, labelled_bindings=()):
     """Every macro that is set is used, and every macro that is used is set.
 
@@ -198,6 +203,9 @@ def check_macros(files, labelled_bindings=()):
     if not unused and not undefined:
         return
     where = _macro_definitions(files, labelled_bindings)
+    unused = [name for name in unused if name not in DEFAULT_MACROS or where.get(name)]
+    if not unused and not undefined:
+        return
     live_defined = sorted(live & defined)
     problems = []
     for name in undefined:
@@ -254,6 +262,7 @@ def parse(gin_files, gin_params=(), model_dir=None):
     absl_logging.set_verbosity(absl_logging.FATAL)  # gin logs include look-ups as errors
     try:
         with _quiet_include_lookups():
+            gin.parse_config([f'{name} = {value}' for name, value in DEFAULT_MACROS.items()])
             gin.parse_config_files_and_bindings(files, bindings, finalize_config=False,
                                                 skip_unknown=False)
         check_macros(files, labelled)

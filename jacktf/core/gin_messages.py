@@ -95,3 +95,24 @@ def explain_gin_error(error, labelled_bindings=(), known=None):
         return (f'{text}\n{m.group(1)} has no parameter {m.group(2)!r}.'
                 f'{suggest(m.group(2), params)} Its parameters: {", ".join(params)}.')
     return text
+
+
+def missing_argument(error):
+    """The user's words for gin's "missing required argument" TypeError, or None.
+
+    A recipe that leaves out a required parameter (``Trainer.optimizer``) fails when gin
+    calls the configurable; the TypeError names the parameters and gin appends the
+    configurable. Other TypeErrors (bugs) return None and keep their traceback.
+    """
+    text = str(error)
+    m = re.search(r'missing \d+ required (?:keyword-only |positional )?arguments?: (.+)',
+                  text.splitlines()[0] if text else '')
+    owner = re.search(r"In call to configurable '([\w.]+)'", text)
+    if not m or not owner:
+        return None
+    names = re.findall(r"'(\w+)'", m.group(1))
+    configurable = owner.group(1).split('.')[-1]
+    bindings = ', '.join(f'{configurable}.{name} = ...' for name in names)
+    return (f'{configurable} needs {", ".join(names)}, and no recipe or --gin_param sets '
+            f'it: add {bindings} to the recipe (the shipped recipes show values, e.g. '
+            f'`jacktf train --gin_file gin/demo.gin`; `jacktf plugins` lists the choices).')

@@ -92,7 +92,15 @@ def experiment_from_gin(gin_files, gin_params=(), model_dir=None):
         write_atomic(os.path.join(directory, 'operative_config.gin'),
                      configurables.operative_config())
 
-    return configurables.configured('Experiment')(after_first_step=after_first_step)
+    try:
+        return configurables.configured('Experiment')(after_first_step=after_first_step)
+    except TypeError as e:  # a required parameter no recipe binds
+        from jacktf.core import gin_messages
+        from jacktf.core.errors import ConfigError
+        message = gin_messages.missing_argument(e)
+        if message is None:
+            raise
+        raise ConfigError(message) from None
 
 
 def train(gin_files, gin_params=(), model_dir=None, mode='train_and_eval',
