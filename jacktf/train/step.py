@@ -13,8 +13,12 @@ from jacktf.data import pipeline
 
 
 def make_train_step(trainer, model, optimizer, variables, global_batch, strategy,
-                    ema=None, seed=0):
+                    ema=None, seed=0, forward=None):
     """The tf.function running one step on every replica.
+
+    ``forward(inputs, seed)`` -> dict with 'logits' (and optionally 'end_points') runs
+    the network on what the iterator yields; None: the whole network on images (the
+    feature cache passes the head on cached features instead).
 
     ``seed`` and the optimizer's step (and the replica) seed the network's dropout,
     so a resumed run draws the masks the uninterrupted run would have drawn. With
@@ -27,13 +31,16 @@ def make_train_step(trainer, model, optimizer, variables, global_batch, strategy
     scaled = isinstance(optimizer, tf.keras.mixed_precision.LossScaleOptimizer)
     replicas = strategy.num_replicas_in_sync
     k = trainer.accumulate_steps
+    if forward is None:
+        def forward(images, step_seed):
+            return model.predict(images, training=True, seed=step_seed)
 
     def raw_gradients(images, labels, step_seed):
         with tf.GradientTape() as tape:
-            outputs = model.predict(images, training=True, seed=step_seed)
+            outputs = forward(images, step_seed)
             logits = outputs['logits']
             per_example = model.loss(labels, logits, label_smoothing=smoothing)
-            aux = outputs['end_points'].get('AuxLogits')
+            aux = outputs.get('end_points', {}).get('AuxLogits')
             if aux is not None and aux_weight:
                 per_example += aux_weight * model.loss(labels, aux,
                                                        label_smoothing=smoothing)

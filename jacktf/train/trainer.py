@@ -57,6 +57,13 @@ class Trainer:
         multipliers, warmup and batch-norm policy; the stage is in every checkpoint.
       callbacks: extra callbacks (jacktf.train.callbacks.Callback instances, e.g.
         ``[@early_stopping()]`` in gin), called after the built-in ones.
+      feature_cache: when nothing below the head trains, run the backbone once per
+        example and train the head on the cached features (jacktf.train.feature_cache).
+        'auto': when the training input is also deterministic (no augmentation);
+        True: also with augmentation, which the cache then turns off (the head trains
+        on the eval preprocessing of each image); False: never.
+      feature_cache_memory_mb: cached features up to this size train from memory;
+        larger ones from their file under MODEL_DIR/feature_cache.
     """
 
     def __init__(self, *, train_steps, optimizer, lr_schedule=None, learning_rate=0.01,
@@ -65,7 +72,8 @@ class Trainer:
                  checkpoint_every_steps=200, checkpoint_every_seconds=None, max_to_keep=3,
                  keep_checkpoint_every_n_hours=None, lr_multipliers=None, nan_retries=2,
                  nan_lr_factor=0.5, moving_average_decay=None, keep_best=0,
-                 jit_compile=False, accumulate_steps=1, stages=(), callbacks=()):
+                 jit_compile=False, accumulate_steps=1, stages=(), callbacks=(),
+                 feature_cache='auto', feature_cache_memory_mb=1024):
         if int(train_steps) <= 0:
             raise ConfigError(f'TRAIN_STEPS must be > 0, got {train_steps}.')
         if not learning_rate or learning_rate <= 0:
@@ -107,6 +115,11 @@ class Trainer:
         self.stage_spans = stages_lib.boundaries(self.stages, self.train_steps) \
             if self.stages else [(0, self.train_steps)]
         self.callbacks = list(callbacks or ())
+        if feature_cache not in ('auto', True, False):
+            raise ConfigError(f"Trainer.feature_cache must be 'auto', True or False, got "
+                              f'{feature_cache!r}.')
+        self.feature_cache = feature_cache
+        self.feature_cache_memory_mb = float(feature_cache_memory_mb)
         for callback in self.callbacks:
             if not hasattr(callback, 'on_step_end'):
                 raise ConfigError(f'Trainer.callbacks takes callbacks such as '
@@ -172,10 +185,10 @@ class Trainer:
         return ema
 
     def make_train_step(self, model, optimizer, variables, global_batch, strategy,
-                        ema=None, seed=0):
+                        ema=None, seed=0, forward=None):
         """The tf.function running one step on every replica (see jacktf.train.step)."""
         return step.make_train_step(self, model, optimizer, variables, global_batch,
-                                    strategy, ema=ema, seed=seed)
+                                    strategy, ema=ema, seed=seed, forward=forward)
 
     def for_stage(self, index):
         """This trainer with stage ``index``'s freeze rules and multipliers (itself

@@ -1,0 +1,160 @@
+"""The feature cache: the head trained on cached backbone features, one backbone pass."""
+
+import logging
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tf_slim.nets import resnet_v1
+
+from data_factory import jpeg_bytes, random_image
+from jacktf.backbones import resnet
+from jacktf.core.experiment import Experiment
+from jacktf.core.model import Model
+from jacktf.optim.optimizers import momentum
+from jacktf.serve import export
+from jacktf.train.trainer import Trainer
+from slim_ckpt import write_net_checkpoint
+
+N = 20  # examples in the image folder
+
+
+def _fixed(image, *, image_size, is_training, seed=None):
+    """A preprocessing without augmentation: the same image in training and eval."""
+    del is_training, seed
+    return tf.image.resize(tf.cast(image, tf.float32) / 127.5 - 1.0,
+                           [image_size, image_size])
+
+
+@pytest.fixture
+def setup(registry, tmp_path):
+    """(registry with the 'fixed' preprocessor, image folder, tiny-net checkpoint)."""
+    rng = np.random.default_rng(0)
+    data = tmp_path / 'data'
+    for c in ('a', 'b'):
+        os.makedirs(data / c)
+        for i in range(N // 2):
+            (data / c / f'{i}.jpg').write_bytes(jpeg_bytes(random_image(rng)))
+    ckpt = str(tmp_path / 'tiny.ckpt')
+    write_net_checkpoint(ckpt, resnet.resnet_v1_tiny, resnet_v1.resnet_arg_scope,
+                         num_classes=10, size=32)
+    registry.preprocessor('fixed', _fixed)
+    return registry, str(data), ckpt
+
+
+def _run(setup, model_dir, *, steps, cache='auto', preprocessing='fixed', batch=N,
+         freeze=True, memory_mb=1024, mode='train', export_at_end=False):
+    registry, data, ckpt = setup
+    model = Model(backbone='resnet_v1_tiny', num_classes=2, image_size=32,
+                  preprocessing=preprocessing, registry=registry,
+                  head_kwargs={'weight_decay': 0.01})
+    trainer = Trainer(train_steps=steps, optimizer=momentum, learning_rate=0.5,
+                      freeze_scopes=['resnet_v1_tiny'] if freeze else [],
+                      feature_cache=cache, feature_cache_memory_mb=memory_mb,
+                      log_every_steps=100, checkpoint_every_steps=100)
+    experiment = Experiment(model_dir=str(model_dir), model=model, trainer=trainer,
+                            train_files=data, eval_files=data, decoder='image_folder',
+                            batch_size=batch, checkpoint_path=ckpt, seed=3,
+                            shuffle_buffer=0, export_at_end=export_at_end)
+    summary = experiment.run(mode)
+    head = {n: v.numpy() for n, v in zip(model.variable_names(), model.variables)
+            if n.startswith('Predict/')}
+    return summary, head, experiment
+
+
+def _cache_lines(caplog):
+    return [r.getMessage() for r in caplog.records if 'Feature cache' in r.getMessage()]
+
+
+@pytest.mark.slow
+def test_head_on_cache_equals_head_trained_normally(setup, tmp_path, caplog):
+    """Full batches (BATCH_SIZE = the examples, no shuffle buffer): both ways see every
+    example once per step, so the same seed gives the same head; the backbone ran once
+    per example."""
+    caplog.set_level(logging.INFO, 'jacktf')
+    normal, head_normal, _ = _run(setup, tmp_path / 'normal', steps=6, cache=False)
+    assert 'feature_cache' not in normal and not _cache_lines(caplog)
+    cached, head_cached, _ = _run(setup, tmp_path / 'cached', steps=6)
+    assert not np.allclose(head_normal['Predict/logits/weights'], 0.0)  # it trained
+    for name, value in head_normal.items():
+        np.testing.assert_allclose(head_cached[name], value, atol=2e-5, err_msg=name)
+    stats = cached['feature_cache']
+    assert stats['examples'] == N and stats['backbone_examples'] == N
+    assert stats['lookups'] == 6 * N and stats['cache_hits'] == 6 * N - N
+    assert stats['storage'] == 'memory'
+    line, = _cache_lines(caplog)
+    assert line.startswith('Feature cache on:') and f'once on each of {N} examples' in line
+
+
+@pytest.mark.slow
+def test_resume_reuses_the_file_and_new_data_invalidates_it(setup, tmp_path, caplog):
+    """A run stopped at step 3 and resumed (features read from MODEL_DIR's file, the
+    backbone not run again) ends with the head of an uninterrupted run; an added image
+    makes a new cache entry and removes the old one."""
+    caplog.set_level(logging.INFO, 'jacktf')
+    _, whole, _ = _run(setup, tmp_path / 'whole', steps=6, batch=8)
+    first, _, _ = _run(setup, tmp_path / 'split', steps=3, batch=8, memory_mb=0)
+    assert first['feature_cache']['storage'] == 'file'
+    entry = first['feature_cache']['path']
+    assert os.path.getsize(os.path.join(entry, 'features.f32')) == N * 512 * 4
+    second, resumed, _ = _run(setup, tmp_path / 'split', steps=6, batch=8, memory_mb=0)
+    stats = second['feature_cache']
+    assert stats['path'] == entry and stats['backbone_examples'] == 0
+    assert stats['lookups'] == stats['cache_hits'] == 3 * 8
+    assert 'read the features of 20 examples' in _cache_lines(caplog)[-1]
+    for name, value in whole.items():
+        np.testing.assert_allclose(resumed[name], value, atol=1e-6, err_msg=name)
+    registry, data, _ = setup
+    (tmp_path / 'data' / 'a' / 'new.jpg').write_bytes(
+        jpeg_bytes(random_image(np.random.default_rng(7))))
+    third, _, _ = _run(setup, tmp_path / 'split', steps=7, batch=8)
+    assert third['feature_cache']['backbone_examples'] == N + 1
+    assert third['feature_cache']['path'] != entry and not os.path.exists(entry)
+
+
+@pytest.mark.slow
+def test_export_of_a_cached_run_holds_the_whole_network(setup, tmp_path):
+    summary, head, experiment = _run(setup, tmp_path / 'run', steps=4,
+                                     export_at_end=True)
+    assert 'feature_cache' in summary
+    registry, data, _ = setup
+    files = sorted(os.path.join(d, f) for d, _, fs in os.walk(data) for f in fs)[:6]
+    encoded = tf.constant([open(f, 'rb').read() for f in files])
+    _, serve = export.load_saved_model(summary['eval_export'])
+    exported = serve(images=encoded)['probabilities'].numpy()
+    # The checkpoint, restored into a fresh model, on the same images.
+    fresh = Model(backbone='resnet_v1_tiny', num_classes=2, image_size=32,
+                  preprocessing='fixed', registry=registry,
+                  head_kwargs={'weight_decay': 0.01})
+    experiment.model = fresh
+    experiment.restore_latest()
+    np.testing.assert_allclose(fresh.variables[[n.startswith('Predict/logits/weights')
+                                                for n in fresh.variable_names()].index(
+        True)].numpy(), head['Predict/logits/weights'])
+    images = tf.stack([fresh.preprocess(tf.io.decode_jpeg(e, channels=3), False)
+                       for e in encoded])
+    from_checkpoint = tf.nn.softmax(fresh.predict(images)['logits']).numpy()
+    np.testing.assert_allclose(exported, from_checkpoint, atol=1e-5)
+    assert np.abs(exported - 0.5).max() > 1e-3  # the trained head, not the zero init
+
+
+def test_what_the_run_says_when_the_cache_does_not_engage(setup, tmp_path, caplog):
+    caplog.set_level(logging.INFO, 'jacktf')
+    summary, _, _ = _run(setup, tmp_path / 'a', steps=1, cache=True, freeze=False)
+    assert 'feature_cache' not in summary
+    line, = _cache_lines(caplog)
+    assert line.startswith('Feature cache off (Trainer.feature_cache = True)')
+    assert 'backbone variables train' in line and "FREEZE_SCOPES = ['resnet_v1_tiny']" \
+        in line
+    caplog.clear()
+    summary, _, _ = _run(setup, tmp_path / 'b', steps=1, preprocessing='vgg')
+    assert 'feature_cache' not in summary
+    line, = _cache_lines(caplog)
+    assert 'the vgg preprocessing augments training images' in line
+    assert 'Trainer.feature_cache = True' in line
+    caplog.clear()
+    summary, _, _ = _run(setup, tmp_path / 'c', steps=1, cache=True, preprocessing='vgg')
+    assert summary['feature_cache']['backbone_examples'] == N
+    line, = _cache_lines(caplog)
+    assert line.startswith('Feature cache on:') and 'augmentation off' in line
