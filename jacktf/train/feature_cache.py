@@ -216,7 +216,10 @@ def _compute(experiment, model, input_training, backbone_training, path, counter
         max_pixels=experiment.max_pixels, counters=experiment.counters)
     size = model.image_size
 
-    @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
+    # No autograph: slim code has no tensor-dependent Python control flow, and
+    # converting a whole backbone costs seconds.
+    @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
+                 autograph=False)
     def features_of(images):
         counter.assign_add(tf.cast(tf.shape(images)[0], tf.int64))
         return model.network.backbone_features(images, training=backbone_training,

@@ -31,6 +31,7 @@ def make_train_step(trainer, model, optimizer, variables, global_batch, strategy
     scaled = isinstance(optimizer, tf.keras.mixed_precision.LossScaleOptimizer)
     replicas = strategy.num_replicas_in_sync
     k = trainer.accumulate_steps
+    custom_forward = forward is not None
     if forward is None:
         def forward(images, step_seed):
             return model.predict(images, training=True, seed=step_seed)
@@ -100,7 +101,6 @@ def make_train_step(trainer, model, optimizer, variables, global_batch, strategy
             ema.apply(variables)
         return loss, total, hits
 
-    @tf.function
     def train_step(iterator):
         """One step; returns (cross-entropy, total loss, accuracy) of its batches."""
         batches = [next(iterator) for _ in range(k)]
@@ -110,7 +110,9 @@ def make_train_step(trainer, model, optimizer, variables, global_batch, strategy
                 strategy.reduce(sum_, total, axis=None),
                 strategy.reduce(sum_, hits, axis=None) / (global_batch * k))
 
-    return train_step
+    # A given ``forward`` (the head on cached features) is plain TensorFlow code: no
+    # autograph, which would spend seconds converting the optimizer's code.
+    return tf.function(train_step, autograph=custom_forward is False)
 
 def first_nonfinite_gradient(model, variables, images, labels):
     """Name of the first variable whose gradient is NaN/Inf on this batch, or None."""
