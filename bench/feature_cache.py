@@ -13,16 +13,19 @@ The same job on both sides, each in its own process, one after the other:
           Trainer.feature_cache = True, the same images, batch and epochs.
 No network: Keras' weights=None and a locally written random-init checkpoint under
 slim's names (the time does not depend on the weights' values). Whole process: wall
-time of the subprocess, start-up included. Training phase: Keras, around fit();
-jacktf, the feature pass (pipeline, tracing, one backbone pass) plus the head's
-training loop up to its final checkpoint (from jacktf's own log lines).
-Prints JSON with both sides' times and the ratios keras / jacktf.
+and CPU time of the subprocess, start-up included. Training phase: Keras, around
+fit(); jacktf, from the end of the warm start to the end of training (the cache
+checks, the feature pass and the head's loop up to its final checkpoint), from the
+times of jacktf's own log lines. Prints JSON with both sides' times and the ratios
+keras / jacktf, in wall time and in CPU time (the machine may be shared: CPU time
+depends less on the other jobs; the load average is in the JSON).
 """
 
 import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -83,11 +86,12 @@ def run_keras(workdir, epochs, batch, size, precision):
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=['accuracy'])
-    fit_start = time.time()
+    fit_start, cpu_start = time.time(), time.process_time()
     history = model.fit(ds, epochs=epochs, verbose=0)
-    fit_end = time.time()
+    fit_end, cpu_end = time.time(), time.process_time()
     print('RESULT ' + json.dumps({
         'train_seconds': fit_end - fit_start, 'setup_seconds': fit_start - start,
+        'train_cpu_seconds': cpu_end - cpu_start,
         'final_loss': float(history.history['loss'][-1]), 'keras': keras.__version__}))
 
 
@@ -100,7 +104,7 @@ def run_jacktf(argv):
 
     class Keep(logging.Handler):
         def emit(self, record):
-            records.append([record.created, record.getMessage()])
+            records.append([record.created, time.process_time(), record.getMessage()])
             print(f'[jacktf {record.created:.3f}] {record.getMessage()}', flush=True)
 
     logging.getLogger('jacktf').addHandler(Keep())  # jacktf then adds no handler of its own
@@ -126,22 +130,34 @@ def jacktf_args(workdir, images, epochs, batch, precision):
 
 
 def jacktf_phases(records):
-    """(training-phase seconds, feature-pass seconds, the cache line) from the log."""
-    cache = next(m for _, m in records if m.startswith('Feature cache on:'))
+    """The training phase from a jacktf run's log: from the end of the warm start
+    (model built, checkpoint restored) to the end of training (final checkpoint
+    written), so it holds the cache checks, the feature pass and the head's loop.
+
+    Returns:
+      (wall seconds, CPU seconds, feature-pass seconds, the cache line).
+    """
+    cache = next(m for _, _, m in records if m.startswith('Feature cache on:'))
     feature_pass = float(re.search(r' in ([\d.]+) s \(', cache).group(1))
-    begin = next(t for t, m in records if m.startswith('Training resnet_v1_50'))
-    done = next(t for t, m in records if m.startswith('Done at step'))
-    return feature_pass + (done - begin), feature_pass, cache
+    begin = next(r for r in records if r[2].startswith('restore '))
+    done = next(r for r in records if r[2].startswith('Done at step'))
+    return done[0] - begin[0], done[1] - begin[1], feature_pass, cache
+
+
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def timed(cmd, env=None):
-    start = time.time()
+    """(wall seconds, CPU seconds, stdout) of a child process."""
+    start, cpu = time.time(), _children_cpu()
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env,
                        timeout=3600)
-    seconds = time.time() - start
+    seconds, cpu = time.time() - start, _children_cpu() - cpu
     if r.returncode:
         raise SystemExit(f'{cmd[:4]} failed:\n{r.stderr[-4000:]}')
-    return seconds, r.stdout, r.stderr
+    return seconds, cpu, r.stdout
 
 
 def main(argv):
@@ -169,12 +185,13 @@ def main(argv):
         timed(me + ['--child', 'prepare'])
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     load_before = os.getloadavg()[0]
-    keras_total, out, _ = timed(me + ['--child', 'keras'])
+    keras_total, keras_cpu, out = timed(me + ['--child', 'keras'])
     keras = json.loads(next(l for l in out.splitlines() if l.startswith('RESULT '))[7:])
-    jacktf_total, out, _ = timed(me + ['--child', 'jacktf'] + jacktf_args(
+    load_between = os.getloadavg()[0]
+    jacktf_total, jacktf_cpu, out = timed(me + ['--child', 'jacktf'] + jacktf_args(
         workdir, args.images, args.epochs, args.batch, args.precision), env)
     records = json.loads(next(l for l in out.splitlines() if l.startswith('RESULT '))[7:])
-    jacktf_train, feature_pass, cache_line = jacktf_phases(records)
+    jacktf_train, jacktf_train_cpu, feature_pass, cache_line = jacktf_phases(records)
     return emit({
         'benchmark': 'feature_cache', 'model': 'resnet_v1_50 (jacktf) / ResNet50 (Keras)',
         'image_size': args.size, 'images': args.images, 'epochs': args.epochs,
@@ -183,17 +200,27 @@ def main(argv):
                    'official-format slim checkpoint written locally): no network; the '
                    'time does not depend on the values',
         'keras': {'process_seconds': round(keras_total, 1),
+                  'process_cpu_seconds': round(keras_cpu, 1),
                   'train_seconds': round(keras['train_seconds'], 1),
+                  'train_cpu_seconds': round(keras['train_cpu_seconds'], 1),
                   'setup_seconds': round(keras['setup_seconds'], 1),
                   'final_loss': round(keras['final_loss'], 4), 'version': keras['keras']},
         'jacktf': {'process_seconds': round(jacktf_total, 1),
+                   'process_cpu_seconds': round(jacktf_cpu, 1),
                    'train_seconds': round(jacktf_train, 1),
+                   'train_cpu_seconds': round(jacktf_train_cpu, 1),
                    'feature_pass_seconds': feature_pass,
                    'cache_line': cache_line},
         'ratio_process_keras_vs_jacktf': round(keras_total / jacktf_total, 2),
         'ratio_train_keras_vs_jacktf': round(keras['train_seconds'] / jacktf_train, 2),
+        # CPU seconds (all threads) depend far less on what else runs on the machine.
+        'ratio_process_cpu_keras_vs_jacktf': round(keras_cpu / jacktf_cpu, 2),
+        'ratio_train_cpu_keras_vs_jacktf': round(
+            keras['train_cpu_seconds'] / jacktf_train_cpu, 2),
         'targets': {'process': 5.0, 'train': 10.0},
-        'load_average_1min_before': round(load_before, 2),
+        'load_average_1min': {'before_keras': round(load_before, 2),
+                              'before_jacktf': round(load_between, 2),
+                              'after': round(os.getloadavg()[0], 2)},
         'cpus': os.cpu_count(), 'measured_at': datetime.utcnow().isoformat(timespec='seconds'),
     })
 
