@@ -4,9 +4,9 @@ When nothing below the head trains (every backbone variable frozen, every backbo
 batch norm in inference mode, no dropout in the backbone) and the training input is
 deterministic per example (no augmentation), the backbone computes the same features
 for an example at every epoch. The run then computes them once, in one pass over
-TRAIN_FILES in file order, stores them under MODEL_DIR/feature_cache/<key>/ and trains
-the head alone on them: from memory when they fit in
-``Trainer.feature_cache_memory_mb``, else from the file.
+TRAIN_FILES in file order, stores them under MODEL_DIR/feature_cache/<key>/ (a local
+temporary folder for a remote MODEL_DIR) and trains the head alone on them: from
+memory when they fit in ``Trainer.feature_cache_memory_mb``, else from the file.
 
 The key is a digest of the data files (names, sizes, modification times), the decoder,
 the preprocessing, the backbone, its options and its weights: a resumed run reuses the
@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import time
 
 import numpy as np
@@ -239,6 +240,7 @@ def _compute(experiment, model, input_training, backbone_training, path, counter
             fl.write(labels.numpy().astype(np.int32).tobytes())
             n += int(labels.shape[0])
     if not n:
+        tf.io.gfile.rmtree(tmp)
         raise pipeline.no_usable_records(experiment.train_files, experiment.counters)
     with open(os.path.join(tmp, 'meta.json'), 'w') as f:
         json.dump({'examples': n, 'feature_shape': shape, 'dtype': dtype,
@@ -278,6 +280,8 @@ def prepare(controller):
                  'the un-augmented images, one backbone pass in all.', why)
         return None
     root = os.path.join(controller.model_dir, DIRNAME)
+    if '://' in root:  # the file is memory-mapped: a remote MODEL_DIR keeps it locally
+        root = os.path.join(tempfile.gettempdir(), 'jacktf-' + DIRNAME)
     key = cache_key(exp, model, input_training, backbone_training)
     path = os.path.join(root, key)
     counter = tf.Variable(0, dtype=tf.int64, trainable=False)
