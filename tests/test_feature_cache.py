@@ -155,3 +155,31 @@ def test_what_the_run_says_when_the_cache_does_not_engage(setup, tmp_path, caplo
     assert summary['feature_cache']['backbone_examples'] == N
     line, = _cache_lines(caplog)
     assert line.startswith('Feature cache on:') and 'augmentation off' in line
+
+
+@pytest.mark.parametrize('memory_mb', [1, 0])
+def test_each_epoch_reads_every_example_once_from_memory_or_file(tmp_path, memory_mb):
+    """7 examples, batches of 3: each epoch a permutation; a resumed reader (from batch
+    4) continues the same sequence; the file and memory give the same features."""
+    from jacktf.train.feature_cache import FeatureCache
+    features = np.arange(7 * 2, dtype=np.float32).reshape(7, 2)
+    features.tofile(tmp_path / 'features.f32')
+    np.arange(7, dtype=np.int32).tofile(tmp_path / 'labels.i32')
+    (tmp_path / 'meta.json').write_text(
+        '{"examples": 7, "feature_shape": [2], "dtype": "float32"}')
+    cache = FeatureCache(path=str(tmp_path), examples=7, computed=7, seconds=0.0,
+                         memory_budget_mb=memory_mb)
+    assert cache.in_memory is bool(memory_mb)
+    batches = list(cache.dataset(3, seed=5, start_batch=0).take(7))
+    labels = np.concatenate([b[1].numpy() for b in batches])  # 21 = 3 epochs
+    for epoch in range(3):
+        assert sorted(labels[7 * epoch: 7 * epoch + 7]) == list(range(7))
+    assert list(labels[:7]) != list(labels[7:14])  # a fresh order each epoch
+    rows = [b[0].numpy() for b in batches]
+    if cache.in_memory:  # indexes; the step gathers them
+        rows = [features[r] for r in rows]
+    for r, b in zip(rows, batches):
+        np.testing.assert_array_equal(r, features[b[1].numpy()])
+    resumed = list(cache.dataset(3, seed=5, start_batch=4).take(3))
+    np.testing.assert_array_equal(np.concatenate([b[1].numpy() for b in resumed]),
+                                  labels[12:21])
