@@ -64,7 +64,6 @@ def _cache_lines(caplog):
     return [r.getMessage() for r in caplog.records if 'Feature cache' in r.getMessage()]
 
 
-@pytest.mark.slow
 def test_head_on_cache_equals_head_trained_normally(setup, tmp_path, caplog):
     """Full batches (BATCH_SIZE = the examples, no shuffle buffer): both ways see every
     example once per step, so the same seed gives the same head; the backbone ran once
@@ -109,7 +108,6 @@ def test_resume_reuses_the_file_and_new_data_invalidates_it(setup, tmp_path, cap
     assert third['feature_cache']['path'] != entry and not os.path.exists(entry)
 
 
-@pytest.mark.slow
 def test_export_of_a_cached_run_holds_the_whole_network(setup, tmp_path):
     summary, head, experiment = _run(setup, tmp_path / 'run', steps=4,
                                      export_at_end=True)
@@ -135,7 +133,6 @@ def test_export_of_a_cached_run_holds_the_whole_network(setup, tmp_path):
     assert np.abs(exported - 0.5).max() > 1e-3  # the trained head, not the zero init
 
 
-@pytest.mark.slow
 def test_what_the_run_says_when_the_cache_does_not_engage(setup, tmp_path, caplog):
     caplog.set_level(logging.INFO, 'jacktf')
     summary, _, _ = _run(setup, tmp_path / 'a', steps=1, cache=True, freeze=False)

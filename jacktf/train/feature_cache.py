@@ -263,8 +263,8 @@ def prepare(controller):
     """
     trainer, model, exp = controller.trainer, controller.model, controller.experiment
     mode = trainer.feature_cache
-    if mode is False:
-        return None
+    if mode is False or controller.start_step >= trainer.train_steps:
+        return None  # off, or nothing left to train
     blocker = _blocker(controller)
     if blocker:
         if mode is True:
