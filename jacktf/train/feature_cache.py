@@ -272,16 +272,19 @@ def prepare(controller):
         return None
     input_training = _input_is_deterministic(model)
     backbone_training = _backbone_is_deterministic(model)
-    if mode == 'auto' and not (input_training and backbone_training):
-        why = f'the {model.preprocessing} preprocessing augments training images' \
-            if not input_training else f'{model.backbone_name} has dropout'
+    random = [why for why, deterministic in (
+        (f'the {model.preprocessing} preprocessing augments training images',
+         input_training), (f'{model.backbone_name} has dropout', backbone_training))
+        if not deterministic]
+    if mode == 'auto' and random:
         log.info('Feature cache off: nothing below the head trains, but %s; '
-                 'Trainer.feature_cache = True trains the head on cached features of '
-                 'the un-augmented images, one backbone pass in all.', why)
+                 'Trainer.feature_cache = True turns that off and trains the head on '
+                 'cached features, one backbone pass in all.', ' and '.join(random))
         return None
     root = os.path.join(controller.model_dir, DIRNAME)
     if '://' in root:  # the file is memory-mapped: a remote MODEL_DIR keeps it locally
-        root = os.path.join(tempfile.gettempdir(), 'jacktf-' + DIRNAME)
+        root = os.path.join(tempfile.gettempdir(), 'jacktf-' + DIRNAME, hashlib.sha256(
+            controller.model_dir.encode()).hexdigest()[:16])
     key = cache_key(exp, model, input_training, backbone_training)
     path = os.path.join(root, key)
     counter = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -302,8 +305,9 @@ def prepare(controller):
     source = f'read the features of {n} examples from {path}' if reused else \
         f'ran {model.backbone_name} once on each of {n} examples in ' \
         f'{cache.seconds:.1f} s ({path})'
-    notes = [] if input_training and backbone_training else [
-        'augmentation off' if not input_training else 'backbone dropout off']
+    notes = [note for note, deterministic in (('augmentation off', input_training),
+                                              ('backbone dropout off', backbone_training))
+             if not deterministic]
     log.info('Feature cache on: nothing below the head trains; %s; the head trains on '
              'the cached features (%.1f MB, from %s%s).', source, cache.nbytes / 2 ** 20,
              'memory' if cache.in_memory else 'the file',
