@@ -180,3 +180,40 @@ def test_each_epoch_reads_every_example_once_from_memory_or_file(tmp_path, memor
     resumed = list(cache.dataset(3, seed=5, start_batch=4).take(3))
     np.testing.assert_array_equal(np.concatenate([b[1].numpy() for b in resumed]),
                                   labels[12:21])
+
+
+def test_dropout_in_the_backbone_keeps_auto_off_and_true_turns_it_off(setup, tmp_path,
+                                                                     caplog):
+    """A backbone with dropout gives other features at every step: 'auto' stays off
+    and says why; True caches the inference-mode features and says dropout is off."""
+    import tf_slim as slim
+    registry, _ = setup
+
+    def dropout_net(images, num_classes=None, is_training=True, scope='DropNet'):
+        with tf.compat.v1.variable_scope(scope):
+            net = slim.conv2d(images, 8, [3, 3], stride=2, scope='conv')
+            net = slim.dropout(net, 0.5, is_training=is_training, scope='dropout')
+            net = tf.reduce_mean(net, [1, 2], keepdims=True)
+        return net, {}
+
+    registry.backbone('drop_net', dropout_net, default_image_size=32,
+                      preprocessing='fixed')
+    caplog.set_level(logging.INFO, 'jacktf')
+
+    def run(model_dir, cache):
+        model = Model(backbone='drop_net', num_classes=2, registry=registry,
+                      train_batch_norm=False)
+        trainer = Trainer(train_steps=2, optimizer=momentum, learning_rate=0.1,
+                          freeze_scopes=['DropNet'], feature_cache=cache)
+        return Experiment(model_dir=str(model_dir), model=model, trainer=trainer,
+                          train_files=setup[1], decoder='image_folder', batch_size=4,
+                          seed=1, export_at_end=False).run('train')
+
+    assert 'feature_cache' not in run(tmp_path / 'auto', 'auto')
+    line, = _cache_lines(caplog)
+    assert 'drop_net has dropout' in line and 'augments' not in line
+    caplog.clear()
+    assert run(tmp_path / 'forced', True)['feature_cache']['backbone_examples'] == N
+    line, = _cache_lines(caplog)
+    assert line.startswith('Feature cache on:') and line.endswith(
+        'from memory, backbone dropout off).')
