@@ -158,6 +158,27 @@ class SlimNetwork(tf.keras.layers.Layer):
             features = tf.reduce_mean(features, [1, 2])
         return {'logits': logits, 'features': features, 'end_points': dict(end_points)}
 
+    # The two halves of ``call`` for a separate head (not the native one), each under
+    # the contexts ``call`` uses, on the same variables: the feature cache runs the
+    # backbone once per example and the head on the cached features.
+    @tf.compat.v1.keras.utils.track_tf1_style_variables
+    def backbone_features(self, images, training=False, seed=None):
+        """Preprocessed images -> the tensor the head receives (e.g. [N, 1, 1, C])."""
+        with compat.seeded_dropout(seed if training else None), \
+                compat.inference_batch_norms(self.bn_frozen), self._arg_scope():
+            features, _ = self._net_fn(images, num_classes=None, is_training=training,
+                                       **self._backbone_kwargs)
+        return features
+
+    @tf.compat.v1.keras.utils.track_tf1_style_variables
+    def head_logits(self, features, training=False, seed=None):
+        """backbone_features' output -> logits [N, num_classes], as ``call`` computes."""
+        with compat.seeded_dropout(seed if training else None), \
+                compat.inference_batch_norms(self.bn_frozen), self._head_arg_scope():
+            logits = self._head_fn(features, num_classes=self._num_classes,
+                                   is_training=training, **self._head_kwargs)
+        return tf.squeeze(logits, [1, 2]) if logits.shape.rank == 4 else logits
+
 
 class Model:
     """A classifier: preprocessing, a slim backbone, a head and the loss.

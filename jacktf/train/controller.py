@@ -23,7 +23,7 @@ from jacktf.data import pipeline, preflight
 from jacktf.evaluation.cam import grad_cam
 from jacktf.evaluation.collect import EvalCollector
 from jacktf.evaluation.top_losses import undo_preprocessing
-from jacktf.train import data_plan, recovery, resume, strategy as strategy_lib
+from jacktf.train import data_plan, feature_cache, recovery, resume, strategy as strategy_lib
 from jacktf.train.callbacks.base import CallbackList
 from jacktf.train.checkpointing import checkpoint_manager
 from jacktf.train.step import averaged_weights, data_errors
@@ -53,6 +53,7 @@ class Controller:
         self.do_evaluate = evaluate
         self.stop_training, self.result, self.metrics = False, None, {}
         self.stage, self.evaluated_at = 0, None
+        self.feature_cache = None
 
     # -- setup -----------------------------------------------------------------------
     def _build(self):
@@ -155,7 +156,8 @@ class Controller:
                      len(self.variables))
         return trainer.make_train_step(model, self.optimizer, self.variables,
                                        self.batch_size, self.strategy, ema=self.ema,
-                                       seed=self.seed)
+                                       seed=self.seed, forward=self.feature_cache and
+                                       self.feature_cache.forward(model))
 
     def _writer(self, name):
         return tf.summary.create_file_writer(
@@ -175,6 +177,10 @@ class Controller:
             self.do_evaluate and exp.eval_files) else None
         self.seed = random.randrange(2 ** 31) if exp.seed is None else exp.seed
         self.start_step = int(self.step.numpy())
+        self.feature_cache = feature_cache.prepare(self)
+        if self.feature_cache is not None:  # the head trains on cached features
+            self.iterator = iter(self.feature_cache.dataset(
+                self.batch_size, self.seed, self.start_step * trainer.accumulate_steps))
         train_step = self._enter_stage(trainer.stage_at(self.start_step))
         self.train_writer, self.eval_writer = self._writer('train'), self._writer('eval')
         data = data_plan.describe(exp.plan, trainer, exp.sampling) if exp.plan else \
@@ -286,6 +292,8 @@ class Controller:
         summary = {'step': final, 'seconds': round(seconds, 1), 'skipped_records': skipped,
                    'checkpoint': latest, 'model_dir': self.model_dir,
                    **{f'eval_{k}': v for k, v in metrics.items()}}
+        if self.feature_cache is not None:
+            summary['feature_cache'] = self.feature_cache.stats()
         acc = f"eval accuracy {metrics['accuracy']:.4f} on {metrics['examples']} " \
               'examples' if 'accuracy' in metrics else 'no evaluation'
         log.info('Done at step %d: %s. %d corrupt or oversized records skipped. '

@@ -15,8 +15,12 @@ from jacktf.train import balance
 
 
 def make_train_step(trainer, model, optimizer, variables, global_batch, strategy,
-                    ema=None, seed=0):
+                    ema=None, seed=0, forward=None):
     """The tf.function running one step on every replica.
+
+    ``forward(inputs, seed)`` -> dict with 'logits' (and optionally 'end_points') runs
+    the network on what the iterator yields; None: the whole network on images (the
+    feature cache passes the head on cached features instead).
 
     ``seed`` and the optimizer's step (and the replica) seed the network's dropout,
     so a resumed run draws the masks the uninterrupted run would have drawn. With
@@ -30,13 +34,17 @@ def make_train_step(trainer, model, optimizer, variables, global_batch, strategy
     scaled = isinstance(optimizer, tf.keras.mixed_precision.LossScaleOptimizer)
     replicas = strategy.num_replicas_in_sync
     k = trainer.accumulate_steps
+    custom_forward = forward is not None
+    if forward is None:
+        def forward(images, step_seed):
+            return model.predict(images, training=True, seed=step_seed)
 
     def raw_gradients(images, labels, step_seed):
         with tf.GradientTape() as tape:
-            outputs = model.predict(images, training=True, seed=step_seed)
+            outputs = forward(images, step_seed)
             logits = outputs['logits']
             per_example = model.loss(labels, logits, label_smoothing=smoothing)
-            aux = outputs['end_points'].get('AuxLogits')
+            aux = outputs.get('end_points', {}).get('AuxLogits')
             if aux is not None and aux_weight:
                 per_example += aux_weight * model.loss(labels, aux,
                                                        label_smoothing=smoothing)
@@ -99,7 +107,6 @@ def make_train_step(trainer, model, optimizer, variables, global_batch, strategy
             ema.apply(variables)
         return loss, total, hits
 
-    @tf.function
     def train_step(iterator):
         """One step; returns (cross-entropy, total loss, accuracy) of its batches."""
         batches = [next(iterator) for _ in range(k)]
@@ -109,7 +116,9 @@ def make_train_step(trainer, model, optimizer, variables, global_batch, strategy
                 strategy.reduce(sum_, total, axis=None),
                 strategy.reduce(sum_, hits, axis=None) / (global_batch * k))
 
-    return train_step
+    # A given ``forward`` (the head on cached features) is plain TensorFlow code: no
+    # autograph, which would spend seconds converting the optimizer's code.
+    return tf.function(train_step, autograph=custom_forward is False)
 
 def first_nonfinite_gradient(model, variables, images, labels):
     """Name of the first variable whose gradient is NaN/Inf on this batch, or None."""

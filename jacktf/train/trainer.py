@@ -75,6 +75,13 @@ class Trainer:
         training loss is weighted; accuracy and every eval metric are not.
       progress_bar: a live tqdm progress bar on stderr: None when stderr is a terminal,
         True or False to force it on or off. The progress lines are logged either way.
+      feature_cache: when nothing below the head trains, run the backbone once per
+        example and train the head on the cached features (jacktf.train.feature_cache).
+        'auto': when the training input is also deterministic (no augmentation);
+        True: also with augmentation, which the cache then turns off (the head trains
+        on the eval preprocessing of each image); False: never.
+      feature_cache_memory_mb: cached features up to this size train from memory;
+        larger ones from their file under MODEL_DIR/feature_cache.
     """
 
     def __init__(self, *, train_steps=None, optimizer, lr_schedule=None, learning_rate=0.01,
@@ -85,7 +92,7 @@ class Trainer:
                  nan_lr_factor=0.5, moving_average_decay=None, keep_best=0,
                  jit_compile=False, accumulate_steps=1, stages=(), callbacks=(),
                  train_epochs=None, eval_every_epochs=None, class_weight=None,
-                 progress_bar=None):
+                 progress_bar=None, feature_cache='auto', feature_cache_memory_mb=1024):
         if train_steps is not None and train_epochs is not None:
             raise ConfigError(
                 f'TRAIN_STEPS = {train_steps} and TRAIN_EPOCHS = {train_epochs} are both '
@@ -156,6 +163,11 @@ class Trainer:
         if not self.needs_epoch_length:
             self._set_spans()
         self.callbacks = list(callbacks or ())
+        if feature_cache not in ('auto', True, False):
+            raise ConfigError(f"Trainer.feature_cache must be 'auto', True or False, got "
+                              f'{feature_cache!r}.')
+        self.feature_cache = feature_cache
+        self.feature_cache_memory_mb = float(feature_cache_memory_mb)
         for callback in self.callbacks:
             if not hasattr(callback, 'on_step_end'):
                 raise ConfigError(f'Trainer.callbacks takes callbacks such as '
@@ -265,10 +277,10 @@ class Trainer:
         return ema
 
     def make_train_step(self, model, optimizer, variables, global_batch, strategy,
-                        ema=None, seed=0):
+                        ema=None, seed=0, forward=None):
         """The tf.function running one step on every replica (see jacktf.train.step)."""
         return step.make_train_step(self, model, optimizer, variables, global_batch,
-                                    strategy, ema=ema, seed=seed)
+                                    strategy, ema=ema, seed=seed, forward=forward)
 
     def for_stage(self, index):
         """This trainer with stage ``index``'s freeze rules and multipliers (itself
