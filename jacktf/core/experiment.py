@@ -10,7 +10,6 @@ import os
 
 import tensorflow as tf
 
-from jacktf.core import metrics as metrics_lib
 from jacktf.core.checkpoint_paths import resolve_checkpoint
 from jacktf.core.errors import ConfigError, RestoreError
 from jacktf.data import augment, pipeline, preflight, sampling as sampling_lib
@@ -284,51 +283,8 @@ class Experiment:
             the report then holds the TTA numbers under 'tta' beside the plain ones.
           top_losses: examples in the top-losses gallery (default 16; 0: none).
         """
-        from jacktf.evaluation import passes, summaries, tta as tta_lib
-        from jacktf.evaluation.collect import EvalCollector
-        from jacktf.evaluation.top_losses import DEFAULT_SIZE
-        if not self.eval_files:
-            raise ConfigError('EVAL_FILES is not set: nothing to evaluate.')
-        tta = tta_lib.parse(tta)
-        names, _ = self.class_names()
-        collector = EvalCollector(len(names), DEFAULT_SIZE if top_losses is None
-                                  else top_losses)
-        report_dir = os.path.join(self.model_dir, 'eval')
-        if saved_model:
-            source, note = export.find_saved_model(saved_model)
-            if note:
-                log.info(note)
-            module, serve = export.load_saved_model(source)
-            # Next to the checkpoint's report, not over it.
-            version = os.path.basename(source)
-            report_dir = os.path.join(report_dir, f'saved_model_{version}')
-            labels, probabilities, averaged, examples = passes.saved_model_pass(
-                self, module, serve, source, names, collector, tta)
-        else:
-            source = self.restore_latest(checkpoint)
-            version = source.rsplit('-', 1)[-1]
-            labels, probabilities, averaged, examples = passes.checkpoint_pass(
-                self, collector, tta)
-        step = int(version) if version.isdigit() else None
-        report = metrics_lib.classification_report(labels, probabilities, names)
-        if tta:
-            augmented = metrics_lib.classification_report(labels, averaged, names)
-            report['tta'] = {'views': tta_lib.describe(tta), **{
-                k: v for k, v in augmented.items()
-                if k.endswith('_accuracy') or k == 'macro_f1'}}
-        report['source'] = source
-        report['eval_files'] = str(self.eval_files)
-        report['misclassified'] = collector.misclassified
-        report['listed_in_top_losses'] = len(examples)
-        path, images = metrics_lib.write_report(
-            report, report_dir, examples=examples if collector.top.size else None,
-            misclassified=collector.misclassified, step=step)
-        writer = tf.summary.create_file_writer(report_dir)
-        summaries.write_images(writer, images, step or 0)
-        writer.close()
-        log.info('eval of %s: top-1 %.4f on %d examples; report %s', source,
-                 report['top_1_accuracy'], report['examples'], path)
-        return dict(report, report_path=path)
+        from jacktf.evaluation.evaluate import evaluate
+        return evaluate(self, checkpoint, saved_model, tta, top_losses)
 
     def export(self, checkpoint=None, export_dir=None, restore=True):
         """Exports a SavedModel (TF Serving layout) and checks its parity."""
