@@ -39,13 +39,15 @@ def setup(registry, tmp_path):
 
 
 def _run(setup, model_dir, *, steps, cache='auto', preprocessing='fixed', batch=N,
-         freeze=True, memory_mb=1024, mode='train', export_at_end=False):
+         freeze=True, memory_mb=1024, mode='train', export_at_end=False,
+         train_augmentation=True, augmentations=(), sampling=None):
     registry, data = setup
     # From the seeded initialization (slim's: its features are not all near zero, as
     # those of a checkpoint of small random values are), batch norm frozen.
     model = Model(backbone='resnet_v1_tiny', num_classes=2, image_size=32,
                   preprocessing=preprocessing, registry=registry,
-                  head_kwargs={'weight_decay': 0.01}, train_batch_norm=False)
+                  head_kwargs={'weight_decay': 0.01}, train_batch_norm=False,
+                  train_augmentation=train_augmentation)
     trainer = Trainer(train_steps=steps, optimizer=momentum, learning_rate=0.5,
                       freeze_scopes=['resnet_v1_tiny'] if freeze else [],
                       feature_cache=cache, feature_cache_memory_mb=memory_mb,
@@ -53,7 +55,8 @@ def _run(setup, model_dir, *, steps, cache='auto', preprocessing='fixed', batch=
     experiment = Experiment(model_dir=str(model_dir), model=model, trainer=trainer,
                             train_files=data, eval_files=data, decoder='image_folder',
                             batch_size=batch, seed=3,
-                            shuffle_buffer=0, export_at_end=export_at_end)
+                            shuffle_buffer=0, export_at_end=export_at_end,
+                            augmentations=augmentations, sampling=sampling)
     summary = experiment.run(mode)
     head = {n: v.numpy() for n, v in zip(model.variable_names(), model.variables)
             if n.startswith('Predict/')}
@@ -217,3 +220,26 @@ def test_dropout_in_the_backbone_keeps_auto_off_and_true_turns_it_off(setup, tmp
     line, = _cache_lines(caplog)
     assert line.startswith('Feature cache on:') and line.endswith(
         'from memory, backbone dropout off).')
+
+
+def test_train_augmentation_off_lets_auto_engage_and_plugins_or_sampling_stop_it(
+        setup, tmp_path, caplog):
+    from jacktf.data.augment import Mixup
+    caplog.set_level(logging.INFO, 'jacktf')
+    # The vgg preprocessing crops and flips at random; without its augmentation the
+    # training input is fixed per example and 'auto' engages.
+    summary, _, _ = _run(setup, tmp_path / 'a', steps=2, preprocessing='vgg',
+                         train_augmentation=False)
+    assert summary['feature_cache']['backbone_examples'] == N
+    line, = _cache_lines(caplog)
+    assert line.startswith('Feature cache on:') and 'augmentation off' not in line
+    caplog.clear()
+    summary, _, _ = _run(setup, tmp_path / 'b', steps=1, augmentations=[Mixup()])
+    assert 'feature_cache' not in summary
+    line, = _cache_lines(caplog)
+    assert 'Experiment.augmentations (mixup) change training images' in line
+    caplog.clear()
+    summary, _, _ = _run(setup, tmp_path / 'c', steps=1, cache=True, sampling='balanced')
+    assert 'feature_cache' not in summary
+    line, = _cache_lines(caplog)
+    assert "Experiment.sampling = 'balanced'" in line

@@ -53,6 +53,9 @@ class Model:
       head: a registered head name or gin reference; 'native' uses the net's own logits.
       image_size: input size; None uses the backbone card's default.
       preprocessing: a preprocessor name; None uses the card's default.
+      train_augmentation: False gives training images the evaluation preprocessing
+        (no random crop, flip or colour change), so each example is the same at every
+        step; with a frozen backbone the feature cache then engages by itself.
       precision: 'float32', 'bfloat16' or 'float16'.
       registry: the Registry to resolve names in; None uses the process default.
       backbone_kwargs: extra keyword arguments for the network function.
@@ -79,7 +82,7 @@ class Model:
                  preprocessing=None, precision='float32', registry=None,
                  backbone_kwargs=None, head_kwargs=None, arg_scope_kwargs=None,
                  batch_norm_params=None, train_batch_norm=None, frozen_bn_scopes=(),
-                 all_bn_frozen=False):
+                 all_bn_frozen=False, train_augmentation=True):
         self.registry = registry or plugins.default_registry()
         net_fn, entry = _resolve(self.registry, 'backbone', backbone)
         head_fn, head_entry = _resolve(self.registry, 'head', head)
@@ -102,6 +105,7 @@ class Model:
             raise ConfigError(f'PRECISION must be one of {PRECISIONS}, got {precision!r}.')
         self.precision = precision  # applied by jacktf.train.strategy.configure_precision
         self.preprocessing = preprocessing or self.card.preprocessing
+        self.train_augmentation = bool(train_augmentation)
         self._preprocess_fn = self.registry.get('preprocessor', self.preprocessing).factory
         try:
             params = inspect.signature(self._preprocess_fn).parameters
@@ -172,7 +176,8 @@ class Model:
         """
         kwargs = {'seed': seed} if self.preprocess_takes_seed else {}
         return self._preprocess_fn(image, image_size=self.image_size,
-                                   is_training=training, **kwargs)
+                                   is_training=training and self.train_augmentation,
+                                   **kwargs)
 
     def to_pixels(self, images):
         """Preprocessed images [..., S, S, 3] -> uint8 pixels, for looking at them.

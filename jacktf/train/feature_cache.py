@@ -68,6 +68,10 @@ def _blocker(controller):
                 "e.g. Model.head = @logits, can use the cache)")
     if trainer.stages:
         return 'Trainer.stages change what trains during the run'
+    if controller.experiment.sampling:
+        return ("Experiment.sampling = 'balanced' resamples the records each epoch (the "
+                "cache reads each example once per epoch: use Trainer.class_weight = "
+                "'balanced' with it)")
     if controller.strategy.num_replicas_in_sync > 1:
         return 'it runs on one device (this run has ' \
                f'{controller.strategy.num_replicas_in_sync} replicas)'
@@ -270,10 +274,13 @@ def prepare(controller):
         if mode is True:
             log.warning('Feature cache off (Trainer.feature_cache = True): %s.', blocker)
         return None
-    input_training = _input_is_deterministic(model)
+    augmentations = [getattr(a, "name", type(a).__name__) for a in exp.augmentations]
+    input_training = _input_is_deterministic(model) and not augmentations
     backbone_training = _backbone_is_deterministic(model)
     random = [why for why, deterministic in (
-        (f'the {model.preprocessing} preprocessing augments training images',
+        (f'Experiment.augmentations ({", ".join(augmentations)}) change training images'
+         if augmentations else f'the {model.preprocessing} preprocessing augments '
+         'training images (Model.train_augmentation = False turns that off)',
          input_training), (f'{model.backbone_name} has dropout', backbone_training))
         if not deterministic]
     if mode == 'auto' and random:
