@@ -75,3 +75,13 @@ def run_cli(args, env=None, timeout=600, cwd=None):
     full_env.update(env or {})
     return subprocess.run([sys.executable, '-m'] + list(args), capture_output=True,
                           text=True, env=full_env, timeout=timeout, cwd=cwd or ROOT)
+
+
+def read_events(folder):
+    """Every event of the event files in ``folder``, read by TensorBoard's own loader."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    out = []
+    for name in sorted(os.listdir(folder)):
+        if name.startswith('events'):
+            out += list(EventFileLoader(os.path.join(folder, name)).Load())
+    return out

@@ -14,7 +14,7 @@ from jacktf.core.model import Model
 from jacktf.optim.optimizers import sgd
 from jacktf.train.callbacks import preview
 from jacktf.train.trainer import Trainer
-from conftest import run_cli
+from conftest import run_cli, read_events
 
 COLORS = {'red': (200, 60, 30), 'blue': (20, 120, 220)}
 
@@ -78,23 +78,13 @@ def test_preview_tiles_have_their_class_colour_and_caption(tmp_path, default_reg
         assert counts[name] >= n * 32 * 32, counts
 
 
-def _events(folder):
-    """Every event of the event files in ``folder``, read by TensorBoard's own loader."""
-    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
-    out = []
-    for name in sorted(os.listdir(folder)):
-        if name.startswith('events'):
-            out += list(EventFileLoader(os.path.join(folder, name)).Load())
-    return out
-
-
 def test_training_writes_the_preview_png_and_tensorboard_image(tmp_path, default_registry):
     folder = color_folder(tmp_path / 'images')
     exp = _experiment(tmp_path / 'run', folder, default_registry)
     exp.run('train')
     assert os.path.exists(tmp_path / 'run' / 'batch_preview.png')
     images = {}
-    for event in _events(tmp_path / 'run' / 'train'):
+    for event in read_events(tmp_path / 'run' / 'train'):
         for value in event.summary.value:
             if value.tag.startswith('batch_preview'):
                 images[value.tag] = (event.step, tf.make_ndarray(value.tensor))

@@ -1,24 +1,13 @@
 """TensorBoard text and hparams: a warm-started run's events hold the operative config
 and the restore report (step 0), the batch preview image, and an HParams session."""
 
-import os
 
 import pytest
 import tensorflow as tf
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from conftest import run_cli
-
-
-def _events(folder):
-    """Every event of the event files in ``folder``, read by TensorBoard's own loader."""
-    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
-    out = []
-    for name in sorted(os.listdir(folder)):
-        if name.startswith('events'):
-            out += list(EventFileLoader(os.path.join(folder, name)).Load())
-    return out
+from conftest import run_cli, read_events
 
 
 def _tagged(events):
@@ -46,7 +35,7 @@ def warm_run(tmp_path_factory):
 
 @pytest.mark.slow
 def test_text_summaries_hold_the_operative_config_and_restore_report(warm_run):
-    tags = _tagged(_events(warm_run / 'train'))
+    tags = _tagged(read_events(warm_run / 'train'))
     (step, plugin, value), = tags['config/operative_config']
     assert step == 0 and plugin == 'text'
     text = tf.make_ndarray(value.tensor).item().decode()
@@ -66,7 +55,7 @@ def test_text_summaries_hold_the_operative_config_and_restore_report(warm_run):
 
 @pytest.mark.slow
 def test_hparams_session_names_the_run_settings(warm_run):
-    tags = _tagged(_events(warm_run))
+    tags = _tagged(read_events(warm_run))
     (step, plugin, value), = tags[hparams_metadata.SESSION_START_INFO_TAG]
     assert plugin == hparams_metadata.PLUGIN_NAME
     data = plugin_data_pb2.HParamsPluginData.FromString(

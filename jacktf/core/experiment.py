@@ -270,19 +270,8 @@ class Experiment:
 
     def evaluate_latest(self, checkpoint=None, saved_model=None, tta=None,
                         top_losses=None):
-        """Full evaluation report of a checkpoint (or a SavedModel) on EVAL_FILES.
-
-        Writes metrics.json, confusion_matrix.png, top_losses.png and top_losses.csv
-        into MODEL_DIR/eval (a SavedModel's into MODEL_DIR/eval/saved_model_VERSION,
-        next to the checkpoint's), and the pictures to TensorBoard there.
-
-        Args:
-          checkpoint: a checkpoint prefix or folder (default: the latest).
-          saved_model: evaluate this SavedModel instead of a checkpoint.
-          tta: test-time augmentation modes ('flip', 'crops', 'flip,crops'), or None;
-            the report then holds the TTA numbers under 'tta' beside the plain ones.
-          top_losses: examples in the top-losses gallery (default 16; 0: none).
-        """
+        """The full evaluation report of a checkpoint or SavedModel on EVAL_FILES (see
+        jacktf.evaluation.evaluate.evaluate for the arguments and the files written)."""
         from jacktf.evaluation.evaluate import evaluate
         return evaluate(self, checkpoint, saved_model, tta, top_losses)
 
