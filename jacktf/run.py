@@ -6,11 +6,33 @@ TensorFlow is imported only when the run starts (``--help`` answers at once), wi
 its start-up noise unless ``--verbose`` or JACKTF_VERBOSE=1.
 """
 
+import importlib.util
+import os
 import sys
 
-from absl import app, flags
 
-from jacktf.core import compat, runtime
+def _own_package():
+    """Makes ``jacktf`` this file's package when a folder named jacktf in the working
+    directory (a clone, holding the package one level down) shadows the installed one:
+    Python then imports that folder as an empty namespace package and `python -m
+    jacktf.run` would fail deep inside with "module 'jacktf' has no attribute ...".
+    """
+    package = sys.modules.get('jacktf')
+    if package is None or getattr(package, '__file__', None) is not None:
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location(
+        'jacktf', os.path.join(here, '__init__.py'), submodule_search_locations=[here])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules['jacktf'] = module
+    spec.loader.exec_module(module)
+
+
+_own_package()
+
+from absl import app, flags  # noqa: E402
+
+from jacktf.core import compat, runtime  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string('gin_file', [], 'Gin recipe(s): a path, or a shipped recipe '

@@ -92,3 +92,16 @@ def test_required_parameter_left_out_names_the_binding(tmp_path):
     assert 'Trainer needs optimizer' in r.stderr
     assert 'Trainer.optimizer = ...' in r.stderr
     assert not (tmp_path / 'm').exists()
+
+
+def test_run_module_from_the_folder_holding_a_clone_named_jacktf(tmp_path):
+    # The working directory holds a folder named jacktf (a clone: the package is one
+    # level down), which Python would import as an empty namespace package.
+    (tmp_path / 'jacktf' / 'jacktf').mkdir(parents=True)
+    r = run_cli(['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin',
+                 f'--model_dir={tmp_path}/m', '--mode=train', '--gin_param=TRAIN_STEPS = 1',
+                 '--gin_param=BATCH_SIZE = 2', '--gin_param=IMAGE_SIZE = 32',
+                 '--gin_param=Experiment.export_at_end = False'],
+                cwd=str(tmp_path), timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / 'm' / 'checkpoints' / 'ckpt-1.index').exists()

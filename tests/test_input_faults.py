@@ -130,3 +130,11 @@ def test_a_cut_off_shard_is_named(tmp_path):
     message = _error(_run(tmp_path, f"TRAIN_FILES = '{path}'"))
     assert message.startswith(f'TRAIN_FILES: {path} is damaged: it is cut off: record 11')
     assert not os.path.exists(tmp_path / 'model')
+
+
+def test_train_files_none_names_the_setting(tmp_path):
+    r = run_cli(['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin',
+                 f'--model_dir={tmp_path}/m', '--gin_param=TRAIN_FILES = None'], timeout=120)
+    assert r.returncode == 2 and 'Traceback' not in r.stderr
+    assert 'TRAIN_FILES is None: no input files are given' in r.stderr
+    assert not (tmp_path / 'm').exists()

@@ -96,6 +96,22 @@ def test_lr_multipliers_scale_the_backbone_gradients(default_registry):
         assert moved == v.name.startswith('Predict/'), v.name
 
 
+def test_backbone_multiplier_with_a_frozen_backbone_scales_nothing(default_registry):
+    from jacktf.core.errors import ConfigError
+    model = Model(backbone='resnet_v1_tiny', num_classes=2, image_size=32,
+                  preprocessing='simple', registry=default_registry).build()
+    frozen = Trainer(train_steps=1, optimizer=sgd, freeze_scopes=['resnet_v1_tiny'],
+                     lr_multipliers={'backbone': 0.1})
+    variables, _ = frozen.split_variables(model)
+    assert variables and all(v.name.startswith('Predict/') for v in variables)
+    assert frozen.gradient_multipliers(variables, 'resnet_v1_tiny') == [1.0] * len(
+        variables)
+    misspelt = Trainer(train_steps=1, optimizer=sgd, lr_multipliers={'resnet_v1_tny': 0.1})
+    variables, _ = misspelt.split_variables(model)
+    with pytest.raises(ConfigError, match=r"\['resnet_v1_tny'\].*Trainer.lr_multipliers = \{\}"):
+        misspelt.gradient_multipliers(variables, 'resnet_v1_tiny')
+
+
 MIRRORED = textwrap.dedent('''
     import json, sys
     import jacktf

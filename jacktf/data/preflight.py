@@ -253,6 +253,11 @@ def check_input(file_pattern, decode_fn, *, setting='TRAIN_FILES', decoder='deco
     Raises:
       DataError: naming the file, what is wrong and how to fix it.
     """
+    if file_pattern is None or not str(file_pattern).strip():
+        raise DataError(f'{setting} is {file_pattern!r}: no input files are given. Set it '
+                        f"in the recipe or with --gin_param=\"{setting} = "
+                        "'DIR/train-*.tfrecord'\" (files of `jacktf convert`), or an image "
+                        "folder with Experiment.decoder = 'image_folder'.")
     files = list_files(file_pattern)
     if getattr(decode_fn, 'source', None) is not None:
         check = getattr(decode_fn, 'check', None)

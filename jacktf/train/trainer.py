@@ -231,17 +231,22 @@ class Trainer:
     def gradient_multipliers(self, variables, backbone_scope=None):
         """Per-variable gradient factors from lr_multipliers (the first rule that matches).
 
+        The rule 'backbone' may match nothing: a frozen backbone has no trainable
+        variable, and its multiplier then has nothing to scale.
+
         Raises:
-          ConfigError: a rule matches none of ``variables``.
+          ConfigError: a rule other than 'backbone' matches none of ``variables``.
         """
         rules = {(backbone_scope if rule == 'backbone' and backbone_scope else rule): f
                  for rule, f in self.lr_multipliers.items()}
         names = [scopes.var_name(v.name) for v in variables]
-        bad = scopes.unmatched_rules(names, list(rules))
+        given = [rule for rule in self.lr_multipliers if rule != 'backbone']
+        bad = scopes.unmatched_rules(names, given)
         if bad:
             raise ConfigError(f'Trainer.lr_multipliers rules match no trainable variable: '
                               f"{bad}. Scopes start with {backbone_scope!r}; the rule "
-                              "'backbone' means the whole backbone.")
+                              "'backbone' means the whole backbone. Correct the rule, or "
+                              'remove it (Trainer.lr_multipliers = {} scales nothing).')
         return [float(next((f for rule, f in rules.items()
                             if scopes.rule_matches(rule, name)), 1.0)) for name in names]
 
