@@ -42,8 +42,30 @@ def build_parser():
     return parser
 
 
+def _parse(parser, argv):
+    """parse_args, but an unknown option is named with the closest options of its
+    command (argparse itself only says "unrecognized arguments") and that command's
+    usage line; exits 2 like argparse."""
+    import difflib
+    args, unknown = parser.parse_known_args(argv)
+    if not unknown:
+        return args
+    command = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    owner = command.choices.get(args.command, parser)
+    options = [o for a in owner._actions for o in a.option_strings if o.startswith('--')]
+    hints = []
+    for arg in unknown:
+        name = arg.split('=', 1)[0]
+        close = difflib.get_close_matches(name.replace('-', '_'), options, n=2, cutoff=0.6)
+        if name.startswith('-') and close:
+            hints.append(f'{name}: did you mean {" or ".join(close)}?')
+    owner.error(f'unrecognized arguments: {" ".join(unknown)}' +
+                (''.join(f'\n  {h}' for h in hints)) +
+                f'\n`jacktf {args.command} --help` lists its options.')
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = _parse(build_parser(), argv)
     verbose = bool(getattr(args, 'verbose', False))
     compat.quiet_startup(verbose)  # before anything imports TensorFlow
     # With --json, stdout holds only the JSON; log lines go to stderr.

@@ -107,3 +107,16 @@ def test_verbose_before_or_after_the_command():
     args = parser.parse_args(['inspect-checkpoint', '--checkpoint', 'c', '--gin_file',
                               'g', '--verbose'])
     assert args.verbose is True
+
+
+def test_a_misspelt_option_gets_the_closest_ones_of_its_command(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(['train', '--gin_file', 'gin/demo.gin', '--gin_parm', 'X = 1',
+                  '--model-dir', 'runs/x'])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith('usage: jacktf train')
+    assert 'unrecognized arguments: --gin_parm X = 1 --model-dir runs/x' in err
+    assert '--gin_parm: did you mean --gin_param?' in err
+    assert '--model-dir: did you mean --model_dir?' in err
+    assert '`jacktf train --help` lists its options.' in err
