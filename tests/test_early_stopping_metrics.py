@@ -81,3 +81,25 @@ def test_a_resumed_run_drops_rows_after_its_start(tmp_path, default_registry):
 def test_early_stopping_rejects_unknown_metric():
     with pytest.raises(ConfigError, match="early_stopping.metric must be one of"):
         EarlyStopping(metric='top5')
+
+
+def test_a_resumed_run_keeps_counting_patience(tmp_path, default_registry):
+    # The eval loss stays put (learning rate 1e-12): best at step 2. A first run ends at
+    # step 4 (one evaluation without gain); resumed with patience 2 it stops at step 6,
+    # where the uninterrupted run stops, not at step 8.
+    def run(steps):
+        model = Model(backbone='resnet_v1_tiny', num_classes=2, image_size=32,
+                      preprocessing='simple', registry=default_registry,
+                      train_batch_norm=False)
+        stopper = EarlyStopping(metric='loss', patience=2, min_delta=1e-3)
+        trainer = Trainer(train_steps=steps, optimizer=sgd, learning_rate=1e-12,
+                          eval_every_steps=2, checkpoint_every_steps=2, callbacks=[stopper])
+        summary = Experiment(model_dir=str(tmp_path), model=model, trainer=trainer,
+                             train_files='demo://train', eval_files='demo://validation',
+                             batch_size=8, export_at_end=False).run('train_and_eval')
+        return summary, stopper
+    summary, stopper = run(4)
+    assert summary['step'] == 4 and stopper.stopped_at is None and stopper.wait == 1
+    summary, stopper = run(40)
+    assert stopper.stopped_at == 6 and summary['step'] == 6
+    assert stopper.best_step == 2

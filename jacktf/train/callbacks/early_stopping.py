@@ -1,6 +1,10 @@
 """Early stopping on an eval metric; the best checkpoint is kept and exported."""
 
+import csv
 import logging
+import os
+
+import tensorflow as tf
 
 from jacktf.core.errors import ConfigError
 from jacktf.train.callbacks.base import Callback
@@ -49,6 +53,25 @@ class EarlyStopping(Callback):
         self.best_value = top[self.metric] if top else None
         self.best_step = top['step'] if top else None
         self.wait, self.stopped_at = 0, None
+        self._replay(ctl)
+
+    def _replay(self, ctl):
+        """A resumed run counts on where the stopped one was: the evaluations up to its
+        start step (MODEL_DIR/metrics.csv) are replayed, so patience does not restart."""
+        path = os.path.join(ctl.model_dir, 'metrics.csv')
+        if not ctl.start_step or not tf.io.gfile.exists(path):
+            return
+        with tf.io.gfile.GFile(path) as f:
+            rows = [r for r in csv.DictReader(f)
+                    if int(r['step']) <= ctl.start_step and r.get(f'eval_{self.metric}')]
+        if not rows:
+            return
+        self.best_value = self.best_step = None
+        for row in rows:
+            self._observe(int(row['step']), float(row[f'eval_{self.metric}']))
+        log.info('early_stopping: resumed with the best eval %s %.4f at step %d and %d of '
+                 '%d evaluations without improvement.', self.metric, self.best_value,
+                 self.best_step, self.wait, self.patience)
 
     def _improved(self, value):
         if self.best_value is None:
@@ -56,13 +79,15 @@ class EarlyStopping(Callback):
         gain = value - self.best_value if self.mode == 'max' else self.best_value - value
         return gain > self.min_delta
 
-    def on_eval_end(self, ctl, step, metrics):
-        value = metrics[self.metric]
+    def _observe(self, step, value):
         if self._improved(value):
             self.best_value, self.best_step, self.wait = value, step, 0
-            return
-        self.wait += 1
-        if self.wait >= self.patience and step < ctl.trainer.train_steps:
+        else:
+            self.wait += 1
+
+    def on_eval_end(self, ctl, step, metrics):
+        self._observe(step, metrics[self.metric])
+        if self.wait and self.wait >= self.patience and step < ctl.trainer.train_steps:
             log.info('Early stopping at step %d: eval %s has not improved by more than %g '
                      'for %d evaluations (best %.4f at step %d).', step, self.metric,
                      self.min_delta, self.wait, self.best_value, self.best_step)
