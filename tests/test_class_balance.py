@@ -191,6 +191,7 @@ def test_sampling_setting_is_checked():
     assert sampling.kept_fraction([90, 10]) == pytest.approx(0.2)
 
 
+@pytest.mark.slow
 def test_a_run_with_balanced_weights_and_sampling_states_them(tmp_path):
     from conftest import run_cli
     pattern = write_records(str(tmp_path / 'data'), [0] * 18 + [1] * 2, size=16)

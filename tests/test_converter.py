@@ -81,6 +81,7 @@ def test_split_is_deterministic_and_stratified():
     assert sorted(l for _, l in a['validation']) == [0, 0, 1, 1, 2, 2]
 
 
+@pytest.mark.slow
 def test_existing_output_needs_overwrite_and_cli_errors(tmp_path):
     src, out = str(tmp_path / 'images'), str(tmp_path / 'out')
     bad_image_folder(src, good_per_class=2)

@@ -18,6 +18,9 @@ from jacktf.core.errors import ConfigError
 from jacktf.data import demo
 from conftest import ROOT, run_cli
 
+# Every test here needs an exported model (a long set-up): the slow set, `pytest -m slow`.
+pytestmark = pytest.mark.slow
+
 TIMEOUT = 300
 STEPS = 200
 

@@ -59,6 +59,7 @@ def _run_and_kill(model_dir, log_path, delay):
         return proc.returncode, f.read()
 
 
+@pytest.mark.slow
 def test_sigkill_at_5_random_moments_resumes_to_200_with_identical_weights(tmp_path):
     reference_dir = str(tmp_path / 'uninterrupted')
     ref = subprocess.run(RUN + [f'--model_dir={reference_dir}'], cwd=ROOT,
@@ -138,6 +139,7 @@ def test_dropout_masks_follow_the_seed(default_registry):
     assert not np.allclose(a.numpy(), dropped.numpy(), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_jit_compiled_step_matches_the_plain_step(tmp_path, default_registry):
     losses = {}
     for jit in (False, True):

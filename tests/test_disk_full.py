@@ -84,6 +84,7 @@ def _experiment(model_dir, registry, steps=4, export_at_end=False):
                       export_at_end=export_at_end)
 
 
+@pytest.mark.slow
 def test_a_failed_export_names_the_path_and_leaves_no_export(tmp_path, default_registry,
                                                              monkeypatch):
     def read_only(source, target):

@@ -16,6 +16,7 @@ from jacktf.train.callbacks import EarlyStopping
 from jacktf.train.trainer import Trainer
 
 
+@pytest.mark.slow
 def test_stops_after_patience_evaluations_without_gain_and_exports_the_best(
         tmp_path, default_registry, caplog):
     # A learning rate of 1e-12 and batch norm in inference mode: the eval metrics stay
@@ -60,6 +61,7 @@ def test_stops_after_patience_evaluations_without_gain_and_exports_the_best(
                                                           abs=1e-3)
 
 
+@pytest.mark.slow
 def test_a_resumed_run_drops_rows_after_its_start(tmp_path, default_registry):
     def run(steps):
         model = Model(backbone='resnet_v1_tiny', num_classes=2, image_size=32,

@@ -2,6 +2,7 @@
 
 import json
 import os
+import pytest
 
 import numpy as np
 import tensorflow as tf
@@ -12,6 +13,7 @@ from jacktf.train.trainer import Trainer
 from jacktf.optim.optimizers import momentum
 
 
+@pytest.mark.slow
 def test_ema_is_saved_evaluated_and_exported_and_best_k_kept(tmp_path, default_registry):
     model = Model(backbone='resnet_v1_tiny', num_classes=2, image_size=32,
                   preprocessing='simple', registry=default_registry)

@@ -44,6 +44,7 @@ def _train(records, model_dir, *extra):
                    timeout=TIMEOUT)
 
 
+@pytest.mark.slow
 def test_train_epochs_runs_ceil_n_over_batch_steps_per_epoch_and_evals_each_epoch(
         records, tmp_path):
     r = _train(records, tmp_path / 'run')
@@ -67,6 +68,7 @@ def test_train_epochs_runs_ceil_n_over_batch_steps_per_epoch_and_evals_each_epoc
     assert '%|' not in r.stderr and '6/6 [' not in r.stderr  # no tqdm bar
 
 
+@pytest.mark.slow
 def test_progress_bar_when_asked_shows_epoch_loss_and_rate(records, tmp_path):
     r = _train(records, tmp_path / 'bar', '--gin_param=Trainer.progress_bar = True',
                '--gin_param=Trainer.eval_every_epochs = 0', '--mode=train')

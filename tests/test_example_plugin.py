@@ -43,6 +43,7 @@ def test_installed_plugin_is_listed_with_its_distribution(plugin_path):
         (p['kind'], p['name']) for p in json.loads(blocked.stdout)['plugins']}
 
 
+@pytest.mark.slow
 def test_trains_with_plugin_backbone_and_head_from_gin_alone(plugin_path, tmp_path):
     recipe = tmp_path / 'tiny.gin'
     recipe.write_text("include 'gin/tiny_from_scratch.gin'\n"
@@ -65,6 +66,7 @@ def test_trains_with_plugin_backbone_and_head_from_gin_alone(plugin_path, tmp_pa
     assert variables['MLPHead/logits/weights'][1] == [16, 2]
 
 
+@pytest.mark.slow
 def test_plugin_arg_scope_takes_only_weight_decay_and_demo_recipe_trains_with_it(
         plugin_path, tmp_path):
     """gin/tiny_from_scratch.gin sets batch-norm decay through Model.batch_norm_params, which reaches
@@ -88,6 +90,7 @@ def test_plugin_arg_scope_takes_only_weight_decay_and_demo_recipe_trains_with_it
     assert 'Model.batch_norm_params' in r.stderr
 
 
+@pytest.mark.slow
 def test_plugin_callback_from_gin_writes_its_file_on_its_steps(plugin_path, tmp_path):
     """A third-party callback added with Trainer.callbacks = [@loss_log()] runs at the
     steps its gin binding says, with the losses the progress line reports."""

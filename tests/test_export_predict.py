@@ -75,6 +75,7 @@ def test_saved_model_loads_without_jacktf_and_matches(trained, tmp_path):
     assert served['names'] == [['stripes', 'dots'][int(np.argmax(e))] for e in expected]
 
 
+@pytest.mark.slow
 def test_predict_cli_on_jpeg_and_png_of_different_sizes(trained, tmp_path):
     _, export = trained
     images = _images(tmp_path)
@@ -92,6 +93,7 @@ def test_predict_cli_on_jpeg_and_png_of_different_sizes(trained, tmp_path):
     assert table.stdout.count('.png') == 2
 
 
+@pytest.mark.slow
 def test_predict_rejects_non_images_and_empty_folders(trained, tmp_path):
     _, export = trained
     text = tmp_path / 'notes.jpg'
@@ -140,6 +142,7 @@ def test_cam_hottest_region_lies_on_the_object(trained, tmp_path):
     assert overlay.size == cam_picture_layout(96, 106)[2:] == (362, 248)
 
 
+@pytest.mark.slow
 def test_eval_writes_metrics_and_confusion_matrix(trained):
     model_dir, export = trained
     r = run_cli(['jacktf.run', f'--gin_file={model_dir}/operative_config.gin',
@@ -160,6 +163,7 @@ def test_eval_writes_metrics_and_confusion_matrix(trained):
     assert served['confusion_matrix'] == report['confusion_matrix']
 
 
+@pytest.mark.slow
 def test_export_cli_with_tflite(trained, tmp_path):
     pytest.importorskip('ai_edge_litert', reason='ai-edge-litert is not installed: pip '
                         'install -e ".[tflite]" to test TFLite exports')

@@ -136,6 +136,7 @@ def test_export_of_a_cached_run_holds_the_whole_network(setup, tmp_path):
     assert np.abs(exported - 0.5).max() > 1e-3  # the trained head, not the zero init
 
 
+@pytest.mark.slow
 def test_what_the_run_says_when_the_cache_does_not_engage(setup, tmp_path, caplog):
     caplog.set_level(logging.INFO, 'jacktf')
     summary, _, _ = _run(setup, tmp_path / 'a', steps=1, cache=True, freeze=False)
@@ -222,6 +223,7 @@ def test_dropout_in_the_backbone_keeps_auto_off_and_true_turns_it_off(setup, tmp
         'from memory, backbone dropout off).')
 
 
+@pytest.mark.slow
 def test_train_augmentation_off_lets_auto_engage_and_plugins_or_sampling_stop_it(
         setup, tmp_path, caplog):
     from jacktf.data.augment import Mixup

@@ -2,6 +2,7 @@
 
 import json
 import os
+import pytest
 
 import numpy as np
 from tf_slim.nets import resnet_v1, resnet_v2
@@ -36,6 +37,7 @@ def _train_with_block1_frozen(registry, tmp_path, net, arg_scope, official_class
     return ckpt, after, model_dir
 
 
+@pytest.mark.slow
 def test_block1_frozen_for_20_steps_stays_as_restored(default_registry, tmp_path):
     ckpt, after, model_dir = _train_with_block1_frozen(
         default_registry, tmp_path, resnet.resnet_v1_50, resnet_v1.resnet_arg_scope, 1000, 20)
@@ -56,6 +58,7 @@ def test_block1_frozen_for_20_steps_stays_as_restored(default_registry, tmp_path
                                                'Predict/logits/weights']
 
 
+@pytest.mark.slow
 def test_resnet_v2_preact_batch_norms_follow_the_freeze_rule(default_registry, tmp_path):
     """resnet_v2 calls its ``preact`` batch norms directly, not through normalizer_fn;
     inside a frozen block they too run in inference mode and keep their statistics."""

@@ -1,6 +1,7 @@
 """Gin is strict and user mistakes exit with code 2 and a message, never a traceback."""
 
 import json
+import pytest
 
 from conftest import run_cli
 
@@ -30,6 +31,7 @@ def test_misspelt_parameter_names_file_line_and_nearest(tmp_path):
     assert 'line 2' in r.stderr
 
 
+@pytest.mark.slow
 def test_missing_gin_file_and_missing_data_exit_2(tmp_path):
     r = run_cli(['jacktf.run', '--gin_file=gin/nope.gin'])
     assert r.returncode == 2 and 'demo.gin' in r.stderr  # lists the shipped recipes
@@ -52,6 +54,7 @@ def test_plugins_command_lists_builtins():
     assert 'resnet_v2_152' in table.stdout and 'momentum' not in table.stdout
 
 
+@pytest.mark.slow
 def test_jacktf_train_from_any_folder_warns_when_eval_reads_training_files(tmp_path):
     r = run_cli(['jacktf.cli', 'train', '--gin_file', 'gin/tiny_from_scratch.gin',
                  '--gin_param', 'TRAIN_STEPS = 2', '--gin_param', 'IMAGE_SIZE = 32',
@@ -74,6 +77,7 @@ def _older_recipe(tmp_path, drop):
     return str(path)
 
 
+@pytest.mark.slow
 def test_recipe_written_before_train_epochs_still_runs(tmp_path):
     recipe = _older_recipe(tmp_path, ['TRAIN_EPOCHS'])
     r = run_cli(['jacktf.run', f'--gin_file={recipe}', f'--model_dir={tmp_path}/m',

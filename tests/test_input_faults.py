@@ -35,6 +35,7 @@ def _good(n, label=lambda i: i % 2, seed=0):
                  label=label(i)) for i in range(n)]
 
 
+@pytest.mark.slow
 def test_records_with_other_keys_stop_at_once_naming_file_and_keys(tmp_path):
     path = str(tmp_path / 'train-00000-of-00001.tfrecord')
     rng = np.random.default_rng(0)
@@ -69,6 +70,7 @@ def test_a_pass_without_a_usable_record_is_an_error_with_reasons(tmp_path):
     assert not os.path.exists(tmp_path / 'model')
 
 
+@pytest.mark.slow
 def test_a_lone_empty_file_is_an_error_and_one_among_others_a_warning(tmp_path):
     empty = tmp_path / 'train-00000-of-00002.tfrecord'
     empty.write_bytes(b'')
@@ -103,6 +105,7 @@ def test_label_out_of_range_is_one_sentence_and_leaves_nothing(tmp_path):
     assert not os.path.exists(tmp_path / 'model')  # ckpt-0 was written, then taken back
 
 
+@pytest.mark.slow
 def test_a_failed_start_keeps_what_was_there_before(tmp_path):
     model_dir = tmp_path / 'existing'
     model_dir.mkdir()

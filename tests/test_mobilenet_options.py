@@ -42,6 +42,7 @@ def _images(size):
     ('mobilenet_v2', 'mobilenet_v2_1.0_224', 8),
     ('mobilenet_v3_large', 'mobilenet_v3_large_1.0_224', 16),
 ])
+@pytest.mark.slow
 def test_output_stride_caps_feature_maps_and_keeps_variables(default_registry, backbone,
                                                              manifest, output_stride):
     model = _build(default_registry, backbone, 224, output_stride=output_stride)

@@ -6,6 +6,7 @@ import re
 import socket
 import subprocess
 import sys
+import pytest
 
 import numpy as np
 import tensorflow as tf
@@ -24,6 +25,7 @@ def _free_ports(n):
     return ports
 
 
+@pytest.mark.slow
 def test_two_workers_train_and_end_with_equal_weights(tmp_path):
     ports = _free_ports(2)
     cluster = {'worker': [f'localhost:{p}' for p in ports]}

@@ -67,6 +67,7 @@ def test_demo_fine_tunes_the_shipped_weights(tmp_path):
     assert accuracy >= 0.95
 
 
+@pytest.mark.slow
 def test_predict_pretrained_prints_imagenet_names(tmp_path):
     import json
     env = {'JACKTF_CACHE_DIR': str(tmp_path)}

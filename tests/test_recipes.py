@@ -51,6 +51,7 @@ def test_recipe_trains_on_demo_data(recipe, tmp_path):
     assert tf.train.latest_checkpoint(os.path.join(tmp_path, 'checkpoints'))
 
 
+@pytest.mark.slow
 def test_inception_v3_aux_logits_enter_the_loss(default_registry):
     model = jacktf.build_model('inception_v3', head='native', num_classes=2,
                                registry=default_registry, create_aux_logits=True)

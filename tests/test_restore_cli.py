@@ -83,6 +83,7 @@ def test_inspect_reports_a_good_checkpoint(ckpts, tmp_path):
     ('mismatch', '', 'resnet_v1_tiny/conv1/weights model [7, 7, 3, 64] vs checkpoint '
                      '[7, 7, 3, 32]'),
 ])
+@pytest.mark.slow
 def test_restore_errors_exit_2_from_run_and_inspect(ckpts, tmp_path, case, extra, expect):
     recipe = _recipe(tmp_path, ckpts[case], extra)
     for result in _both(recipe, ckpts[case]):
@@ -92,6 +93,7 @@ def test_restore_errors_exit_2_from_run_and_inspect(ckpts, tmp_path, case, extra
         assert 'Traceback' not in result.stderr
 
 
+@pytest.mark.slow
 def test_warm_start_then_resume_then_conflict(ckpts, tmp_path):
     recipe = _recipe(tmp_path, ckpts['good'])
     first = run_cli(['jacktf.run', f'--gin_file={recipe}', '--mode=train'])
@@ -120,6 +122,7 @@ def test_warm_start_then_resume_then_conflict(ckpts, tmp_path):
      'that is training from scratch. To train from scratch on purpose, set '
      'CHECKPOINT_PATH = None'),
 ])
+@pytest.mark.slow
 def test_wrong_paths_and_wrong_nets_exit_2_from_run_and_inspect(ckpts, tmp_path, case,
                                                                 extra, expect):
     recipe = _recipe(tmp_path, ckpts[case], extra)

@@ -77,6 +77,7 @@ def _checkpoints(model_dir):
     return [os.path.basename(p) for p in state.all_model_checkpoint_paths] if state else []
 
 
+@pytest.mark.slow
 def test_sigterm_while_the_input_pipeline_warms_up(tmp_path):
     """The first batch never comes: the main thread waits inside TensorFlow."""
     model_dir = tmp_path / 'm'
@@ -125,6 +126,7 @@ def test_sigterm_while_the_input_stalls_in_training_saves_the_last_step(tmp_path
     assert f'step {last + 1}/{last + 2}' in r.stdout and f'step {last + 2}/' in r.stdout
 
 
+@pytest.mark.slow
 def test_sigint_during_evaluation_saves_the_step_and_exits_0(tmp_path):
     model_dir = str(tmp_path / 'm')
     run = Run(model_dir, '--eval_every', '3', '--eval_delay', '0.1')  # 20 s of eval

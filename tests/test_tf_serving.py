@@ -19,6 +19,9 @@ from jacktf.data import demo
 from jacktf.serve import rest
 from conftest import run_cli
 
+# Every test here needs an exported model (a long set-up): the slow set, `pytest -m slow`.
+pytestmark = pytest.mark.slow
+
 STEPS = 20
 
 

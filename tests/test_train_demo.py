@@ -2,6 +2,7 @@
 
 import os
 import re
+import pytest
 
 import tensorflow as tf
 
@@ -14,6 +15,7 @@ def _losses(stdout):
     return [(int(m.group(1)), float(m.group(3))) for m in STEP_RE.finditer(stdout)]
 
 
+@pytest.mark.slow
 def test_demo_trains_learns_and_resumes(tmp_path):
     model_dir = str(tmp_path / 'demo')
     params = ['--gin_param=TRAIN_STEPS = 120', '--gin_param=Trainer.log_every_steps = 20',

@@ -23,6 +23,7 @@ from conftest import ROOT, run_cli
 DEMO = ['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', '--gin_param=Trainer.eval_every_steps = None']
 
 
+@pytest.mark.slow
 def test_sigterm_saves_exits_0_and_resume_continues_lr_schedule(tmp_path):
     model_dir = str(tmp_path / 'm')
     proc = subprocess.Popen([sys.executable, '-m'] + DEMO + [
@@ -153,6 +154,7 @@ MIRRORED = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_mirrored_two_cpus_gives_the_same_losses_as_one_device():
     r = subprocess.run([sys.executable, '-c', MIRRORED], capture_output=True, text=True,
                        cwd=ROOT, timeout=600)
@@ -169,6 +171,7 @@ def test_mirrored_two_cpus_gives_the_same_losses_as_one_device():
     assert res['mirrored']['w'] == pytest.approx(res['default']['w'], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_bfloat16_precision_trains_with_float32_variables(tmp_path):
     r = run_cli(DEMO + [f'--model_dir={tmp_path}', "--gin_param=PRECISION = 'bfloat16'",
                         '--gin_param=TRAIN_STEPS = 60', '--gin_param=Trainer.log_every_steps = 20'])

@@ -45,8 +45,11 @@ def setup_logging(level=logging.INFO, stream=None, verbose=False):
         log.addHandler(handler)
     else:
         for handler in log.handlers:
-            if isinstance(handler, logging.StreamHandler):
-                handler.setStream(stream)
+            if isinstance(handler, logging.StreamHandler) and handler.stream is not stream:
+                if getattr(handler.stream, 'closed', False):
+                    handler.stream = stream  # setStream would flush the closed one
+                else:
+                    handler.setStream(stream)
     log.setLevel(level)
     log.propagate = False
 
