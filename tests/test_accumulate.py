@@ -24,6 +24,7 @@ def _one_step(model, start, accumulate_steps, batch, images, labels):
     return [v.numpy() for v in model.variables], float(loss), float(accuracy)
 
 
+@pytest.mark.slow
 def test_four_micro_batches_equal_one_batch_of_four_times_the_size(default_registry):
     # Batch norm in inference mode: then only the batch split differs.
     model = Model(backbone='resnet_v1_tiny', num_classes=2, image_size=32,

@@ -115,6 +115,7 @@ def test_operating_system_litter_is_never_a_class_or_an_image(tmp_path):
     assert not any(name in r['image/filename'].decode() for r in records for name in litter)
 
 
+@pytest.mark.slow
 def test_an_empty_class_folder_is_an_error_unless_allowed(tmp_path):
     src = str(tmp_path / 'images')
     good_image_folder(src, per_class=2)

@@ -85,6 +85,7 @@ def test_early_stopping_rejects_unknown_metric():
         EarlyStopping(metric='top5')
 
 
+@pytest.mark.slow
 def test_a_resumed_run_keeps_counting_patience(tmp_path, default_registry):
     # The eval loss stays put (learning rate 1e-12): best at step 2. A first run ends at
     # step 4 (one evaluation without gain); resumed with patience 2 it stops at step 6,

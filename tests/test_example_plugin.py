@@ -28,6 +28,7 @@ def _env(plugin_path):
     return {'PYTHONPATH': os.pathsep.join([plugin_path, ROOT])}
 
 
+@pytest.mark.slow
 def test_installed_plugin_is_listed_with_its_distribution(plugin_path):
     r = run_cli(['jacktf.cli', 'plugins', '--json'], env=_env(plugin_path))
     assert r.returncode == 0, r.stderr[-2000:]

@@ -15,6 +15,10 @@ from jacktf.evaluation.cam import picture_layout as cam_picture_layout
 from jacktf.data import demo
 from conftest import ROOT, run_cli
 
+# Every test here shares one trained and exported model (a long set-up): the slow set,
+# `pytest -m slow`. tests/test_predict_cli.py keeps export and predict in the default set.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):

@@ -111,6 +111,7 @@ def test_resume_reuses_the_file_and_new_data_invalidates_it(setup, tmp_path, cap
     assert third['feature_cache']['path'] != entry and not os.path.exists(entry)
 
 
+@pytest.mark.slow
 def test_export_of_a_cached_run_holds_the_whole_network(setup, tmp_path):
     summary, head, experiment = _run(setup, tmp_path / 'run', steps=4,
                                      export_at_end=True)

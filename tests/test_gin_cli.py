@@ -40,6 +40,7 @@ def test_missing_gin_file_and_missing_data_exit_2(tmp_path):
     assert r.returncode == 2 and 'No files match' in r.stderr and 'Traceback' not in r.stderr
 
 
+@pytest.mark.slow
 def test_plugins_command_lists_builtins():
     r = run_cli(['jacktf.cli', 'plugins', '--json'])
     assert r.returncode == 0, r.stderr
@@ -98,6 +99,7 @@ def test_required_parameter_left_out_names_the_binding(tmp_path):
     assert not (tmp_path / 'm').exists()
 
 
+@pytest.mark.slow
 def test_run_module_from_the_folder_holding_a_clone_named_jacktf(tmp_path):
     # The working directory holds a folder named jacktf (a clone: the package is one
     # level down), which Python would import as an empty namespace package.

@@ -55,6 +55,7 @@ def test_records_with_other_keys_stop_at_once_naming_file_and_keys(tmp_path):
     assert 'step 2/2' in r.stdout
 
 
+@pytest.mark.slow
 def test_a_pass_without_a_usable_record_is_an_error_with_reasons(tmp_path):
     path = str(tmp_path / 'train.tfrecord')
     rng = np.random.default_rng(1)
@@ -95,6 +96,7 @@ def test_an_image_folder_as_files_names_both_fixes(tmp_path, setting):
     assert not os.path.exists(tmp_path / 'model')
 
 
+@pytest.mark.slow
 def test_label_out_of_range_is_one_sentence_and_leaves_nothing(tmp_path):
     path = str(tmp_path / 'train-00000.tfrecord')
     write_records(path, _good(4, label=lambda i: [0, 1, 0, 7][i]))
@@ -125,6 +127,7 @@ def test_eval_without_a_checkpoint_leaves_no_model_dir(tmp_path):
     assert not os.path.exists(tmp_path / 'm')
 
 
+@pytest.mark.slow
 def test_a_cut_off_shard_is_named(tmp_path):
     path = str(tmp_path / 'train-00000.tfrecord')
     write_records(path, _good(12))

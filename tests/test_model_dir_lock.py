@@ -141,6 +141,7 @@ def _experiment(model_dir, registry, steps=4):
                       batch_size=8, eval_batch_size=100, export_at_end=False)
 
 
+@pytest.mark.slow
 def test_training_is_refused_while_eval_works_then_force_unlock(tmp_path, default_registry,
                                                                 live_pid, caplog):
     model_dir = tmp_path / 'm'

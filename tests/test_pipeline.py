@@ -138,6 +138,7 @@ def test_vgg_eval_is_central_crop_of_resized_image():
     np.testing.assert_allclose(out.numpy(), expected.numpy(), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_training_straight_from_an_image_folder(tmp_path, default_registry):
     from jacktf.core.experiment import Experiment
     from jacktf.core.model import Model

@@ -32,12 +32,8 @@ def test_every_recipe_writes_under_runs_in_the_working_directory_by_default():
             assert f"\nMODEL_DIR = 'runs/{name[:-4]}'" in f.read(), name
 
 
-SLOW_RECIPES = {'inception_v4_finetune.gin', 'inception_resnet_v2_finetune.gin'}  # 30-130 s
-
-
-@pytest.mark.parametrize('recipe', [
-    pytest.param(r, marks=pytest.mark.slow) if r in SLOW_RECIPES else r
-    for r in RECIPES])
+@pytest.mark.slow  # 9-130 s per recipe
+@pytest.mark.parametrize('recipe', RECIPES)
 def test_recipe_trains_on_demo_data(recipe, tmp_path):
     with open(os.path.join(RECIPES_DIR, recipe)) as f:
         offline = ['--gin_param=CHECKPOINT_PATH = None'] if 'slim://' in f.read() else []
