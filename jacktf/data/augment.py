@@ -20,6 +20,7 @@ To add one, register a factory in a plugin:
 the factory's keyword options become gin parameters.
 """
 
+import abc
 import random
 
 import tensorflow as tf
@@ -59,13 +60,16 @@ def _check_level(name, value):
     return float(value)
 
 
-class Augmentation:
-    """Base class: ``name``, ``stage`` and ``augment``."""
+class Augmentation(abc.ABC):
+    """Base class of augmentation plugins: a ``name``, a ``stage`` ('image', 'example'
+    or 'batch': what ``augment`` takes and returns, see the module docstring) and
+    ``augment``."""
     name = 'augmentation'
     stage = 'image'
 
+    @abc.abstractmethod
     def augment(self, *args):
-        raise NotImplementedError
+        """The augmented input of this stage."""
 
     def __repr__(self):
         return f'{self.name}()'
