@@ -30,6 +30,15 @@ def jacktf_log_reaches_caplog():
     logger.propagate = propagate
 
 
+@pytest.fixture(autouse=True)
+def no_op_determinism_after_a_test():
+    """A deterministic run turns on TensorFlow's process-wide op determinism; the next
+    test in this process starts without it, as a new process would."""
+    yield
+    from jacktf.core import compat
+    compat.disable_op_determinism()
+
+
 @pytest.fixture
 def registry():
     """A fresh registry of the built-in plugins only."""

@@ -22,6 +22,7 @@ import os
 
 import tensorflow as tf
 
+from jacktf.core import compat
 from jacktf.core.errors import ConfigError
 
 log = logging.getLogger('jacktf')
@@ -59,11 +60,18 @@ def is_chief():
 
 
 def configure_seed(seed, deterministic=False):
-    """Seeds TensorFlow (and, when deterministic, Python and NumPy; deterministic ops)."""
+    """Seeds TensorFlow (and, when deterministic, Python and NumPy; deterministic ops).
+
+    Op determinism is process-wide: a run that is not deterministic turns it off again,
+    so an earlier deterministic run in the same process (a notebook, a test session)
+    does not make its unseeded random ops fail.
+    """
     if deterministic:
         tf.config.experimental.enable_op_determinism()
         tf.keras.utils.set_random_seed(seed)
-    elif seed is not None:
+        return
+    compat.disable_op_determinism()
+    if seed is not None:
         tf.random.set_seed(seed)
 
 

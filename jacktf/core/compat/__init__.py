@@ -165,3 +165,15 @@ def refresh_learning_rate(optimizer):
 def tf_cast_float(value):
     import tensorflow as tf
     return tf.cast(value, tf.float32)
+
+
+def disable_op_determinism():
+    """Turns TensorFlow's process-wide op determinism off again.
+
+    TensorFlow exports ``tf.config.experimental.enable_op_determinism`` but keeps its
+    counterpart private (``tensorflow.python.framework.config``); without it, one
+    deterministic run in a process makes every later unseeded random op fail.
+    """
+    from tensorflow.python.framework import config as tf_config
+    if tf_config.is_op_determinism_enabled():
+        tf_config.disable_op_determinism()
