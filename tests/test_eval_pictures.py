@@ -183,10 +183,10 @@ def _half_and_half(path):
 
 
 def test_tta_flip_equals_plain_eval_on_mirror_symmetric_images(run):
-    from jacktf import cli
+    from jacktf.commands import common
     from jacktf.evaluation import passes
     from jacktf.evaluation.collect import EvalCollector
-    experiment = cli._experiment_for(run['model_dir'])
+    experiment = common.experiment_for(run['model_dir'])
     experiment.eval_files = run['symmetric']
     experiment.restore_latest()
     _, plain, flipped, _ = passes.checkpoint_pass(experiment, EvalCollector(2, 0),
