@@ -92,7 +92,9 @@ def test_lr_find_command_plots_suggests_and_writes_no_checkpoint(tmp_path):
     with open(model_dir / 'lr_find.json') as f:
         result = json.load(f)
     assert result['stopped_at'] is not None  # the warm-started net blows up below 10
-    assert 1e-7 < result['suggestion'] < result['min_loss_lr'] < result['stopped_at']
+    # The steepest fall lies at or before the lowest loss (the data order is not seeded,
+    # so on some runs the two are the same step).
+    assert 1e-7 < result['suggestion'] <= result['min_loss_lr'] < result['stopped_at']
     assert result['smoothed'][result['learning_rates'].index(result['suggestion'])] < \
         result['smoothed'][0]  # the loss is falling there
     from PIL import Image
