@@ -101,15 +101,16 @@ def tiny(out, photo):
 
 def mobilenet(out, photos, photo, count):
     import jacktf  # noqa: F401
-    from jacktf.core import runtime
+    from jacktf.app import runtime
     from jacktf.core.model import Model
     from jacktf.core.restore import restore_from_checkpoint
+    from jacktf.pretrained import resolve_checkpoint
     from jacktf.pretrained import builtin
     from jacktf.serve import deploy, verify
     registry = runtime.load_plugins()
     runtime.setup_logging(stream=sys.stderr)
     model = Model(backbone='mobilenet_v1_025', head='native', registry=registry).build()
-    restore_from_checkpoint(model, 'builtin://mobilenet_v1_025')
+    restore_from_checkpoint(model, 'builtin://mobilenet_v1_025', resolve_uri=resolve_checkpoint)
     names = builtin.official_class_names(model.num_classes)
     export = os.path.join(out, 'mobilenet_v1_025')
     checked = [open(p, 'rb').read() for p in photos] + crops(photos, count, seed=1)

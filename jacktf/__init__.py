@@ -57,5 +57,7 @@ def restore_from_checkpoint(model, checkpoint_path, exclude_scopes=(), scope_map
                             **kwargs):
     """Restores ``model`` from a slim or jacktf checkpoint; returns the RestoreReport."""
     from jacktf.core.restore import restore_from_checkpoint as _restore
+    from jacktf.pretrained import resolve_checkpoint
+    kwargs.setdefault('resolve_uri', resolve_checkpoint)
     return _restore(model, checkpoint_path, exclude_scopes=exclude_scopes,
                     scope_map=scope_map, **kwargs)

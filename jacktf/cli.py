@@ -13,7 +13,8 @@ import argparse
 import importlib
 import sys
 
-from jacktf.core import compat, runtime
+from jacktf.core import compat
+from jacktf.app import runtime
 
 # The subcommand modules of jacktf/commands/, in the order `jacktf --help` lists them.
 COMMANDS = ('train', 'lr_find', 'show_batch', 'convert', 'plugins', 'pretrained',

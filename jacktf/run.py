@@ -32,7 +32,8 @@ _own_package()
 
 from absl import app, flags  # noqa: E402
 
-from jacktf.core import compat, runtime  # noqa: E402
+from jacktf.core import compat  # noqa: E402
+from jacktf.app import runtime  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string('gin_file', [], 'Gin recipe(s): a path, or a shipped recipe '

@@ -48,7 +48,8 @@ def registry():
 
 @pytest.fixture(scope='session')
 def default_registry():
-    from jacktf.core import configurables, plugins
+    from jacktf.core import plugins
+    from jacktf.app import configurables
     reg = plugins.set_default_registry(plugins.load_registry(autoload=False))
     configurables.register(reg)
     return reg

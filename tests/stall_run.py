@@ -20,8 +20,9 @@ import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data_factory import jpeg_bytes, random_image  # noqa: E402
-from jacktf.core import plugins, runtime  # noqa: E402
-from jacktf.core.experiment import Experiment  # noqa: E402
+from jacktf.core import plugins  # noqa: E402
+from jacktf.app import runtime  # noqa: E402
+from jacktf.app.experiment import Experiment  # noqa: E402
 from jacktf.core.model import Model  # noqa: E402
 from jacktf.train.trainer import Trainer  # noqa: E402
 from jacktf.optim.optimizers import sgd  # noqa: E402

@@ -10,7 +10,7 @@ from PIL import Image, ImageEnhance, ImageOps
 import jacktf
 from jacktf.core import plugins
 from jacktf.core.errors import ConfigError
-from jacktf.core.experiment import Experiment
+from jacktf.app.experiment import Experiment
 from jacktf.core.model import Model
 from jacktf.data import augment, augment_ops
 from jacktf.optim.optimizers import sgd

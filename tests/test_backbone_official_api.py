@@ -214,7 +214,7 @@ def test_registered_mobilenets_list_their_options_for_gin(default_registry):
     """The official v2/v3 functions pass options on through **kwargs; the registered
     ones name them, so gin refuses a misspelt binding when it reads the recipe."""
     import inspect
-    from jacktf.core import configurables
+    from jacktf.app import configurables
     from jacktf.core.errors import ConfigError
     for name in ('mobilenet_v2', 'mobilenet_v2_035', 'mobilenet_v3_large'):
         params = inspect.signature(default_registry.get('backbone', name).factory).parameters

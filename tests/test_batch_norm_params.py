@@ -12,7 +12,8 @@ import tf_slim as slim
 from tf_slim.ops import arg_scope as arg_scope_lib
 
 from conftest import ROOT, run_cli
-from jacktf.core import batchnorm, configurables
+from jacktf.core import batchnorm
+from jacktf.app import configurables
 from jacktf.core.errors import ConfigError
 from jacktf.core.model import Model
 

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from jacktf.core.errors import RestoreError
-from jacktf.core.experiment import Experiment
+from jacktf.app.experiment import Experiment
 from jacktf.core.model import Model
 from jacktf.core.rundir import CreatedFiles
 from jacktf.optim.optimizers import sgd

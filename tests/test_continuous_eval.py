@@ -12,10 +12,11 @@ import pytest
 import tensorflow as tf
 
 from conftest import ROOT
-from jacktf.core.experiment import Experiment
+from jacktf.app.experiment import Experiment
 from jacktf.core.model import Model
 from jacktf.optim.optimizers import sgd
-from jacktf.train import continuous_eval, recovery
+from jacktf.train import recovery
+from jacktf.app import continuous_eval
 from jacktf.train.trainer import Trainer
 from test_multi_worker import _free_ports
 

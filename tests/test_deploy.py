@@ -296,7 +296,7 @@ def test_versions_are_steps_and_exports_are_not_overwritten_by_accident(model_di
     # a subprocess: parsing gin here would lock gin's registry for later test modules.
     foreign = str(tmp_path / 'foreign' / 'weights')
     script = ('import sys, tensorflow as tf\n'
-              'from jacktf.core import runtime\n'
+              'from jacktf.app import runtime\n'
               'm = sys.argv[1]\n'
               'e = runtime.experiment_from_gin([m + "/operative_config.gin"], (), m)\n'
               'e.restore_latest()\n'

@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 from jacktf.core.errors import ConfigError
-from jacktf.core.experiment import Experiment
+from jacktf.app.experiment import Experiment
 from jacktf.core.model import Model
 from jacktf.train.trainer import Trainer
 from jacktf.optim.optimizers import momentum

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import HERE, ROOT
-from jacktf.core.experiment import Experiment
+from jacktf.app.experiment import Experiment
 from jacktf.core.model import Model
 from jacktf.optim.optimizers import sgd
 from jacktf.serve import staging

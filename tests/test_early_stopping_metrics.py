@@ -9,7 +9,7 @@ import re
 import pytest
 
 from jacktf.core.errors import ConfigError
-from jacktf.core.experiment import Experiment
+from jacktf.app.experiment import Experiment
 from jacktf.core.model import Model
 from jacktf.optim.optimizers import sgd
 from jacktf.train.callbacks import EarlyStopping

@@ -7,7 +7,7 @@ import pytest
 import numpy as np
 import tensorflow as tf
 
-from jacktf.core.experiment import Experiment
+from jacktf.app.experiment import Experiment
 from jacktf.core.model import Model
 from jacktf.train.trainer import Trainer
 from jacktf.optim.optimizers import momentum

@@ -63,7 +63,7 @@ def test_saved_model_loads_without_jacktf_and_matches(trained, tmp_path):
     served = json.loads(r.stdout.strip().splitlines()[-1])
     assert served['sigs'] == ['explain_images', 'predict_images', 'serving_default']
     # In-process, the training-side eval path on the same files.
-    from jacktf.core import runtime
+    from jacktf.app import runtime
     experiment = runtime.experiment_from_gin([os.path.join(model_dir,
                                                            'operative_config.gin')],
                                              (), model_dir)

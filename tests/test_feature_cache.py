@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from data_factory import jpeg_bytes, random_image
-from jacktf.core.experiment import Experiment
+from jacktf.app.experiment import Experiment
 from jacktf.core.model import Model
 from jacktf.optim.optimizers import momentum
 from jacktf.serve import export

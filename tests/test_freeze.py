@@ -8,7 +8,7 @@ import numpy as np
 from tf_slim.nets import resnet_v1, resnet_v2
 
 from jacktf.backbones import resnet
-from jacktf.core.experiment import Experiment
+from jacktf.app.experiment import Experiment
 from jacktf.core.model import Model
 from jacktf.train.trainer import Trainer
 from jacktf.optim.optimizers import momentum

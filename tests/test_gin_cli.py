@@ -69,7 +69,7 @@ def test_jacktf_train_from_any_folder_warns_when_eval_reads_training_files(tmp_p
 
 def _older_recipe(tmp_path, drop):
     """tiny_from_scratch.gin as written before some lines existed (``drop``: prefixes)."""
-    from jacktf.core.configurables import RECIPES_DIR
+    from jacktf.app.configurables import RECIPES_DIR
     import os
     lines = open(os.path.join(RECIPES_DIR, 'tiny_from_scratch.gin')).read().splitlines()
     kept = [line for line in lines if not line.startswith(tuple(drop))]

@@ -8,7 +8,7 @@ import gin
 import pytest
 
 from conftest import ROOT, run_cli
-from jacktf.core import configurables
+from jacktf.app import configurables
 from jacktf.core.errors import ConfigError
 
 

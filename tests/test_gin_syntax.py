@@ -7,7 +7,7 @@ from jacktf.core.errors import ConfigError
 
 @pytest.fixture
 def parse(default_registry):
-    from jacktf.core import configurables
+    from jacktf.app import configurables
     return configurables.parse
 
 

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from conftest import run_cli
-from jacktf.core import experiment as experiment_lib
-from jacktf.core.experiment import Experiment
+from jacktf.app import experiment as experiment_lib
+from jacktf.app.experiment import Experiment
 from jacktf.core.model import Model
 from jacktf.optim.optimizers import sgd
 from jacktf.train import lifecycle, lock as lock_lib

@@ -140,7 +140,7 @@ def test_vgg_eval_is_central_crop_of_resized_image():
 
 @pytest.mark.slow
 def test_training_straight_from_an_image_folder(tmp_path, default_registry):
-    from jacktf.core.experiment import Experiment
+    from jacktf.app.experiment import Experiment
     from jacktf.core.model import Model
     from jacktf.train.trainer import Trainer
     from jacktf.optim.optimizers import momentum

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import jacktf
-from jacktf.core.configurables import RECIPES_DIR
+from jacktf.app.configurables import RECIPES_DIR
 from jacktf.train.trainer import Trainer
 from jacktf.optim.optimizers import sgd
 from conftest import run_cli

@@ -179,7 +179,7 @@ def test_real_mobilenet_025_with_the_mobilenet_v1_and_v2_recipes(tmp_path):
 def test_gin_include_look_ups_log_no_error(caplog, default_registry):
     """gin logged 'ERROR:root:Path not found: base/experiment.gin' on every command."""
     import logging
-    from jacktf.core import configurables
+    from jacktf.app import configurables
     with caplog.at_level(logging.DEBUG):
         configurables.parse(['gin/demo.gin'])
     assert not [r for r in caplog.records if 'Path not found' in r.getMessage()]

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from jacktf.core.errors import ConfigError
-from jacktf.core.experiment import Experiment
+from jacktf.app.experiment import Experiment
 from jacktf.core.model import Model
 from jacktf.optim.optimizers import sgd
 from jacktf.train.stages import Stage

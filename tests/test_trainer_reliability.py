@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from jacktf.core.experiment import Experiment
+from jacktf.app.experiment import Experiment
 from jacktf.train.callbacks import TrainingDiverged
 from jacktf.core.model import Model
 from jacktf.train.trainer import Trainer

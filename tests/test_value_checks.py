@@ -10,7 +10,7 @@ import pytest
 from conftest import run_cli
 from jacktf.core import fingerprint
 from jacktf.core.errors import ConfigError
-from jacktf.core.metrics import classification_report
+from jacktf.evaluation.report import classification_report
 from jacktf.core.model import Model
 
 

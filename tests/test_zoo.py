@@ -21,7 +21,7 @@ import pytest
 import tensorflow as tf
 
 from jacktf import cli
-from jacktf.core.configurables import RECIPES_DIR
+from jacktf.app.configurables import RECIPES_DIR
 from jacktf.core.errors import RestoreError
 from jacktf.pretrained import builtin, cache, fetch, resolve_checkpoint, zoo
 from conftest import run_cli

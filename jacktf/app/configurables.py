@@ -16,8 +16,8 @@ import gin
 from gin import config_parser as gin_config_parser
 
 from jacktf.core.errors import ConfigError
-from jacktf.core.gin_messages import explain_gin_error, label_bindings, suggest
-from jacktf.core.experiment import Experiment
+from jacktf.app.gin_messages import explain_gin_error, label_bindings, suggest
+from jacktf.app.experiment import Experiment
 from jacktf.core.model import Model
 from jacktf.train.stages import Stage
 from jacktf.train.trainer import Trainer

@@ -14,7 +14,7 @@ from jacktf.core.checkpoint_paths import resolve_checkpoint
 from jacktf.core.errors import ConfigError, RestoreError
 from jacktf.data import augment, pipeline, preflight, sampling as sampling_lib
 from jacktf.serve import export
-from jacktf.pretrained import builtin
+from jacktf.pretrained import builtin, resolve_checkpoint as resolve_pretrained
 from jacktf.train import data_plan, lifecycle, recovery, strategy as strategy_lib
 from jacktf.train.callbacks import builtin_callbacks
 from jacktf.train.controller import Controller
@@ -247,7 +247,8 @@ class Experiment:
         latest of MODEL_DIR/checkpoints. Raises ConfigError naming what is missing."""
         if checkpoint:  # the same forms CHECKPOINT_PATH takes (.index, folders, ...)
             try:
-                return resolve_checkpoint(checkpoint, '--checkpoint')
+                return resolve_checkpoint(checkpoint, '--checkpoint',
+                                          resolve_uri=resolve_pretrained)
             except RestoreError as e:
                 raise ConfigError(str(e)) from None
         ckpt_dir = os.path.join(self.model_dir, 'checkpoints')

@@ -12,7 +12,6 @@ import sys
 import tempfile
 import warnings
 
-import jacktf  # noqa: F401  (prepares TensorFlow for slim)
 from jacktf.core import compat
 from jacktf.core.errors import JacktfError
 
@@ -70,7 +69,8 @@ def user_errors():
 
 
 def load_plugins():
-    from jacktf.core import configurables, plugins
+    from jacktf.core import plugins
+    from jacktf.app import configurables
     registry = plugins.set_default_registry(plugins.load_registry())
     configurables.register(registry)
     return registry
@@ -87,7 +87,7 @@ def write_atomic(path, text):
 
 def experiment_from_gin(gin_files, gin_params=(), model_dir=None):
     """Loads plugins, parses the recipes and returns the configured Experiment."""
-    from jacktf.core import configurables
+    from jacktf.app import configurables
     load_plugins()
     configurables.parse(gin_files, gin_params, model_dir)
 
@@ -98,7 +98,7 @@ def experiment_from_gin(gin_files, gin_params=(), model_dir=None):
     try:
         return configurables.configured('Experiment')(after_first_step=after_first_step)
     except TypeError as e:  # a required parameter no recipe binds
-        from jacktf.core import gin_messages
+        from jacktf.app import gin_messages
         from jacktf.core.errors import ConfigError
         message = gin_messages.missing_argument(e)
         if message is None:
@@ -111,11 +111,11 @@ def train(gin_files, gin_params=(), model_dir=None, mode='train_and_eval',
     """What `python -m jacktf.run` and `jacktf train` do: recipes -> Experiment -> mode.
 
     ``force_unlock`` takes over MODEL_DIR's writer lock; mode 'continuous_eval' follows
-    a training run's checkpoints (jacktf.train.continuous_eval) on this process's own
+    a training run's checkpoints (jacktf.app.continuous_eval) on this process's own
     device, for up to ``eval_timeout`` seconds without a new checkpoint.
     """
     if mode == 'continuous_eval':  # a sidecar is not a worker of the training cluster
-        from jacktf.train import continuous_eval
+        from jacktf.app import continuous_eval
         experiment = experiment_from_gin(
             gin_files, list(gin_params) + ["Experiment.strategy = 'default'"], model_dir)
         return continuous_eval.run(experiment, timeout=eval_timeout)

@@ -22,15 +22,16 @@ def add_parser(subparsers, parents):
 
 
 def run(args):
-    from jacktf.core import runtime
+    from jacktf.app import runtime
     from jacktf.core.restore import restore_from_checkpoint
+    from jacktf.pretrained import resolve_checkpoint as resolve_pretrained
     experiment = runtime.experiment_from_gin(args.gin_file, args.gin_param)
     model = experiment.model.build()
     _, frozen = experiment.trainer.split_variables(model)
     report = restore_from_checkpoint(
         model, args.checkpoint, exclude_scopes=experiment.checkpoint_exclude_scopes,
         scope_map=experiment.scope_map, strict=False, frozen=frozen, dry_run=True,
-        setting='--checkpoint')
+        setting='--checkpoint', resolve_uri=resolve_pretrained)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

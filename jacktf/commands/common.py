@@ -79,7 +79,7 @@ def note(message):
 
 def experiment_for(model_dir, gin_files=(), gin_params=()):
     """The Experiment of a model directory: its operative config unless files are given."""
-    from jacktf.core import runtime
+    from jacktf.app import runtime
     files = list(gin_files) or [os.path.join(model_dir, 'operative_config.gin')]
     if not gin_files and not os.path.exists(files[0]):
         if not os.path.isdir(model_dir):

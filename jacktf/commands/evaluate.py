@@ -23,7 +23,7 @@ def add_parser(subparsers, parents):
 
 
 def run(args):
-    from jacktf.core import runtime
+    from jacktf.app import runtime
     if args.checkpoint and args.saved_model:
         runtime.fail('Give --checkpoint or --saved_model, not both: eval runs one of them.')
     experiment = common.experiment_for(args.model_dir, args.gin_file or (), args.gin_param)

@@ -35,13 +35,15 @@ def _warm_started(experiment, frozen):
     """Builds the model and restores CHECKPOINT_PATH into it (no report file)."""
     import logging
     from jacktf.core.restore import restore_from_checkpoint
+    from jacktf.pretrained import resolve_checkpoint as resolve_pretrained
     model = experiment.model
     with experiment.strategy.scope():
         model.build()
     if experiment.checkpoint_path:
         restore_from_checkpoint(model, experiment.checkpoint_path,
                                 exclude_scopes=experiment.checkpoint_exclude_scopes,
-                                scope_map=experiment.scope_map, frozen=frozen)
+                                scope_map=experiment.scope_map, frozen=frozen,
+                                resolve_uri=resolve_pretrained)
         return True
     logging.getLogger('jacktf').warning(
         'CHECKPOINT_PATH is None: the sweep starts from random weights.')
@@ -49,7 +51,7 @@ def _warm_started(experiment, frozen):
 
 
 def run(args):
-    from jacktf.core import runtime
+    from jacktf.app import runtime
     from jacktf.train import lr_finder, strategy as strategy_lib
     lr_finder.check_sweep(args.start_lr, args.end_lr, args.steps)
     experiment = runtime.experiment_from_gin(args.gin_file, args.gin_param, args.model_dir)

@@ -33,7 +33,7 @@ def _row(entry):
 
 
 def run(args):
-    from jacktf.core import runtime
+    from jacktf.app import runtime
     registry = runtime.load_plugins()
     rows = [_row(entry) for entry in registry.entries(args.kind)]
     if args.json:

@@ -96,7 +96,7 @@ def _print_table(rows):
 
 def _explain_signature(args, opened):
     """The explain_images signature of the first model, when --cam_dir asks for it."""
-    from jacktf.core import runtime
+    from jacktf.app import runtime
     if not args.cam_dir:
         return None
     first = opened[0]
@@ -129,14 +129,14 @@ def _write_cams(explain, rows, images, cam_dir):
 
 
 def run(args):
-    from jacktf.core import runtime
+    from jacktf.app import runtime
     from jacktf.evaluation import tta as tta_lib
     from jacktf.serve import runners
     tta = tta_lib.parse(args.tta)  # before any model is loaded
     registry = runtime.load_plugins()
     sources = list(args.models or [])
     if args.pretrained:  # an official checkpoint with its own ImageNet classifier
-        from jacktf.pretrained import classifier
+        from jacktf.serve import imagenet_classifier as classifier
         sources.insert(0, classifier.imagenet_saved_model(args.pretrained))
     if not sources:
         runtime.fail('Give the model to predict with: --model (a SavedModel, .tflite or '

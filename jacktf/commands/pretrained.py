@@ -22,7 +22,7 @@ def add_parser(subparsers, parents):
 
 
 def run(args):
-    from jacktf.core import runtime
+    from jacktf.app import runtime
     from jacktf.pretrained import cache, fetch, zoo
     if args.action == 'download':
         registry = runtime.load_plugins()

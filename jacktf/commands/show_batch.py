@@ -21,7 +21,7 @@ def add_parser(subparsers, parents):
 
 
 def run(args):
-    from jacktf.core import runtime
+    from jacktf.app import runtime
     from jacktf.train.callbacks import preview
     experiment = runtime.experiment_from_gin(args.gin_file, args.gin_param, args.model_dir)
     experiment.check_input('train')

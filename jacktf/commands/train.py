@@ -24,7 +24,7 @@ def add_parser(subparsers, parents):
 
 
 def run(args):
-    from jacktf.core import runtime
+    from jacktf.app import runtime
     runtime.train(args.gin_file, args.gin_param, args.model_dir, args.mode,
                   force_unlock=args.force_unlock, eval_timeout=args.eval_timeout)
     return 0

@@ -17,7 +17,6 @@ import re
 import tensorflow as tf
 
 from jacktf.core.errors import RestoreError
-from jacktf.pretrained.resolve import resolve_checkpoint as pretrained_uri
 
 log = logging.getLogger('jacktf')
 _FILE_SUFFIX = re.compile(r'^(?P<prefix>.+)\.(?P<kind>index|meta|data-\d+-of-\d+)$')
@@ -163,7 +162,7 @@ def _not_found(path, setting):
                        f'{_folder_contents(folder)}.{hint}')
 
 
-def resolve_checkpoint(path, setting='CHECKPOINT_PATH', registry=None):
+def resolve_checkpoint(path, setting='CHECKPOINT_PATH', registry=None, resolve_uri=None):
     """The checkpoint prefix a user's path means.
 
     Args:
@@ -173,6 +172,9 @@ def resolve_checkpoint(path, setting='CHECKPOINT_PATH', registry=None):
       setting: how the user gave the path, for messages ('CHECKPOINT_PATH',
         '--checkpoint').
       registry: the Registry a downloaded checkpoint is verified against.
+      resolve_uri: ``fn(path, registry) -> path`` turning 'builtin://NAME' and
+        'slim://NAME' into a local prefix (jacktf.pretrained.resolve_checkpoint; the
+        layers above core pass it, core does not import pretrained).
 
     Returns:
       The prefix (or V1 checkpoint file) to read.
@@ -181,7 +183,14 @@ def resolve_checkpoint(path, setting='CHECKPOINT_PATH', registry=None):
       RestoreError: the path does not exist, a folder holds no checkpoint or several
         without a state file, or a state file points to a checkpoint that is not there.
     """
-    path = pretrained_uri(os.path.expanduser(str(path).strip()), registry)
+    path = os.path.expanduser(str(path).strip())
+    if resolve_uri is not None:
+        path = resolve_uri(path, registry)
+    elif path.startswith(('builtin://', 'slim://')):
+        raise RestoreError(f'{setting} {path!r} names pretrained weights, which '
+                           'jacktf.pretrained resolves: call jacktf.restore_from_'
+                           'checkpoint, or pass resolve_uri=jacktf.pretrained.'
+                           'resolve_checkpoint.')
     if len(path) > 1 and path.endswith('/'):
         path = path.rstrip('/')
     if tf.io.gfile.isdir(path):

@@ -13,7 +13,8 @@ from jacktf.core import plugins, scopes
 from jacktf.core.batchnorm import check_batch_norm_params
 from jacktf.core.errors import ConfigError
 from jacktf.core.network import SlimNetwork, check_arg_scope_kwargs
-from jacktf.train.strategy import PRECISIONS
+
+PRECISIONS = ('float32', 'bfloat16', 'float16')  # Model.precision's values
 
 
 def _resolve(registry, kind, value):

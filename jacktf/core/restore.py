@@ -104,7 +104,7 @@ def plan_restore(model_shapes: Dict[str, list], ckpt_shapes: Dict[str, list], *,
 
 def restore_from_checkpoint(model, checkpoint_path, *, exclude_scopes=(), scope_map=None,
                             strict=True, frozen=(), report_path=None, dry_run=False,
-                            setting='CHECKPOINT_PATH'):
+                            setting='CHECKPOINT_PATH', resolve_uri=None):
     """Assigns checkpoint values to the model's variables by name.
 
     Args:
@@ -119,6 +119,8 @@ def restore_from_checkpoint(model, checkpoint_path, *, exclude_scopes=(), scope_
       dry_run: only plan and report; assign nothing.
       setting: how the user gave the path ('CHECKPOINT_PATH', '--checkpoint'), for
         messages.
+      resolve_uri: resolves 'builtin://' and 'slim://' paths (see
+        checkpoint_paths.resolve_checkpoint).
 
     Returns:
       The RestoreReport. When it is not ok and the backbone is (mostly) not restored,
@@ -129,7 +131,8 @@ def restore_from_checkpoint(model, checkpoint_path, *, exclude_scopes=(), scope_
         (strict) the report is not ok; not one backbone variable restored is never ok.
     """
     checkpoint_path = resolve_checkpoint(checkpoint_path, setting,
-                                         getattr(model, 'registry', None))
+                                         getattr(model, 'registry', None),
+                                         resolve_uri)
     model.build()
     reader, ckpt = checkpoint_variables(checkpoint_path)
     variables = {scopes.var_name(v.name): v for v in model.variables}

@@ -6,7 +6,7 @@ import os
 
 import tensorflow as tf
 
-from jacktf.core import metrics as metrics_lib
+from jacktf.evaluation import report as metrics_lib
 from jacktf.core.errors import ConfigError
 from jacktf.evaluation import passes, summaries, tta as tta_lib
 from jacktf.evaluation.collect import EvalCollector

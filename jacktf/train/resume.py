@@ -8,6 +8,7 @@ import tensorflow as tf
 from jacktf.core import fingerprint
 from jacktf.core.errors import ConfigError
 from jacktf.core.restore import restore_from_checkpoint
+from jacktf.pretrained import resolve_checkpoint as resolve_pretrained
 
 log = logging.getLogger('jacktf')
 
@@ -49,7 +50,8 @@ def initialize(experiment, model, checkpoint, frozen, chief=True, latest=None):
             model, experiment.checkpoint_path,
             exclude_scopes=experiment.checkpoint_exclude_scopes,
             scope_map=experiment.scope_map, frozen=frozen,
-            report_path=os.path.join(model_dir, 'restore_report.json') if chief else None)
+            report_path=os.path.join(model_dir, 'restore_report.json') if chief else None,
+            resolve_uri=resolve_pretrained)
     else:
         log.warning('CHECKPOINT_PATH is None: training %s from scratch (random '
                     'initialization).', model.backbone_name)

@@ -24,10 +24,10 @@ import tensorflow as tf
 
 from jacktf.core import compat
 from jacktf.core.errors import ConfigError
+from jacktf.core.model import PRECISIONS  # noqa: F401  (re-exported)
 
 log = logging.getLogger('jacktf')
 STRATEGIES = ('default', 'mirrored', 'multi_worker_mirrored')
-PRECISIONS = ('float32', 'bfloat16', 'float16')
 
 
 def make_strategy(name='default'):
