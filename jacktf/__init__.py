@@ -1,7 +1,9 @@
 """jacktf: fine-tune image classifiers from the official TF-Slim ImageNet checkpoints.
 
-Public names: ``hookimpl`` (for plugins), ``build_model``, ``restore_from_checkpoint``,
-``load_registry``, ``BackboneCard`` and the error classes.
+Public names: ``hookimpl`` (for plugins), ``Callback`` (the base class of training
+callbacks), ``build_model``, ``restore_from_checkpoint``, ``load_registry``,
+``BackboneCard`` and the error classes. Importing jacktf loads only its core; the
+others load on first use.
 """
 
 import pluggy
@@ -61,3 +63,11 @@ def restore_from_checkpoint(model, checkpoint_path, exclude_scopes=(), scope_map
     kwargs.setdefault('resolve_uri', resolve_checkpoint)
     return _restore(model, checkpoint_path, exclude_scopes=exclude_scopes,
                     scope_map=scope_map, **kwargs)
+
+
+def __getattr__(name):
+    """``jacktf.Callback``: loaded on first use (it lives in jacktf.train)."""
+    if name == 'Callback':
+        from jacktf.train.callbacks.base import Callback
+        return Callback
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -1,6 +1,7 @@
 """`python -m jacktf.run --gin_file=F [--gin_param=B ...] [--model_dir=D] [--mode=M]`.
 
-Flags -> plugins -> gin -> one Experiment -> mode. User mistakes (bad gin, missing
+The train command of jacktf.app.train_command (the options of `jacktf train`, as absl
+flags): flags -> plugins -> gin -> one Experiment -> mode. User mistakes (bad gin, missing
 files, unknown plugins, checkpoints that do not fit) exit with code 2 and a message.
 TensorFlow is imported only when the run starts (``--help`` answers at once), without
 its start-up noise unless ``--verbose`` or JACKTF_VERBOSE=1.
@@ -33,23 +34,10 @@ _own_package()
 from absl import app, flags  # noqa: E402
 
 from jacktf.core import compat  # noqa: E402
-from jacktf.app import runtime  # noqa: E402
+from jacktf.app import runtime, train_command  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_multi_string('gin_file', [], 'Gin recipe(s): a path, or a shipped recipe '
-                          'name such as gin/demo.gin or resnet50_2cls.gin.')
-flags.DEFINE_multi_string('gin_param', [], "Gin bindings, e.g. --gin_param='TRAIN_STEPS "
-                          "= 500'. Applied after the files.")
-flags.DEFINE_string('model_dir', None, "Overrides MODEL_DIR of the recipe (default: the "
-                    "recipe's).")
-flags.DEFINE_enum('mode', 'train_and_eval',
-                  ['train_and_eval', 'train', 'eval', 'continuous_eval'],
-                  'What to run. continuous_eval: evaluate each new checkpoint of a '
-                  'training run in MODEL_DIR (a sidecar evaluator).')
-flags.DEFINE_bool('force_unlock', False, "Take over MODEL_DIR's writer lock (train.lock) "
-                  'even when its holder looks alive or runs on another host.')
-flags.DEFINE_float('eval_timeout', 3600, 'continuous_eval: stop after this many seconds '
-                   'without a new checkpoint.')
+train_command.define_flags(flags)
 flags.DEFINE_bool('verbose', False, "Show TensorFlow's own log lines (start-up banner, "
                   'device discovery, warnings); same as JACKTF_VERBOSE=1.')
 
@@ -63,8 +51,7 @@ def main(argv):
     compat.quiet_startup(FLAGS.verbose)  # before anything imports TensorFlow
     with runtime.user_errors():
         runtime.setup_logging(verbose=FLAGS.verbose)
-        runtime.train(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir, FLAGS.mode,
-                      force_unlock=FLAGS.force_unlock, eval_timeout=FLAGS.eval_timeout)
+        return train_command.run(FLAGS)
 
 
 def run():

@@ -112,3 +112,20 @@ def test_plugin_callback_from_gin_writes_its_file_on_its_steps(plugin_path, tmp_
         r'step (\d+)/6  loss ([0-9.]+)', r.stdout + r.stderr)}
     for row in rows:
         assert abs(row['loss'] - logged[row['step']]) < 1e-3
+
+
+def test_plugin_callback_imports_only_jacktf():
+    """The example's callback subclasses the public jacktf.Callback; no internal path."""
+    import ast
+    import jacktf
+    from jacktf.train.callbacks.base import Callback
+    assert jacktf.Callback is Callback
+    folder = os.path.join(ROOT, 'plugins', 'jacktf-example', 'jacktf_example')
+    for name in os.listdir(folder):
+        if name.endswith('.py'):
+            with open(os.path.join(folder, name)) as f:
+                tree = ast.parse(f.read())
+            modules = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import)
+                       for a in n.names] + [n.module for n in ast.walk(tree)
+                                            if isinstance(n, ast.ImportFrom)]
+            assert not [m for m in modules if m and m.startswith('jacktf.')], name

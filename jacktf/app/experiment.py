@@ -221,12 +221,15 @@ class Experiment:
     def train(self, evaluate=True):
         """Trains with the built-in callbacks, then Trainer.callbacks (see Controller)."""
         self.plan = data_plan.prepare(self)
-        callbacks = builtin_callbacks(self.trainer, self.after_first_step,
-                                      self.export_at_end)
+        callbacks = self.callbacks()
         with lifecycle.stop_requests(self.state) as stop, \
                 recovery.disk_errors(self.model_dir):
             return Controller(self, callbacks, state=self.state, stop=stop,
                               evaluate=evaluate).fit()
+
+    def callbacks(self):
+        """The callbacks of a training run: the built-ins and Trainer.callbacks."""
+        return builtin_callbacks(self.trainer, self.after_first_step, self.export_at_end)
 
     def restore_latest(self, checkpoint=None):
         """Loads a checkpoint of this model directory (the latest by default)."""

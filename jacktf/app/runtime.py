@@ -121,3 +121,11 @@ def train(gin_files, gin_params=(), model_dir=None, mode='train_and_eval',
         return continuous_eval.run(experiment, timeout=eval_timeout)
     experiment = experiment_from_gin(gin_files, gin_params, model_dir)
     return experiment.run(mode, force_unlock=force_unlock)
+
+
+def show_callbacks(gin_files, gin_params=(), model_dir=None):
+    """The training loop of the recipes as text (``--show_callbacks``): each event and
+    the callbacks that run at it, in order. Builds the run, trains nothing."""
+    from jacktf.train.callbacks import CallbackList
+    experiment = experiment_from_gin(gin_files, gin_params, model_dir)
+    return CallbackList(experiment.callbacks()).describe()

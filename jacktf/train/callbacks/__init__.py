@@ -24,13 +24,11 @@ __all__ = ['Callback', 'CallbackList', 'EarlyStopping', 'TrainingDiverged',
 
 
 def builtin_callbacks(trainer, after_first_step=None, export_at_end=True):
-    """The callbacks of every training run, in order, with ``trainer.callbacks`` before
-    StopSignals (which ends the step's events when a signal arrived)."""
+    """The callbacks of every training run and ``trainer.callbacks``; the Controller
+    runs them by their ``order`` (see Callback)."""
     callbacks = [BatchPreview(), DivergenceGuard(), AfterFirstStep(after_first_step),
-                 TensorBoardText(), Progress(),
-                 TensorBoard(), PeriodicCheckpoints(), PeriodicEval(), BatchNormGapHint(),
-                 EvalPictures(),
-                 MetricsCsv(), BestK()]
+                 TensorBoardText(), Progress(), TensorBoard(), PeriodicCheckpoints(),
+                 PeriodicEval(), BatchNormGapHint(), EvalPictures(), MetricsCsv(), BestK()]
     if export_at_end:
         callbacks.append(ExportAtEnd())
     return callbacks + list(trainer.callbacks) + [StopSignals()]

@@ -10,6 +10,8 @@ class PeriodicCheckpoints(Callback):
     """Saves every ``Trainer.checkpoint_every_steps`` steps, and also when
     ``Trainer.checkpoint_every_seconds`` have passed since the last save."""
 
+    order = 25  # saves the step before an evaluation of it
+
     def on_train_begin(self, ctl):
         self.last_save = time.time()
 
@@ -25,6 +27,8 @@ class PeriodicCheckpoints(Callback):
 class BestK(Callback):
     """Keeps the ``Trainer.keep_best`` checkpoints with the best eval accuracy in
     MODEL_DIR/best (``ctl.best``; ExportAtEnd exports the best one)."""
+
+    order = 38  # sets ctl.best before EarlyStopping re-ranks it
 
     def on_train_begin(self, ctl):
         self.best = ctl.best = BestCheckpoints(ctl.write_dir, ctl.trainer.keep_best,

@@ -15,6 +15,8 @@ class PeriodicEval(Callback):
     last step is evaluated by the controller at the end. A stop signal during the
     evaluation ends it; the step is then saved by StopSignals."""
 
+    order = 30  # after the checkpoint of the step
+
     def on_step_end(self, ctl, step, logs):
         every = ctl.trainer.eval_interval()
         if ctl.eval_dataset is None or not every or step % every or \
@@ -29,6 +31,8 @@ class PeriodicEval(Callback):
 class BatchNormGapHint(Callback):
     """Warns when eval accuracy trails train accuracy by more than BN_GAP_WARNING while
     batch norm trains: the moving statistics may not fit the network."""
+
+    order = 32  # reads Progress's logs['train']
 
     def __init__(self):
         self.train_accuracy = 0.0

@@ -9,6 +9,8 @@ class ExportAtEnd(Callback):
     """Exports MODEL_DIR/export/<final step> (and MODEL_DIR/export_best/<step> when
     best-k kept checkpoints), each checked for parity; chief only."""
 
+    order = 40  # reads ctl.best at the end of training
+
     def on_train_end(self, ctl, logs):
         if not ctl.chief:
             return

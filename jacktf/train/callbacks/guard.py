@@ -18,6 +18,8 @@ class DivergenceGuard(Callback):
     ``Trainer.nan_lr_factor``, up to ``Trainer.nan_retries`` times; then raises
     TrainingDiverged naming the first variable with a non-finite gradient."""
 
+    order = 5  # before Progress, which re-reads the restored step
+
     def __init__(self):
         self.retries = 0
 

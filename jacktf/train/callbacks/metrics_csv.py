@@ -18,6 +18,8 @@ class MetricsCsv(Callback):
     previous evaluation), eval loss and accuracy and the learning rate after each
     evaluation; chief only. A resumed run first drops rows after its start step."""
 
+    order = 36  # EarlyStopping replays its rows on resume
+
     def __init__(self, filename='metrics.csv'):
         self.filename = filename
 

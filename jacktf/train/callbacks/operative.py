@@ -7,6 +7,8 @@ class AfterFirstStep(Callback):
     """Calls ``fn(model_dir)`` once after this run's first step, on the chief (run.py
     passes the operative-config writer)."""
 
+    order = 10  # writes operative_config.gin, which TensorBoardText reads
+
     def __init__(self, fn):
         self.fn = fn
 

@@ -15,6 +15,8 @@ class EvalPictures(Callback):
     top-losses CSV in MODEL_DIR/eval/ (confusion_matrix.png, top_losses.png,
     top_losses.csv). The chief writes; other workers draw nothing."""
 
+    order = 34  # after the evaluation
+
     def on_eval_end(self, ctl, step, metrics):
         collector = getattr(ctl, 'eval_collector', None)
         if collector is None or not ctl.chief or not metrics.get('examples'):

@@ -121,6 +121,8 @@ class BatchPreview(Callback):
         preview off.
     """
 
+    order = 0  # first: a bad first batch fails before anything else runs
+
     def __init__(self, max_images=None):
         self.max_images = max_images
 

@@ -24,6 +24,8 @@ class Progress(Callback):
       stream: where the bar goes (default sys.stderr).
     """
 
+    order = 20  # puts logs['train'] for the callbacks after it
+
     def __init__(self, stream=None):
         self.stream = stream
         self.bar, self.exit_stack = None, None
@@ -104,6 +106,8 @@ class Progress(Callback):
 class TensorBoard(Callback):
     """Train scalars (from Progress's line) in MODEL_DIR/train, eval scalars in
     MODEL_DIR/eval."""
+
+    order = 22  # reads Progress's logs['train']
 
     TRAIN_KEYS = ('loss', 'total_loss', 'accuracy', 'images_per_second')
 

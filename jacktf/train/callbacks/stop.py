@@ -17,6 +17,8 @@ class StopSignals(Callback):
     times the slowest step so far, and lets the forced stop save the last completed step
     from another thread while a step waits for its input."""
 
+    order = 90  # last: ends the step after every other callback saw it
+
     def on_train_begin(self, ctl):
         self.slowest, self.first = 0.0, True
         if not ctl.experiment.deterministic and not isinstance(

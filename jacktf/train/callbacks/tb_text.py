@@ -77,6 +77,8 @@ def hyperparameters(experiment):
 class TensorBoardText(Callback):
     """Writes the text summaries and the HParams session once, after the first step."""
 
+    order = 12  # after AfterFirstStep
+
     def on_step_end(self, ctl, step, logs):
         if step != ctl.start_step + 1 or not ctl.chief:
             return

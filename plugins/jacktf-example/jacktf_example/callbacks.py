@@ -1,12 +1,15 @@
-"""A third-party training callback: the loss of every N-th step as JSON lines."""
+"""A third-party training callback: the loss of every N-th step as JSON lines.
+
+It imports only ``jacktf`` (its public ``jacktf.Callback``), as every plugin should.
+"""
 
 import json
 import os
 
-from jacktf.train.callbacks.base import Callback
+import jacktf
 
 
-class LossLog(Callback):
+class LossLog(jacktf.Callback):
     """Appends {"step", "loss", "accuracy"} every ``every_steps`` steps to
     MODEL_DIR/<filename> (one JSON object per line), on the chief only.
 
