@@ -21,7 +21,9 @@ import time
 
 import tensorflow as tf
 
+from jacktf.core.checkpoint_paths import step_in_name
 from jacktf.core.errors import ConfigError, JacktfError
+from jacktf.core.files import write_atomic
 from jacktf.train import lock as lock_lib
 from jacktf.train import recovery
 from jacktf.train.checkpointing import BestCheckpoints
@@ -35,9 +37,7 @@ START_GRACE_SECONDS = 30.0
 STATE_NAME = 'continuous_eval.json'
 
 
-def step_of(prefix):
-    tail = os.path.basename(prefix).rsplit('-', 1)[-1]
-    return int(tail) if tail.isdigit() else None
+step_of = step_in_name
 
 
 class CopiedCheckpoint:
@@ -91,11 +91,9 @@ class Sidecar:
             return -1
 
     def _save_state(self, step, report):
-        tf.io.gfile.makedirs(self.eval_dir)
-        with tf.io.gfile.GFile(self.state_path + '.tmp', 'w') as f:
-            json.dump({'step': step, 'checkpoint': report['source'],
-                       'top_1_accuracy': report['top_1_accuracy']}, f, indent=2)
-        tf.io.gfile.rename(self.state_path + '.tmp', self.state_path, overwrite=True)
+        write_atomic(self.state_path, json.dumps(
+            {'step': step, 'checkpoint': report['source'],
+             'top_1_accuracy': report['top_1_accuracy']}, indent=2))
 
     def _training_ended(self):
         """The training run is gone and its newest checkpoint was evaluated."""

@@ -10,8 +10,9 @@ import os
 
 import tensorflow as tf
 
-from jacktf.core.checkpoint_paths import resolve_checkpoint
+from jacktf.core.checkpoint_paths import resolve_checkpoint, step_in_name
 from jacktf.core.errors import ConfigError, RestoreError
+from jacktf.core.files import write_atomic
 from jacktf.data import augment, pipeline, preflight, sampling as sampling_lib
 from jacktf.serve import export
 from jacktf.pretrained import builtin, resolve_checkpoint as resolve_pretrained
@@ -169,9 +170,7 @@ class Experiment:
             with tf.io.gfile.GFile(path) as f:
                 if f.read() == text:
                     return names
-        with tf.io.gfile.GFile(path + '.tmp', 'w') as f:
-            f.write(text)
-        tf.io.gfile.rename(path + '.tmp', path, overwrite=True)
+        write_atomic(path, text)
         return names
 
     def check_input(self, mode='train_and_eval'):
@@ -283,8 +282,7 @@ class Experiment:
         """Exports a SavedModel (TF Serving layout) and checks its parity."""
         path = self.restore_latest(checkpoint) if restore else None
         names, labels_path = self.class_names()
-        step = os.path.basename(path or '').rsplit('-', 1)[-1]
-        version = int(step) if path and step.isdigit() else None  # ckpt-600 -> export/600
+        version = step_in_name(path)  # ckpt-600 -> export/600
         parity = export.parity_images(self.eval_files or self.train_files, self.decode_fn)
         return export.export_saved_model(
             self.model, export_dir or os.path.join(self.model_dir, 'export'),

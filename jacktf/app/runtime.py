@@ -9,7 +9,6 @@ import contextlib
 import logging
 import os
 import sys
-import tempfile
 import warnings
 
 from jacktf.core import compat
@@ -76,15 +75,6 @@ def load_plugins():
     return registry
 
 
-def write_atomic(path, text):
-    directory = os.path.dirname(path) or '.'
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-')
-    with os.fdopen(fd, 'w') as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def experiment_from_gin(gin_files, gin_params=(), model_dir=None):
     """Loads plugins, parses the recipes and returns the configured Experiment."""
     from jacktf.app import configurables
@@ -92,6 +82,7 @@ def experiment_from_gin(gin_files, gin_params=(), model_dir=None):
     configurables.parse(gin_files, gin_params, model_dir)
 
     def after_first_step(directory):
+        from jacktf.core.files import write_atomic
         write_atomic(os.path.join(directory, 'operative_config.gin'),
                      configurables.operative_config())
 

@@ -24,6 +24,12 @@ _STATE_FILE = 'checkpoint'
 _SHOWN = 10
 
 
+def step_in_name(prefix):
+    """The step number in a checkpoint name ('.../ckpt-600' -> 600), or None."""
+    tail = os.path.basename(str(prefix or '')).rsplit('-', 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
 def _join(folder, name):
     return folder.rstrip('/') + '/' + name if '://' in folder else os.path.join(folder, name)
 

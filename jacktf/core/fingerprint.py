@@ -15,6 +15,7 @@ import os
 import tensorflow as tf
 
 from jacktf.core.errors import ConfigError
+from jacktf.core.files import write_atomic
 
 FILENAME = 'fingerprint.json'
 
@@ -72,7 +73,5 @@ def check_or_write(model_dir, model, has_checkpoint, run=None):
                    if k in before and before[k] != v]
         if not run or before == run:
             return changes
-    tf.io.gfile.makedirs(model_dir)
-    with tf.io.gfile.GFile(path, 'w') as f:
-        json.dump(dict(current, run=run) if run else current, f, indent=2)
+    write_atomic(path, json.dumps(dict(current, run=run) if run else current, indent=2))
     return changes

@@ -61,9 +61,8 @@ class RestoreReport:
         return d
 
     def write_json(self, path):
-        import tensorflow as tf  # GFile: also gs:// and other file systems
-        with tf.io.gfile.GFile(path, 'w') as f:
-            json.dump(self.to_dict(), f, indent=2)
+        from jacktf.core.files import write_atomic  # also gs:// and other file systems
+        write_atomic(path, json.dumps(self.to_dict(), indent=2))
 
     def error_message(self):
         """One paragraph per problem, each with the rule or binding that would fix it."""

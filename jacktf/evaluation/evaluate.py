@@ -1,74 +1,187 @@
-"""`jacktf eval` and Experiment.evaluate_latest: the full evaluation report of a
-checkpoint or a SavedModel (metrics, confusion matrix, top losses, TTA) on EVAL_FILES."""
+"""The one evaluation: a model over an eval dataset -> metrics, report, pictures.
 
+The training loop's periodic evaluation, `jacktf eval` (and ``--mode=eval``) and the
+continuous_eval sidecar all call :func:`evaluate`, then :func:`write_scalars` (the same
+TensorBoard scalars, same names, in MODEL_DIR/eval) and, for the full report,
+:func:`write_outputs` (metrics.json, confusion matrix, top losses). So a checkpoint
+evaluated by any of them gives the same numbers.
+"""
+
+import dataclasses
 import logging
-import os
+from typing import List
 
+import numpy as np
 import tensorflow as tf
 
-from jacktf.evaluation import report as metrics_lib
-from jacktf.core.errors import ConfigError
-from jacktf.evaluation import passes, summaries, tta as tta_lib
+from jacktf.data.input_errors import input_errors, no_records
+from jacktf.evaluation import cam as cam_lib
+from jacktf.evaluation import report as report_lib
+from jacktf.evaluation import summaries
+from jacktf.evaluation import top_losses as top_losses_lib
 from jacktf.evaluation.collect import EvalCollector
-from jacktf.evaluation.top_losses import DEFAULT_SIZE
-from jacktf.serve import export
 
 log = logging.getLogger('jacktf')
 
 
-def evaluate(experiment, checkpoint=None, saved_model=None, tta=None, top_losses=None):
-    """Full evaluation report of a checkpoint (or a SavedModel) on EVAL_FILES.
+@dataclasses.dataclass
+class EvalResult:
+    """What one evaluation found.
 
-    Writes metrics.json, confusion_matrix.png, top_losses.png and top_losses.csv
-    into MODEL_DIR/eval (a SavedModel's into MODEL_DIR/eval/saved_model_VERSION,
-    next to the checkpoint's), and the pictures to TensorBoard there.
+    ``metrics``: accuracy, loss, examples and the report's macro_f1 and top-k accuracy
+    (the TensorBoard scalars); ``report``: the classification report (per class,
+    confusion matrix; 'tta' with test-time augmentation); ``collector``: the confusion
+    counts and the top losses; ``examples``: the top losses with their pictures and maps.
+    """
+    metrics: dict
+    report: dict
+    collector: EvalCollector
+    examples: List[dict]
+
+
+def _eval_step(model, strategy, views):
+    """The tf.function of one batch: summed loss, hits, count, confusion; probabilities
+    (and with ``views`` the probabilities averaged over the TTA views)."""
+    num_classes = model.num_classes
+
+    @tf.function(reduce_retracing=True)
+    def step(images, labels):
+        def replica_fn(images, labels):
+            if views:  # [B, V, S, S, 3]: every view in one batch, the plain one first
+                shape = tf.shape(images)
+                flat = tf.reshape(images, tf.concat([[-1], shape[2:]], 0))
+                logits = tf.reshape(model.predict(flat, training=False)['logits'],
+                                    [shape[0], shape[1], -1])
+                averaged = tf.reduce_mean(tf.nn.softmax(tf.cast(logits, tf.float32)), 1)
+                logits = logits[:, 0]
+            else:
+                logits = model.predict(images, training=False)['logits']
+            loss = tf.reduce_sum(model.loss(labels, logits))
+            predicted = tf.argmax(logits, -1, output_type=tf.int32)
+            hits = tf.reduce_sum(tf.cast(tf.equal(predicted, labels), tf.float32))
+            sums = [loss, hits, tf.cast(tf.shape(labels)[0], tf.float32),
+                    tf.math.confusion_matrix(labels, predicted, num_classes,
+                                             dtype=tf.float32)]
+            probs = tf.nn.softmax(tf.cast(logits, tf.float32))
+            return sums, (probs, averaged) if views else (probs,)
+        sums, per_example = strategy.run(replica_fn, args=(images, labels))
+        return [strategy.reduce(tf.distribute.ReduceOp.SUM, t, axis=None)
+                for t in sums], per_example
+    return step
+
+
+def evaluate(model, dataset, *, class_names, files, counters=None, strategy=None,
+             tta=None, top_losses=top_losses_lib.DEFAULT_SIZE, explain=True):
+    """One pass of ``model`` over ``dataset``.
 
     Args:
-      checkpoint: a checkpoint prefix or folder (default: the latest).
-      saved_model: evaluate this SavedModel instead of a checkpoint.
-      tta: test-time augmentation modes ('flip', 'crops', 'flip,crops'), or None;
-        the report then holds the TTA numbers under 'tta' beside the plain ones.
-      top_losses: examples in the top-losses gallery (default 16; 0: none).
+      model: the Model (its weights as they should be evaluated).
+      dataset: batches of (images, labels[, info]) (pipeline.read_dataset, ``with_info``
+        for file names in the top losses); with ``tta`` each image is [V, S, S, 3].
+      class_names: K names (the report's and the pictures').
+      files / counters: EVAL_FILES and the pipeline's counters, for messages.
+      strategy: the tf.distribute strategy (default: the current one).
+      tta: TTA modes (jacktf.evaluation.tta), or None.
+      top_losses: examples kept for the top-losses gallery (0: none).
+      explain: compute the top losses' pictures and CAM maps (``examples``).
+
+    Returns:
+      An EvalResult.
+
+    Raises:
+      DataError: a bad or damaged record, or no usable record in ``files``.
     """
-    if not experiment.eval_files:
-        raise ConfigError('EVAL_FILES is not set: nothing to evaluate.')
-    tta = tta_lib.parse(tta)
-    names, _ = experiment.class_names()
-    collector = EvalCollector(len(names), DEFAULT_SIZE if top_losses is None
-                              else top_losses)
-    report_dir = os.path.join(experiment.model_dir, 'eval')
-    if saved_model:
-        source, note = export.find_saved_model(saved_model)
-        if note:
-            log.info(note)
-        module, serve = export.load_saved_model(source)
-        # Next to the checkpoint's report, not over it.
-        version = os.path.basename(source)
-        report_dir = os.path.join(report_dir, f'saved_model_{version}')
-        labels, probabilities, averaged, examples = passes.saved_model_pass(
-            experiment, module, serve, source, names, collector, tta)
-    else:
-        source = experiment.restore_latest(checkpoint)
-        version = source.rsplit('-', 1)[-1]
-        labels, probabilities, averaged, examples = passes.checkpoint_pass(
-            experiment, collector, tta)
-    step = int(version) if version.isdigit() else None
-    report = metrics_lib.classification_report(labels, probabilities, names)
+    strategy = strategy or tf.distribute.get_strategy()
+    collector = EvalCollector(model.num_classes, top_losses)
+    step = _eval_step(model, strategy, bool(tta))
+
+    def local(value):
+        parts = strategy.experimental_local_results(value)
+        return parts[0] if len(parts) == 1 else tf.concat(parts, 0)
+
+    loss = hits = count = 0.0
+    labels, plain, averaged = [], [], []
+    with input_errors(files, 'EVAL_FILES', counters):
+        for batch in strategy.experimental_distribute_dataset(dataset):
+            images, label = batch[0], batch[1]
+            sums, per_example = step(images, label)
+            loss, hits, count = (loss + float(sums[0]), hits + float(sums[1]),
+                                 count + float(sums[2]))
+            collector.add_confusion(sums[3].numpy())
+            info = batch[2] if len(batch) > 2 else {}
+            inputs = local(images)
+            labels.append(local(label).numpy())
+            plain.append(local(per_example[0]).numpy())
+            if tta:
+                averaged.append(local(per_example[1]).numpy())
+                inputs = inputs[:, 0]
+            collector.add(labels=labels[-1], probabilities=plain[-1], inputs=inputs,
+                          filenames=local(info['filename']).numpy() if info else None,
+                          records=local(info['record']).numpy() if info else None,
+                          count_confusion=False)
+    if not count:
+        raise no_records(files, 'EVAL_FILES', counters)
+    examples = collector.examples(
+        lambda inputs: cam_lib.grad_cam(model, np.stack(inputs)),
+        display_fn=top_losses_lib.undo_preprocessing(model)) if explain else []
+    return finish(collector, examples, class_names, np.concatenate(labels),
+                  np.concatenate(plain), np.concatenate(averaged) if tta else None,
+                  tta, loss=loss / count, accuracy=hits / count, examples=int(count))
+
+
+def finish(collector, examples, class_names, labels, probabilities, averaged=None,
+           tta=None, **metrics):
+    """The EvalResult of a pass: the report from ``labels`` and ``probabilities`` (and
+    its TTA numbers from ``averaged``), the metrics with the report's scalars."""
+    from jacktf.evaluation import tta as tta_lib
+    report = report_lib.classification_report(labels, probabilities, class_names)
     if tta:
-        augmented = metrics_lib.classification_report(labels, averaged, names)
+        augmented = report_lib.classification_report(labels, averaged, class_names)
         report['tta'] = {'views': tta_lib.describe(tta), **{
             k: v for k, v in augmented.items()
             if k.endswith('_accuracy') or k == 'macro_f1'}}
-    report['source'] = source
-    report['eval_files'] = str(experiment.eval_files)
+    metrics.setdefault('accuracy', report['top_1_accuracy'])
+    metrics.setdefault('examples', report['examples'])
+    if 'loss' in metrics:
+        report['loss'] = metrics['loss']
     report['misclassified'] = collector.misclassified
     report['listed_in_top_losses'] = len(examples)
-    path, images = metrics_lib.write_report(
-        report, report_dir, examples=examples if collector.top.size else None,
-        misclassified=collector.misclassified, step=step)
-    writer = tf.summary.create_file_writer(report_dir)
-    summaries.write_images(writer, images, step or 0)
-    writer.close()
-    log.info('eval of %s: top-1 %.4f on %d examples; report %s', source,
-             report['top_1_accuracy'], report['examples'], path)
-    return dict(report, report_path=path)
+    metrics.update({k: v for k, v in report.items()
+                    if k == 'macro_f1' or (k.startswith('top_') and k.endswith(
+                        '_accuracy') and k != 'top_1_accuracy')})
+    return EvalResult(metrics, report, collector, examples)
+
+
+def scalars(result):
+    """{tag: value} of the TensorBoard scalars of an evaluation (MODEL_DIR/eval)."""
+    return {k: float(v) for k, v in result.metrics.items() if k != 'examples'}
+
+
+def write_scalars(writer, step, result):
+    """Writes :func:`scalars` at ``step`` (the same tags whoever evaluated)."""
+    with writer.as_default(step=int(step)):
+        for tag, value in scalars(result).items():
+            tf.summary.scalar(tag, value)
+    writer.flush()
+
+
+def write_outputs(result, directory, *, step=None, writer=None, pictures=True,
+                  source=None, eval_files=None):
+    """The evaluation's files: metrics.json, and (``pictures``) confusion_matrix.png,
+    top_losses.png / .csv in ``directory`` and as TensorBoard images in ``writer``.
+
+    Returns:
+      The path of metrics.json.
+    """
+    report = dict(result.report)
+    if source is not None:
+        report['source'] = source
+    if eval_files is not None:
+        report['eval_files'] = str(eval_files)
+    examples = result.examples if result.collector.top.size else None
+    path, images = report_lib.write_report(
+        report, directory, examples=examples, misclassified=result.collector.misclassified,
+        step=step, pictures=pictures)
+    if writer is not None and images:
+        summaries.write_images(writer, images, step or 0)
+    return path

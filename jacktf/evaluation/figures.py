@@ -1,8 +1,9 @@
 """matplotlib without pyplot (no global state, no display): figures -> RGB arrays/PNGs."""
 
-import os
 
 import numpy as np
+
+from jacktf.core.files import write_atomic
 
 
 def new_figure(width_in, height_in, dpi=100):
@@ -22,14 +23,11 @@ def to_array(figure):
 
 def save_png(array, path):
     """Writes uint8 RGB ``array`` as a PNG (atomically: never a half-written file)."""
+    import io
     from PIL import Image
-    folder = os.path.dirname(path)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    tmp = path + '.tmp'
-    Image.fromarray(array).save(tmp, format='PNG')
-    os.replace(tmp, path)
-    return path
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format='PNG')
+    return write_atomic(path, buffer.getvalue())
 
 
 def short(name, limit=24):

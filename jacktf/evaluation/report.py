@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 
+from jacktf.core.files import write_atomic
 from jacktf.evaluation import confusion, figures, gallery, top_losses
 
 METRICS_FILE = 'metrics.json'
@@ -57,7 +58,7 @@ def classification_report(labels, probabilities, class_names, top_k=5):
     }
 
 
-def pictures(*, matrix, class_names, examples=None, misclassified=0, step=None,
+def draw(*, matrix, class_names, examples=None, misclassified=0, step=None,
              source=None):
     """{'confusion_matrix': RGB array, 'top_losses': RGB array (when ``examples`` is not
     None)} of one evaluation.
@@ -96,19 +97,19 @@ def write_pictures(images, directory, examples=None, class_names=None):
     return paths
 
 
-def write_report(report, directory, *, examples=None, misclassified=0, step=None):
-    """Writes metrics.json, confusion_matrix.png and (with ``examples``) top_losses.png
-    and top_losses.csv into ``directory``.
+def write_report(report, directory, *, examples=None, misclassified=0, step=None,
+                 pictures=True):
+    """Writes metrics.json, and (``pictures``) confusion_matrix.png and (with
+    ``examples``) top_losses.png and top_losses.csv into ``directory``.
 
     Returns:
-      (path of metrics.json, the pictures as RGB arrays by name).
+      (path of metrics.json, the pictures as RGB arrays by name; {} without pictures).
     """
-    os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, METRICS_FILE)
-    with open(path + '.tmp', 'w') as f:
-        json.dump(report, f, indent=2)
-    os.replace(path + '.tmp', path)
-    images = pictures(matrix=report['confusion_matrix'], class_names=report['class_names'],
+    write_atomic(path, json.dumps(report, indent=2))
+    if not pictures:
+        return path, {}
+    images = draw(matrix=report['confusion_matrix'], class_names=report['class_names'],
                       examples=examples, misclassified=misclassified, step=step,
                       source=os.path.basename(str(report.get('source', ''))))
     write_pictures(images, directory, examples, report['class_names'])

@@ -8,7 +8,7 @@ def write_images(writer, images, step):
 
     Args:
       writer: a tf.summary writer (e.g. MODEL_DIR/eval's).
-      images: from jacktf.evaluation.report.pictures.
+      images: from jacktf.evaluation.report.draw.
       step: the training step they belong to.
     """
     import tensorflow as tf

@@ -9,9 +9,12 @@ confident wrong answer ranks above a hesitant one.
 
 import csv
 import heapq
+import io
 import os
 
 import numpy as np
+
+from jacktf.core.files import write_atomic
 
 DEFAULT_SIZE = 16
 UNKNOWN_NAME = '(unknown: the record has no image/filename)'
@@ -119,20 +122,16 @@ def undo_preprocessing(model):
 
 def write_csv(examples, class_names, path):
     """Writes the examples (worst first) as CSV; returns ``path``."""
-    folder = os.path.dirname(path)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    with open(path + '.tmp', 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        for rank, e in enumerate(examples, 1):
-            writer.writerow({
-                'rank': rank, 'filename': e.get('filename') or UNKNOWN_NAME,
-                'record': e.get('record', ''), 'true_class': e['label'],
-                'true_label': class_names[e['label']], 'predicted_class': e['predicted'],
-                'predicted_label': class_names[e['predicted']],
-                'probability': f"{e['probability']:.6f}",
-                'probability_true': f"{e['probability_true']:.6f}",
-                'loss': f"{e['loss']:.6f}"})
-    os.replace(path + '.tmp', path)
-    return path
+    f = io.StringIO(newline='')
+    writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+    writer.writeheader()
+    for rank, e in enumerate(examples, 1):
+        writer.writerow({
+            'rank': rank, 'filename': e.get('filename') or UNKNOWN_NAME,
+            'record': e.get('record', ''), 'true_class': e['label'],
+            'true_label': class_names[e['label']], 'predicted_class': e['predicted'],
+            'predicted_label': class_names[e['predicted']],
+            'probability': f"{e['probability']:.6f}",
+            'probability_true': f"{e['probability_true']:.6f}",
+            'loss': f"{e['loss']:.6f}"})
+    return write_atomic(path, f.getvalue())

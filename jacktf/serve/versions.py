@@ -5,6 +5,7 @@ import os
 
 import tensorflow as tf
 
+from jacktf.core.checkpoint_paths import step_in_name
 from jacktf.core.errors import ConfigError
 
 # Where checkpoints keep their step: jacktf's object-based checkpoints (the trainer's
@@ -65,5 +66,5 @@ def export_version(checkpoint_prefix, version=None):
 
 
 def _number_in(prefix):
-    tail = os.path.basename(prefix).rsplit('-', 1)[-1]
-    return tail if tail.isdigit() else None
+    step = step_in_name(prefix)
+    return None if step is None else str(step)

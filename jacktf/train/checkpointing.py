@@ -6,7 +6,18 @@ import os
 
 import tensorflow as tf
 
+from jacktf.core.files import write_atomic
+
 log = logging.getLogger('jacktf')
+
+
+def improved(value, best, mode='max', min_delta=0.0):
+    """True when ``value`` beats ``best`` by more than ``min_delta`` (Keras' rule):
+    higher for ``mode`` 'max' (accuracy), lower for 'min' (loss); anything beats None."""
+    if best is None:
+        return True
+    gain = value - best if mode == 'max' else best - value
+    return gain > min_delta
 
 
 def checkpoint_manager(checkpoint, model_dir, trainer):
@@ -42,10 +53,8 @@ class BestCheckpoints:
         return [e for e in entries if tf.io.gfile.exists(e['checkpoint'] + '.index')]
 
     def _save_index(self):
-        """Writes best.json whole or not at all (a temporary file renamed into place)."""
-        with tf.io.gfile.GFile(self.index + '.tmp', 'w') as f:
-            json.dump(self.entries, f, indent=2)
-        tf.io.gfile.rename(self.index + '.tmp', self.index, overwrite=True)
+        """Writes best.json whole or not at all."""
+        write_atomic(self.index, json.dumps(self.entries, indent=2))
 
     def rank_by(self, metric, mode, k):
         """Ranks by ``metric`` (``mode`` 'max' or 'min') and keeps at least ``k``; entries
@@ -64,7 +73,7 @@ class BestCheckpoints:
         if not self.k or any(e['step'] == step for e in self.entries):
             return
         if len(self.entries) >= self.k and \
-                self._rank(value) >= self._rank(self.entries[-1][metric]):
+                not improved(value, self.entries[-1][metric], self.mode):
             return
         path = self.checkpoint.write(os.path.join(self.directory, f'ckpt-{step}'))
         self.entries.append({'step': step, metric: float(value), 'checkpoint': path})

@@ -23,6 +23,7 @@ import shutil
 
 import tensorflow as tf
 
+from jacktf.core.checkpoint_paths import step_in_name
 from jacktf.core.errors import JacktfError, RestoreError
 
 log = logging.getLogger('jacktf')
@@ -43,8 +44,8 @@ class DiskWriteError(JacktfError):
 
 # -- damaged checkpoints -------------------------------------------------------------
 def _step(prefix):
-    tail = os.path.basename(prefix).rsplit('-', 1)[-1]
-    return int(tail) if tail.isdigit() else -1
+    step = step_in_name(prefix)
+    return -1 if step is None else step
 
 
 def candidates(ckpt_dir):

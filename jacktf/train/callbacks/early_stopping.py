@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from jacktf.core.errors import ConfigError
 from jacktf.train.callbacks.base import Callback
+from jacktf.train.checkpointing import improved
 
 log = logging.getLogger('jacktf')
 METRICS = {'accuracy': 'max', 'loss': 'min'}
@@ -73,14 +74,8 @@ class EarlyStopping(Callback):
                  '%d evaluations without improvement.', self.metric, self.best_value,
                  self.best_step, self.wait, self.patience)
 
-    def _improved(self, value):
-        if self.best_value is None:
-            return True
-        gain = value - self.best_value if self.mode == 'max' else self.best_value - value
-        return gain > self.min_delta
-
     def _observe(self, step, value):
-        if self._improved(value):
+        if improved(value, self.best_value, self.mode, self.min_delta):
             self.best_value, self.best_step, self.wait = value, step, 0
         else:
             self.wait += 1

@@ -6,6 +6,7 @@ import os
 
 import tensorflow as tf
 
+from jacktf.core.files import write_atomic
 from jacktf.train.callbacks.base import Callback
 from jacktf.train.step import current_lr
 
@@ -39,9 +40,7 @@ class MetricsCsv(Callback):
         writer = csv.DictWriter(text, COLUMNS, lineterminator='\n')
         writer.writeheader()
         writer.writerows(self.rows)
-        with tf.io.gfile.GFile(self.path + '.tmp', 'w') as f:
-            f.write(text.getvalue())
-        tf.io.gfile.rename(self.path + '.tmp', self.path, overwrite=True)
+        write_atomic(self.path, text.getvalue())
 
     def on_step_end(self, ctl, step, logs):
         self.loss += logs['loss']

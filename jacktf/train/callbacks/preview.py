@@ -15,6 +15,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from jacktf.core.files import write_atomic
 from jacktf.data import pipeline, preflight
 from jacktf.train.callbacks.base import Callback
 
@@ -106,8 +107,7 @@ def preview(experiment, max_images=32):
 def write_preview(experiment, path, max_images=32):
     """Writes the grid PNG to ``path``; returns the info dict (with pixels, captions)."""
     png, pixels, captions, info = preview(experiment, max_images)
-    with open(path, 'wb') as f:
-        f.write(png)
+    write_atomic(path, png)
     return dict(info, pixels=pixels, captions=captions, png=png)
 
 
