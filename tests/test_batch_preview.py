@@ -62,7 +62,7 @@ def test_preview_tiles_have_their_class_colour_and_caption(tmp_path, default_reg
     folder = color_folder(tmp_path / 'images')
     exp = _experiment(tmp_path / 'run', folder, default_registry)
     path = str(tmp_path / 'preview.png')
-    info = preview.write_preview(exp, path, max_images=8)
+    info = preview.write_preview(exp, exp.model, path, max_images=8)
     assert info['images'] == 8 and info['exact_inverse']
     assert set(info['captions']) == {'blue', 'red'}  # class names from the folders
     for tile, name in zip(info['pixels'], info['captions']):

@@ -137,3 +137,38 @@ def test_beside_a_training_run(tmp_path, layout):
         assert recovery.unreadable(entry['checkpoint']) is None
     report = json.load(open(model_dir / 'eval' / 'metrics.json'))
     assert report['source'].endswith(f'ckpt-{steps}') and report['examples'] == 400
+
+
+def _eval_values(eval_dir):
+    """[(event file, {(step, tag): value})] of the scalars in ``eval_dir``, by file."""
+    out = []
+    for path in sorted(tf.io.gfile.glob(os.path.join(eval_dir, 'events.out.tfevents.*'))):
+        values = {}
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == 'scalars':
+                    values[(event.step, value.tag)] = float(tf.make_ndarray(value.tensor))
+        if values:
+            out.append((path, values))
+    return out
+
+
+@pytest.mark.slow
+def test_sidecar_writes_the_training_eval_scalars_for_the_same_checkpoint(
+        tmp_path, default_registry):
+    """One evaluation function: for the final checkpoint, the sidecar's scalars (and
+    `jacktf eval`'s report numbers) equal the ones training's own evaluation wrote."""
+    model_dir = tmp_path / 'm'
+    summary = _experiment(model_dir, default_registry, keep_best=0).run('train_and_eval')
+    continuous_eval.run(_experiment(model_dir, default_registry), timeout=60)
+    files = _eval_values(model_dir / 'eval')
+    assert len(files) == 2  # training's writer, then the sidecar's
+    training, sidecar = files[0][1], files[1][1]
+    assert set(training) == set(sidecar) == {(4, 'accuracy'), (4, 'loss'),
+                                             (4, 'macro_f1')}
+    for key, value in training.items():
+        assert sidecar[key] == pytest.approx(value, abs=1e-6), key
+    assert training[(4, 'accuracy')] == pytest.approx(summary['eval_accuracy'])
+    report = json.load(open(model_dir / 'eval' / 'metrics.json'))
+    assert report['top_1_accuracy'] == pytest.approx(training[(4, 'accuracy')])
+    assert report['loss'] == pytest.approx(training[(4, 'loss')], abs=1e-6)

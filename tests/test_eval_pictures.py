@@ -184,17 +184,22 @@ def _half_and_half(path):
 
 def test_tta_flip_equals_plain_eval_on_mirror_symmetric_images(run):
     from jacktf.commands import common
-    from jacktf.evaluation import passes
-    from jacktf.evaluation.collect import EvalCollector
+    from jacktf.evaluation.evaluate import evaluate
     experiment = common.experiment_for(run['model_dir'])
     experiment.eval_files = run['symmetric']
     experiment.restore_latest()
-    _, plain, flipped, _ = passes.checkpoint_pass(experiment, EvalCollector(2, 0),
-                                                  ('flip',))
+
+    def probabilities(tta):
+        result = evaluate(experiment.model, experiment.dataset(
+            experiment.eval_files, training=False, with_info=True, tta=tta),
+            class_names=['bright', 'dark'], files=experiment.eval_files, tta=tta,
+            top_losses=0, explain=False)
+        return result.probabilities, result.averaged
+
+    plain, flipped = probabilities(('flip',))
     assert plain.shape == flipped.shape == (12, 2)
     assert np.abs(plain - flipped).max() < 1e-6
-    _, again, cropped, _ = passes.checkpoint_pass(experiment, EvalCollector(2, 0),
-                                                  ('flip', 'crops'))
+    again, cropped = probabilities(('flip', 'crops'))
     assert np.abs(again - plain).max() < 1e-6  # the first view is the plain one
     assert np.abs(cropped - plain).max() > 1e-7  # the crops are other pictures
     # The command reports the TTA numbers beside the plain ones.

@@ -1,9 +1,10 @@
 """`--mode=continuous_eval`: a sidecar evaluator that follows a training run.
 
 It watches MODEL_DIR/checkpoints (tf.train.checkpoints_iterator), evaluates each new
-checkpoint once on EVAL_FILES, and writes what a training run's own evaluation writes:
-eval summaries (MODEL_DIR/eval), the eval report (MODEL_DIR/eval/metrics.json and its
-confusion matrix) and the best-k checkpoints (MODEL_DIR/best, copies of the evaluated
+checkpoint once on EVAL_FILES with the one evaluation function (jacktf.app.evaluation,
+jacktf.evaluation.evaluate), and writes what a training run's own evaluation writes:
+the same eval scalars (MODEL_DIR/eval), the eval report (MODEL_DIR/eval/metrics.json
+and its pictures) and the best-k checkpoints (MODEL_DIR/best, copies of the evaluated
 checkpoints). It stops after evaluating the final checkpoint (step TRAIN_STEPS), when
 the training run has ended (its writer lock is gone) and its newest checkpoint was
 evaluated, or after ``timeout`` seconds without a new checkpoint.
@@ -81,7 +82,6 @@ class Sidecar:
         self.evaluated = []
         self.started = self.waiting_since = time.time()
         self.saw_training = False
-        self.writer = None
 
     def _load_state(self):
         try:
@@ -134,16 +134,7 @@ class Sidecar:
             log.warning('continuous_eval: skipped %s: it cannot be read (%s).', path,
                         text.splitlines()[0][:200] if text else type(e).__name__)
             return None
-        accuracy = report['top_1_accuracy']
-        if self.writer is None:
-            self.writer = tf.summary.create_file_writer(self.eval_dir)
-        with self.writer.as_default(step=step):
-            tf.summary.scalar('accuracy', accuracy)
-            tf.summary.scalar('macro_f1', report['macro_f1'])
-            for key, value in report.items():
-                if key.startswith('top_') and key != 'top_1_accuracy':
-                    tf.summary.scalar(key, value)
-        self.writer.flush()
+        accuracy = report['top_1_accuracy']  # the scalars: written by evaluate_run
         keep = exp.trainer.keep_best
         if keep:
             BestCheckpoints(self.model_dir, keep, CopiedCheckpoint(path)).consider(
@@ -176,8 +167,6 @@ class Sidecar:
                 log.info('continuous_eval: evaluated the final checkpoint (step %d): '
                          'stopping.', step)
                 break
-        if self.writer is not None:
-            self.writer.close()
         return {'evaluated': self.evaluated, 'last_step': self.last_step,
                 'model_dir': self.model_dir}
 

@@ -10,22 +10,24 @@ import os
 
 import tensorflow as tf
 
+from jacktf.app.run_files import RunFiles
 from jacktf.core.checkpoint_paths import resolve_checkpoint, step_in_name
 from jacktf.core.errors import ConfigError, RestoreError
-from jacktf.core.files import write_atomic
-from jacktf.data import augment, pipeline, preflight, sampling as sampling_lib
+from jacktf.data import augment, pipeline, sampling as sampling_lib
 from jacktf.serve import export
-from jacktf.pretrained import builtin, resolve_checkpoint as resolve_pretrained
+from jacktf.pretrained import resolve_checkpoint as resolve_pretrained
 from jacktf.train import data_plan, lifecycle, recovery, strategy as strategy_lib
 from jacktf.train.callbacks import builtin_callbacks
+from jacktf.train.callbacks.tb_text import hyperparameters
 from jacktf.train.controller import Controller
+from jacktf.train.inputs import RunInputs
 from jacktf.train.lock import RunLock
 
 log = logging.getLogger('jacktf')
-MODES = ('train_and_eval', 'train', 'eval')
+MODES = ('train_and_eval', 'train', 'eval', 'continuous_eval', 'export')
 
 
-class Experiment:
+class Experiment(RunFiles):
     """Wires a Model, input files, a Trainer and warm-start rules to a model directory.
 
     Args:
@@ -146,70 +148,29 @@ class Experiment:
             input_context.input_pipeline_id if input_context else 0)
         return augment.batch_stage(data, augmentations, model.num_classes, seed)
 
-    def _class_names(self):
-        """Class names of TRAIN_FILES (labels.txt or class folders), checked; or None."""
-        names = pipeline.labels_for(self.train_files)
-        if names is None or len(names) == self.model.num_classes:
-            return names
-        first = pipeline.list_files(self.train_files)[0]
-        source = f'The image folder {first} has {len(names)} class folders' if \
-            tf.io.gfile.isdir(first) else \
-            f'labels.txt next to {self.train_files} lists {len(names)} classes'
-        raise ConfigError(f'{source} ({", ".join(names[:10])}'
-                          f'{", ..." if len(names) > 10 else ""}) but NUM_CLASSES is '
-                          f'{self.model.num_classes}. Set NUM_CLASSES = {len(names)}.')
-
-    def copy_labels(self):
-        """Writes MODEL_DIR/labels.txt (when TRAIN_FILES name classes); returns the names."""
-        names = self._class_names()
-        if names is None:
-            return None
-        path = os.path.join(self.model_dir, 'labels.txt')
-        text = '\n'.join(names) + '\n'
-        if tf.io.gfile.exists(path):
-            with tf.io.gfile.GFile(path) as f:
-                if f.read() == text:
-                    return names
-        write_atomic(path, text)
-        return names
-
-    def check_input(self, mode='train_and_eval'):
-        """Checks the input files (and labels.txt) of ``mode``; writes nothing.
-
-        Raises:
-          DataError / ConfigError: naming the file, the cause and the fix.
-        """
-        train = eval_ = ()
-        if mode != 'eval':
-            train = preflight.check_input(self.train_files, self.decode_fn,
-                                          setting='TRAIN_FILES', decoder=self.decoder_name)
-            self._class_names()
-        if self.eval_files and mode != 'train':
-            eval_ = preflight.check_input(self.eval_files, self.decode_fn,
-                                          setting='EVAL_FILES', decoder=self.decoder_name)
-        shared = sorted(set(map(os.path.abspath, train)) & set(map(os.path.abspath, eval_)))
-        if shared:
-            log.warning('EVAL_FILES and TRAIN_FILES share %d file(s) (%s%s): the eval '
-                        'accuracy is then measured on training data. Give each split its '
-                        "own files, e.g. 'DIR/train-*.tfrecord' and "
-                        "'DIR/validation-*.tfrecord'.", len(shared), shared[0],
-                        ', ...' if len(shared) > 1 else '')
-
-    # -- modes ---------------------------------------------------------------------
-    def run(self, mode='train_and_eval', force_unlock=False):
+    # -- modes: the one dispatch of train, eval, continuous_eval and export ----------
+    def run(self, mode='train_and_eval', force_unlock=False, eval_timeout=3600.0):
         """Runs ``mode`` after checking its input, before anything is written.
 
         SIGTERM/SIGINT stop the run in every phase; a run that fails or is stopped
         before its first training step removes what it created (jacktf.train.lifecycle).
         Training holds MODEL_DIR's writer lock (jacktf.train.lock; on the chief only);
-        ``force_unlock`` takes it over from a live or remote holder.
+        ``force_unlock`` takes it over from a live or remote holder. 'continuous_eval'
+        follows a training run's checkpoints (jacktf.app.continuous_eval) for up to
+        ``eval_timeout`` seconds without a new one; 'export' exports the latest
+        checkpoint.
 
         Returns:
-          The summary of train() or the report of evaluate_latest(); with
-          ``stopped_by`` when a signal stopped the run.
+          The summary of train(), the report of evaluate_latest(), the sidecar's
+          summary or the export's; with ``stopped_by`` when a signal stopped the run.
         """
         if mode not in MODES:
             raise ConfigError(f'mode must be one of {MODES}, got {mode!r}.')
+        if mode == 'continuous_eval':
+            from jacktf.app import continuous_eval
+            return continuous_eval.run(self, timeout=eval_timeout)
+        if mode == 'export':
+            return self.export()
         writer = mode != 'eval' and strategy_lib.is_chief()
         return lifecycle.guarded(
             self.state, lambda: self.check_input(mode),
@@ -219,12 +180,26 @@ class Experiment:
 
     def train(self, evaluate=True):
         """Trains with the built-in callbacks, then Trainer.callbacks (see Controller)."""
-        self.plan = data_plan.prepare(self)
-        callbacks = self.callbacks()
+        self.plan = data_plan.prepare(self, self.model, self.trainer)
         with lifecycle.stop_requests(self.state) as stop, \
                 recovery.disk_errors(self.model_dir):
-            return Controller(self, callbacks, state=self.state, stop=stop,
-                              evaluate=evaluate).fit()
+            return Controller(
+                model=self.model, trainer=self.trainer, inputs=self.run_inputs(),
+                callbacks=self.callbacks(), model_dir=self.model_dir,
+                strategy=self.strategy, state=self.state, stop=stop,
+                evaluate=evaluate).fit()
+
+    def run_inputs(self):
+        """The RunInputs the Controller and its callbacks read (jacktf.train.inputs)."""
+        names = ('train_files', 'eval_files', 'batch_size', 'eval_batch_size', 'dataset',
+                 'counters', 'decode_fn', 'decoder_name', 'skip_corrupt', 'max_pixels',
+                 'seed', 'deterministic', 'checkpoint_path', 'checkpoint_exclude_scopes',
+                 'scope_map', 'augmentations', 'preview_images', 'sampling', 'plan')
+        return RunInputs(
+            **{name: getattr(self, name) for name in names},
+            class_names=lambda: self.class_names()[0], write_labels=self.copy_labels,
+            export=self.export_current if self.export_at_end else None,
+            hyperparameters=hyperparameters(self))
 
     def callbacks(self):
         """The callbacks of a training run: the built-ins and Trainer.callbacks."""
@@ -262,21 +237,12 @@ class Experiment:
                               f'{self.model_dir}), or give --checkpoint PREFIX.')
         return path
 
-    def class_names(self):
-        """(names, labels.txt path or None): the model directory's labels.txt, else the
-        ImageNet names for a native head of the official class count, else indexes."""
-        names, path = export.read_labels(self.model_dir, self.model.num_classes)
-        if path is None and self.model.native and \
-                self.model.num_classes == self.model.card.num_classes_official:
-            names = builtin.official_class_names(self.model.num_classes) or names
-        return names, path
-
     def evaluate_latest(self, checkpoint=None, saved_model=None, tta=None,
                         top_losses=None):
         """The full evaluation report of a checkpoint or SavedModel on EVAL_FILES (see
-        jacktf.evaluation.evaluate.evaluate for the arguments and the files written)."""
-        from jacktf.evaluation.evaluate import evaluate
-        return evaluate(self, checkpoint, saved_model, tta, top_losses)
+        jacktf.app.evaluation.evaluate_run for the arguments and the files written)."""
+        from jacktf.app.evaluation import evaluate_run
+        return evaluate_run(self, checkpoint, saved_model, tta, top_losses)
 
     def export(self, checkpoint=None, export_dir=None, restore=True):
         """Exports a SavedModel (TF Serving layout) and checks its parity."""

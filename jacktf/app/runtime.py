@@ -106,12 +106,9 @@ def train(gin_files, gin_params=(), model_dir=None, mode='train_and_eval',
     device, for up to ``eval_timeout`` seconds without a new checkpoint.
     """
     if mode == 'continuous_eval':  # a sidecar is not a worker of the training cluster
-        from jacktf.app import continuous_eval
-        experiment = experiment_from_gin(
-            gin_files, list(gin_params) + ["Experiment.strategy = 'default'"], model_dir)
-        return continuous_eval.run(experiment, timeout=eval_timeout)
+        gin_params = list(gin_params) + ["Experiment.strategy = 'default'"]
     experiment = experiment_from_gin(gin_files, gin_params, model_dir)
-    return experiment.run(mode, force_unlock=force_unlock)
+    return experiment.run(mode, force_unlock=force_unlock, eval_timeout=eval_timeout)
 
 
 def show_callbacks(gin_files, gin_params=(), model_dir=None):

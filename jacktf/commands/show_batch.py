@@ -26,7 +26,7 @@ def run(args):
     experiment = runtime.experiment_from_gin(args.gin_file, args.gin_param, args.model_dir)
     experiment.check_input('train')
     path = common.output_png(experiment, args.output, 'batch_preview.png')
-    info = preview.write_preview(experiment, path, max_images=args.count)
+    info = preview.write_preview(experiment, experiment.model, path, max_images=args.count)
     print(f"Wrote {path}: {info['images']} training images of the first batch after "
           f"preprocessing{' and augmentation' if info['augmented'] else ''} "
           f"({info['size']}x{info['size']} pixels each, {info['preprocessing']} "

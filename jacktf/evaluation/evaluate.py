@@ -31,12 +31,17 @@ class EvalResult:
     ``metrics``: accuracy, loss, examples and the report's macro_f1 and top-k accuracy
     (the TensorBoard scalars); ``report``: the classification report (per class,
     confusion matrix; 'tta' with test-time augmentation); ``collector``: the confusion
-    counts and the top losses; ``examples``: the top losses with their pictures and maps.
+    counts and the top losses; ``examples``: the top losses with their pictures and maps;
+    ``labels`` / ``probabilities`` [N] / [N, K] (of this worker), ``averaged``: the
+    probabilities averaged over the TTA views (None without TTA).
     """
     metrics: dict
     report: dict
     collector: EvalCollector
     examples: List[dict]
+    labels: np.ndarray = None
+    probabilities: np.ndarray = None
+    averaged: np.ndarray = None
 
 
 def _eval_step(model, strategy, views):
@@ -126,13 +131,16 @@ def evaluate(model, dataset, *, class_names, files, counters=None, strategy=None
         display_fn=top_losses_lib.undo_preprocessing(model)) if explain else []
     return finish(collector, examples, class_names, np.concatenate(labels),
                   np.concatenate(plain), np.concatenate(averaged) if tta else None,
-                  tta, loss=loss / count, accuracy=hits / count, examples=int(count))
+                  tta, {'accuracy': hits / count, 'loss': loss / count,
+                        'examples': int(count)})
 
 
 def finish(collector, examples, class_names, labels, probabilities, averaged=None,
-           tta=None, **metrics):
+           tta=None, metrics=None):
     """The EvalResult of a pass: the report from ``labels`` and ``probabilities`` (and
-    its TTA numbers from ``averaged``), the metrics with the report's scalars."""
+    its TTA numbers from ``averaged``); ``metrics`` (accuracy, loss, examples of the
+    pass, when it computed them) with the report's scalars added."""
+    metrics = dict(metrics or {})
     from jacktf.evaluation import tta as tta_lib
     report = report_lib.classification_report(labels, probabilities, class_names)
     if tta:
@@ -149,7 +157,8 @@ def finish(collector, examples, class_names, labels, probabilities, averaged=Non
     metrics.update({k: v for k, v in report.items()
                     if k == 'macro_f1' or (k.startswith('top_') and k.endswith(
                         '_accuracy') and k != 'top_1_accuracy')})
-    return EvalResult(metrics, report, collector, examples)
+    return EvalResult(metrics, report, collector, examples, labels, probabilities,
+                      averaged)
 
 
 def scalars(result):

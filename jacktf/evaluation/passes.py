@@ -1,124 +1,88 @@
-"""One evaluation pass of ``jacktf eval`` over EVAL_FILES: with a checkpoint's model or
-with a SavedModel, plain and (optionally) with test-time augmentation, feeding an
-EvalCollector (confusion counts, top losses) as it goes."""
+"""The evaluation of a SavedModel (`jacktf eval --saved_model`): its serving signature
+over the encoded images of EVAL_FILES, plain and (optionally) with test-time
+augmentation. A checkpoint's model is evaluated by jacktf.evaluation.evaluate; both
+end in the same EvalResult (evaluate.finish), report and pictures."""
 
 import numpy as np
 
 from jacktf.core.errors import ConfigError
-from jacktf.data import pipeline, preflight
-from jacktf.evaluation import cam as cam_lib
-from jacktf.evaluation import top_losses
+from jacktf.data import pipeline
+from jacktf.data.input_errors import input_errors, no_records
 from jacktf.evaluation import tta as tta_lib
+from jacktf.evaluation.collect import EvalCollector
+from jacktf.evaluation.evaluate import finish
+from jacktf.evaluation.top_losses import DEFAULT_SIZE
 
 
-def checkpoint_pass(experiment, collector, tta=None):
-    """Evaluates the experiment's (restored) model on its EVAL_FILES.
-
-    Args:
-      experiment: the Experiment, its model restored.
-      collector: an EvalCollector.
-      tta: TTA modes (see jacktf.evaluation.tta), or None.
-
-    Returns:
-      (labels [N], probabilities [N, K], TTA probabilities [N, K] or None, examples):
-      examples are the collector's top losses with their pictures and maps.
-    """
+def _records(files, decode_fn, skip_corrupt, tta):
     import tensorflow as tf
-    model = experiment.model
-
-    @tf.function(reduce_retracing=True)
-    def predict(x):
-        return tf.nn.softmax(tf.cast(model.predict(x, training=False)['logits'],
-                                     tf.float32))
-
-    labels, plain, averaged = [], [], []
-    dataset = experiment.dataset(experiment.eval_files, training=False, with_info=True,
-                                 tta=tta)
-    try:
-        for images, label, info in dataset:
-            if tta:  # [B, V, S, S, 3]: all views in one batch
-                shape = tf.shape(images)
-                probs = tf.reshape(predict(tf.reshape(images, tf.concat(
-                    [[-1], shape[2:]], 0))), [shape[0], shape[1], -1]).numpy()
-                averaged.append(probs.mean(1))
-                probs, images = probs[:, 0], images[:, 0]
-            else:
-                probs = predict(images).numpy()
-            collector.add(labels=label.numpy(), probabilities=probs, inputs=images,
-                          filenames=info['filename'].numpy(),
-                          records=info['record'].numpy())
-            plain.append(probs)
-            labels.append(label.numpy())
-    except tf.errors.InvalidArgumentError as e:
-        raise pipeline.data_error(e) or e from None
-    except tf.errors.DataLossError as e:
-        raise preflight.damaged_data_error(e, experiment.eval_files, 'EVAL_FILES') \
-            from None
-    if not labels:
-        raise pipeline.no_usable_records(experiment.eval_files, experiment.counters,
-                                         'EVAL_FILES')
-    examples = collector.examples(
-        lambda inputs: cam_lib.grad_cam(model, np.stack(inputs)),
-        display_fn=top_losses.undo_preprocessing(model))
-    return (np.concatenate(labels), np.concatenate(plain),
-            np.concatenate(averaged) if tta else None, examples)
-
-
-def saved_model_pass(experiment, module, serve, source, class_names, collector, tta=None):
-    """Evaluates a loaded SavedModel on the experiment's EVAL_FILES.
-
-    Args:
-      experiment: the Experiment (its EVAL_FILES, decoder, batch size).
-      module / serve: from jacktf.serve.export.load_saved_model.
-      source: the SavedModel's path (for messages).
-      class_names: the model directory's class names.
-      collector: an EvalCollector.
-      tta: TTA modes, or None.
-
-    Returns:
-      As :func:`checkpoint_pass`.
-
-    Raises:
-      ConfigError: the SavedModel has another number of classes than the model
-        directory.
-    """
-    import tensorflow as tf
-    raw = pipeline.raw_records(experiment.eval_files, experiment.decode_fn)
+    raw = pipeline.raw_records(files, decode_fn)
     raw = raw.enumerate().map(lambda i, r: dict(r, index=i))
-    if experiment.skip_corrupt:  # as the checkpoint path does
+    if skip_corrupt:  # as the checkpoint's evaluation does
         raw = raw.map(lambda r: (r, tf.io.decode_image(
             r['encoded'], channels=3, expand_animations=False))).ignore_errors()
         raw = raw.map(lambda r, _: r)
     if tta:
         raw = raw.map(lambda r: dict(r, views=tta_lib.encoded_views(r['encoded'], tta)),
                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return raw
+
+
+def _probabilities(serve, batch, tta):
+    """(plain [B, K], averaged over the TTA views [B, K] or None)."""
+    import tensorflow as tf
+    if not tta:
+        return serve(images=batch['encoded'])['probabilities'].numpy(), None
+    views = batch['views']
+    n, v = int(views.shape[0]), int(views.shape[1])
+    probs = serve(images=tf.reshape(views, [-1]))['probabilities'].numpy().reshape(n, v, -1)
+    return probs[:, 0], probs.mean(1)
+
+
+def saved_model_pass(module, serve, source, class_names, *, files, decode_fn, batch_size,
+                     skip_corrupt=True, counters=None, model_dir='', tta=None,
+                     top_losses=DEFAULT_SIZE):
+    """Evaluates a loaded SavedModel on ``files``.
+
+    Args:
+      module / serve: from jacktf.serve.export.load_saved_model.
+      source: the SavedModel's path (for messages).
+      class_names: the model directory's class names.
+      files / decode_fn / batch_size / skip_corrupt / counters: EVAL_FILES and how to
+        read them.
+      model_dir: the run's model directory (for messages).
+      tta: TTA modes, or None.
+      top_losses: examples kept for the top-losses gallery.
+
+    Returns:
+      An EvalResult (jacktf.evaluation.evaluate), without 'loss' (a SavedModel gives
+      probabilities).
+
+    Raises:
+      ConfigError: the SavedModel has another number of classes than the model
+        directory.
+    """
+    import tensorflow as tf
+    collector = EvalCollector(len(class_names), top_losses)
     labels, plain, averaged = [], [], []
-    pattern = str(experiment.eval_files)
-    for batch in raw.batch(experiment.eval_batch_size):
-        if tta:
-            views = batch['views']
-            n, v = int(views.shape[0]), int(views.shape[1])
-            probs = serve(images=tf.reshape(views, [-1]))['probabilities'].numpy()
-            probs = probs.reshape(n, v, -1)
-            averaged.append(probs.mean(1))
-            probs = probs[:, 0]
-        else:
-            probs = serve(images=batch['encoded'])['probabilities'].numpy()
-        if probs.shape[1] != len(class_names):
-            raise ConfigError(
-                f'The SavedModel {source!r} has {probs.shape[1]} classes but this model '
-                f'directory has {len(class_names)} ({experiment.model_dir}/labels.txt, '
-                'NUM_CLASSES). Give the --model_dir the SavedModel was exported from.')
-        filenames = batch['filename'].numpy() if 'filename' in batch else None
-        records = [f'{pattern} #{int(i)}' for i in batch['index'].numpy()]
-        collector.add(labels=batch['label'].numpy(), probabilities=probs,
-                      inputs=batch['encoded'].numpy(), filenames=filenames,
-                      records=records)
-        plain.append(probs)
-        labels.append(batch['label'].numpy())
+    with input_errors(files, 'EVAL_FILES', counters):
+        for batch in _records(files, decode_fn, skip_corrupt, tta).batch(batch_size):
+            probs, mean = _probabilities(serve, batch, tta)
+            if probs.shape[1] != len(class_names):
+                raise ConfigError(
+                    f'The SavedModel {source!r} has {probs.shape[1]} classes but this '
+                    f'model directory has {len(class_names)} ({model_dir}/labels.txt, '
+                    'NUM_CLASSES). Give the --model_dir the SavedModel was exported from.')
+            records = [f'{files} #{int(i)}' for i in batch['index'].numpy()]
+            collector.add(labels=batch['label'].numpy(), probabilities=probs,
+                          inputs=batch['encoded'].numpy(), records=records,
+                          filenames=batch['filename'].numpy() if 'filename' in batch
+                          else None)
+            plain.append(probs)
+            averaged.append(mean)
+            labels.append(batch['label'].numpy())
     if not labels:
-        raise pipeline.no_usable_records(experiment.eval_files, experiment.counters,
-                                         'EVAL_FILES')
+        raise no_records(files, 'EVAL_FILES', counters)
     explain = module.signatures.get('explain_images')
 
     def decode(encoded):
@@ -130,5 +94,5 @@ def saved_model_pass(experiment, module, serve, source, class_names, collector, 
 
     examples = collector.examples(cams if explain is not None else None,
                                   display_fn=lambda e: decode(e))
-    return (np.concatenate(labels), np.concatenate(plain),
-            np.concatenate(averaged) if tta else None, examples)
+    return finish(collector, examples, class_names, np.concatenate(labels),
+                  np.concatenate(plain), np.concatenate(averaged) if tta else None, tta)

@@ -1,7 +1,6 @@
 """Export versions are training steps: ``MODEL_DIR/export/600`` holds the weights of
 step 600, in every format, whichever command wrote it."""
 
-import os
 
 import tensorflow as tf
 

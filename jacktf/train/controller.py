@@ -19,51 +19,52 @@ import tensorflow as tf
 
 from jacktf.core import scopes
 from jacktf.core.errors import ConfigError
-from jacktf.data import pipeline, preflight
-from jacktf.evaluation.cam import grad_cam
-from jacktf.evaluation.collect import EvalCollector
-from jacktf.evaluation.top_losses import undo_preprocessing
+from jacktf.data.input_errors import input_errors
+from jacktf.evaluation.evaluate import evaluate
 from jacktf.train import data_plan, feature_cache, recovery, resume, strategy as strategy_lib
 from jacktf.train.callbacks.base import CallbackList
 from jacktf.train.checkpointing import checkpoint_manager
-from jacktf.train.step import averaged_weights, data_errors
+from jacktf.train.step import averaged_weights
 
 log = logging.getLogger('jacktf')
 
 
 class Controller:
-    """Runs one training of ``experiment`` with ``callbacks``.
+    """Runs one training: handed its collaborators, as orbit's Controller is.
 
     Args:
-      experiment: the Experiment (input, model, trainer, model directory).
-      callbacks: Callback instances, called in this order at every event.
+      model: the Model to train.
+      trainer: the Trainer (the step's settings: steps, optimizer, freeze rules, ...).
+      inputs: the run's RunInputs (files, datasets, warm start, labels, export).
+      callbacks: Callback instances, run at every event by their ``order``.
+      model_dir: the run's model directory.
+      strategy: the tf.distribute strategy.
       state: the run's RunState (shared with the forced-stop handler).
       stop: the run's StopRequests.
       evaluate: evaluate on EVAL_FILES (periodically and at the end).
     """
 
-    def __init__(self, experiment, callbacks, *, state, stop, evaluate=True):
-        self.experiment = experiment
+    def __init__(self, *, model, trainer, inputs, callbacks, model_dir, strategy, state,
+                 stop, evaluate=True):
+        self.model, self.trainer, self.inputs = model, trainer, inputs
         self.callbacks = CallbackList(callbacks)
         self.state, self.stop = state, stop
-        self.model, self.trainer = experiment.model, experiment.trainer
-        self.strategy = experiment.strategy
-        self.model_dir, self.batch_size = experiment.model_dir, experiment.batch_size
-        self.counters = experiment.counters
+        self.strategy, self.model_dir = strategy, model_dir
+        self.batch_size, self.counters = inputs.batch_size, inputs.counters
         self.do_evaluate = evaluate
         self.stop_training, self.result, self.metrics = False, None, {}
         self.stage, self.evaluated_at = 0, None
-        self.feature_cache = None
+        self.feature_cache, self.best, self.evaluation = None, None, None
 
     # -- setup -----------------------------------------------------------------------
     def _build(self):
-        exp, model, trainer, strategy = self.experiment, self.model, self.trainer, \
+        exp, model, trainer, strategy = self.inputs, self.model, self.trainer, \
             self.strategy
         strategy_lib.configure_precision(model.precision)
         strategy_lib.configure_seed(exp.seed, exp.deterministic)
         self.chief = strategy_lib.is_chief()
         if self.chief:
-            exp.copy_labels()
+            exp.write_labels()
         per_replica = self.batch_size // strategy.num_replicas_in_sync
         if per_replica * strategy.num_replicas_in_sync != self.batch_size:
             raise ConfigError(f'BATCH_SIZE {self.batch_size} does not split evenly over '
@@ -114,8 +115,10 @@ class Controller:
             recovery.clear_leftovers(self.model_dir)
             if self.state.created is not None:
                 self.state.created.keep(moved)  # a failed start never deletes them
-        resumed = resume.initialize(self.experiment, self.model, self.checkpoint,
-                                    self.frozen, self.chief, latest=latest)
+        resumed = resume.initialize(self.inputs, self.model, self.checkpoint,
+                                    self.frozen, self.chief, latest=latest,
+                                    model_dir=self.model_dir,
+                                    train_steps=self.trainer.train_steps)
         self.manager = checkpoint_manager(self.checkpoint, self.write_dir, self.trainer)
         if self.ema is not None and int(self.step.numpy()) == 0:
             for v in self.all_variables:  # averages start from the (warm-started) weights
@@ -147,7 +150,7 @@ class Controller:
             model.train_batch_norm = stage.batch_norm_policy(model)
             try:  # takes effect in the train step traced below
                 model.set_frozen_batch_norm(
-                    trainer.is_frozen, warm_started=bool(self.experiment.checkpoint_path))
+                    trainer.is_frozen, warm_started=bool(self.inputs.checkpoint_path))
             finally:
                 model.train_batch_norm = policy
             self.stage_variable.assign(index)
@@ -167,7 +170,7 @@ class Controller:
     def fit(self):
         """Trains to Trainer.train_steps; returns the run's summary (or, when a stop
         signal ended it, {step, stopped_by, checkpoint})."""
-        exp, model, trainer = self.experiment, self.model, self.trainer
+        exp, model, trainer = self.inputs, self.model, self.trainer
         self._build()
         resumed = self._restore()
         if not resumed:  # a restore point for the divergence guard (same on all workers)
@@ -176,6 +179,8 @@ class Controller:
             exp.eval_files, training=False, with_info=True) if (
             self.do_evaluate and exp.eval_files) else None
         self.seed = random.randrange(2 ** 31) if exp.seed is None else exp.seed
+        self.class_names = exp.class_names() or [
+            str(i) for i in range(model.num_classes)]
         self.start_step = int(self.step.numpy())
         self.feature_cache = feature_cache.prepare(self)
         if self.feature_cache is not None:  # the head trains on cached features
@@ -244,47 +249,32 @@ class Controller:
             self.callbacks.on_step_end(self, current, logs)
 
     def _train_step(self, train_step):
-        """One step; data errors become DataError, an input that ended a DataError."""
-        exp = self.experiment
-        try:
-            return data_errors(train_step, self.iterator)
-        except (tf.errors.OutOfRangeError, StopIteration):
-            # The training input repeats: it only ends when a whole pass over the files
-            # yielded no usable record.
-            raise pipeline.no_usable_records(exp.train_files, self.counters) from None
-        except tf.errors.DataLossError as e:
-            raise preflight.damaged_data_error(e, exp.train_files) from None
+        """One step; data errors become DataError. The training input repeats: it only
+        ends when a whole pass over the files yielded no usable record."""
+        with input_errors(self.inputs.train_files, 'TRAIN_FILES', self.counters, ends=True):
+            return train_step(self.iterator)
 
     def evaluate(self, step, interruptible=None):
-        """Evaluates the (averaged) weights on EVAL_FILES, logs, calls on_eval_end.
+        """Evaluates the (averaged) weights on EVAL_FILES with the one evaluation
+        function (jacktf.evaluation.evaluate), logs, calls on_eval_end.
 
         ``interruptible``: True, False, or None to keep the enclosing block's setting.
         """
-        exp = self.experiment
+        inputs = self.inputs
         stoppable = contextlib.nullcontext() if interruptible is None else \
             self.stop.interruptible(interruptible)
-        collector = EvalCollector(self.model.num_classes)
         with averaged_weights(self.ema, self.all_variables), stoppable:
-            try:
-                metrics = self.trainer.evaluate(self.model, self.eval_dataset,
-                                                self.strategy, collector=collector)
-            except tf.errors.InvalidArgumentError as e:
-                raise pipeline.data_error(e) or e from None
-            except tf.errors.DataLossError as e:
-                raise preflight.damaged_data_error(e, exp.eval_files, 'EVAL_FILES') \
-                    from None
-            # The maps of the averaged weights, the ones evaluated.
-            self.eval_examples = collector.examples(
-                lambda inputs: grad_cam(self.model, np.stack(inputs)),
-                display_fn=undo_preprocessing(self.model)) if self.chief else []
-        self.eval_collector = collector
-        if not metrics['examples']:
-            raise pipeline.no_usable_records(exp.eval_files, self.counters, 'EVAL_FILES')
+            # The maps of the averaged weights, the ones evaluated (the chief draws).
+            self.evaluation = evaluate(
+                self.model, self.eval_dataset, class_names=self.class_names,
+                files=inputs.eval_files, counters=self.counters, strategy=self.strategy,
+                explain=self.chief)
+        metrics = self.evaluation.metrics
         log.info('eval at step %d: accuracy %.4f  loss %.4f  (%d examples)', step,
                  metrics['accuracy'], metrics['loss'], metrics['examples'])
-        self.metrics, self.evaluated_at = metrics, step
-        self.callbacks.on_eval_end(self, step, metrics)
-        return metrics
+        self.metrics, self.evaluated_at = dict(metrics), step
+        self.callbacks.on_eval_end(self, step, self.metrics)
+        return self.metrics
 
     def _summary(self, final, seconds):
         metrics, latest = self.metrics, self.manager.latest_checkpoint

@@ -20,11 +20,10 @@ DataPlan.__doc__ = """train / eval: ExampleCounts (None when unknown); steps_per
 optimizer steps in one pass over the training examples (None when unknown)."""
 
 
-def needs_counts(experiment):
+def needs_counts(inputs, trainer):
     """True when the run cannot start without the training set's class counts."""
-    trainer = experiment.trainer
     return trainer.needs_epoch_length or trainer.class_weight == BALANCED or \
-        bool(getattr(experiment, 'sampling', None))
+        bool(getattr(inputs, 'sampling', None))
 
 
 def steps_per_epoch(examples, batch_size, accumulate_steps=1):
@@ -34,8 +33,11 @@ def steps_per_epoch(examples, batch_size, accumulate_steps=1):
     return max(1, math.ceil(examples / (batch_size * accumulate_steps)))
 
 
-def prepare(experiment):
-    """Counts what the run needs and resolves the Trainer (length, stages, weights).
+def prepare(experiment, model, trainer):
+    """Counts what the run needs and resolves ``trainer`` (length, stages, weights).
+
+    ``experiment``: what the run reads (train_files, eval_files, decode_fn, batch_size,
+    sampling: the Experiment or a RunInputs).
 
     Returns:
       The run's DataPlan.
@@ -43,9 +45,8 @@ def prepare(experiment):
     Raises:
       DataError / ConfigError: from counting, or bad class weights.
     """
-    trainer, model = experiment.trainer, experiment.model
     num_classes = model.num_classes
-    if needs_counts(experiment):
+    if needs_counts(experiment, trainer):
         train = counts_lib.example_counts(experiment.train_files, experiment.decode_fn,
                                           num_classes)
     else:

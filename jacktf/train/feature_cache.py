@@ -68,7 +68,7 @@ def _blocker(controller):
                 "e.g. Model.head = @logits, can use the cache)")
     if trainer.stages:
         return 'Trainer.stages change what trains during the run'
-    if controller.experiment.sampling:
+    if controller.inputs.sampling:
         return ("Experiment.sampling = 'balanced' resamples the records each epoch (the "
                 "cache reads each example once per epoch: use Trainer.class_weight = "
                 "'balanced' with it)")
@@ -265,7 +265,7 @@ def prepare(controller):
     Returns:
       A FeatureCache, or None (train as usual).
     """
-    trainer, model, exp = controller.trainer, controller.model, controller.experiment
+    trainer, model, exp = controller.trainer, controller.model, controller.inputs
     mode = trainer.feature_cache
     if mode is False or controller.start_step >= trainer.train_steps:
         return None  # off, or nothing left to train

@@ -13,8 +13,10 @@ from jacktf.pretrained import resolve_checkpoint as resolve_pretrained
 log = logging.getLogger('jacktf')
 
 
-def initialize(experiment, model, checkpoint, frozen, chief=True, latest=None):
-    """Restores ``checkpoint`` from MODEL_DIR's latest, else warm-starts ``model``.
+def initialize(inputs, model, checkpoint, frozen, chief=True, latest=None, *, model_dir,
+               train_steps):
+    """Restores ``checkpoint`` from MODEL_DIR's latest, else warm-starts ``model`` from
+    ``inputs.checkpoint_path`` (a RunInputs).
 
     ``latest``: the checkpoint to resume from (jacktf.train.recovery.recover's newest
     readable one); None: MODEL_DIR's latest.
@@ -25,12 +27,11 @@ def initialize(experiment, model, checkpoint, frozen, chief=True, latest=None):
     Raises:
       ConfigError: the latest checkpoint does not hold this model's variables.
     """
-    model_dir = experiment.model_dir
     latest = latest or tf.train.latest_checkpoint(os.path.join(model_dir, 'checkpoints'))
     changes = fingerprint.check_or_write(
         model_dir, model, has_checkpoint=bool(latest),
-        run={'batch_size': experiment.batch_size,
-             'train_steps': experiment.trainer.train_steps}) if chief else []
+        run={'batch_size': inputs.batch_size, 'train_steps': train_steps}) \
+        if chief else []
     if latest:
         checkpoint.restore(latest).expect_partial()
         try:  # every network variable must come from the checkpoint
@@ -45,11 +46,11 @@ def initialize(experiment, model, checkpoint, frozen, chief=True, latest=None):
         if changes:
             log.info('Changed since the last run in this MODEL_DIR: %s.', ', '.join(changes))
         return True
-    if experiment.checkpoint_path:
+    if inputs.checkpoint_path:
         restore_from_checkpoint(
-            model, experiment.checkpoint_path,
-            exclude_scopes=experiment.checkpoint_exclude_scopes,
-            scope_map=experiment.scope_map, frozen=frozen,
+            model, inputs.checkpoint_path,
+            exclude_scopes=inputs.checkpoint_exclude_scopes,
+            scope_map=inputs.scope_map, frozen=frozen,
             report_path=os.path.join(model_dir, 'restore_report.json') if chief else None,
             resolve_uri=resolve_pretrained)
     else:

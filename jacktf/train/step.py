@@ -133,61 +133,6 @@ def first_nonfinite_gradient(model, variables, images, labels):
             return scopes.var_name(v.name) + ' (its value)'
     return None
 
-def evaluate(model, dataset, strategy=None, collector=None):
-    """One pass over ``dataset``: dict(accuracy, loss, examples).
-
-    Args:
-      model: the Model.
-      dataset: batches of (images, labels) or (images, labels, info) (see
-        pipeline.read_dataset's ``with_info``).
-      strategy: the tf.distribute strategy (default: the current one).
-      collector: a jacktf.evaluation.collect.EvalCollector to feed the confusion counts
-        (over all replicas) and the top losses (of this worker's replicas), or None.
-    """
-    strategy = strategy or tf.distribute.get_strategy()
-    num_classes = model.num_classes
-
-    @tf.function(reduce_retracing=True)
-    def eval_step(images, labels):
-        def replica_fn(images, labels):
-            logits = model.predict(images, training=False)['logits']
-            loss = tf.reduce_sum(model.loss(labels, logits))
-            predicted = tf.argmax(logits, -1, output_type=tf.int32)
-            hits = tf.reduce_sum(tf.cast(tf.equal(predicted, labels), tf.float32))
-            sums = [loss, hits, tf.cast(tf.shape(labels)[0], tf.float32)]
-            if collector is None:
-                return sums, ()
-            sums.append(tf.math.confusion_matrix(labels, predicted, num_classes,
-                                                 dtype=tf.float32))
-            return sums, (tf.nn.softmax(tf.cast(logits, tf.float32)),)
-        sums, per_example = strategy.run(replica_fn, args=(images, labels))
-        return [strategy.reduce(tf.distribute.ReduceOp.SUM, t, axis=None)
-                for t in sums], per_example
-
-    def local(value):
-        parts = strategy.experimental_local_results(value)
-        return parts[0] if len(parts) == 1 else tf.concat(parts, 0)
-
-    loss = hits = count = 0.0
-    for batch in strategy.experimental_distribute_dataset(dataset):
-        images, labels = batch[0], batch[1]
-        sums, per_example = eval_step(images, labels)
-        l, h, c = sums[:3]  # noqa: E741
-        loss, hits, count = loss + float(l), hits + float(h), count + float(c)
-        if collector is not None:
-            collector.add_confusion(sums[3].numpy())
-            info = batch[2] if len(batch) > 2 else {}
-            collector.add(labels=local(labels).numpy(),
-                          probabilities=local(per_example[0]).numpy(),
-                          inputs=local(images),
-                          filenames=local(info['filename']).numpy() if info else None,
-                          records=local(info['record']).numpy() if info else None,
-                          count_confusion=False)
-    if not count:
-        return {'accuracy': float('nan'), 'loss': float('nan'), 'examples': 0}
-    return {'accuracy': hits / count, 'loss': loss / count, 'examples': int(count)}
-
-
 @contextlib.contextmanager
 def averaged_weights(ema, variables):
     """Within the block the variables hold their moving averages (no-op without EMA)."""

@@ -297,4 +297,3 @@ class Trainer:
         return stages_lib.stage_at(self.stage_spans, step)
 
     first_nonfinite_gradient = staticmethod(step.first_nonfinite_gradient)
-    evaluate = staticmethod(step.evaluate)

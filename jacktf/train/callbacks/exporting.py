@@ -12,16 +12,16 @@ class ExportAtEnd(Callback):
     order = 40  # reads ctl.best at the end of training
 
     def on_train_end(self, ctl, logs):
-        if not ctl.chief:
+        if not ctl.chief or ctl.inputs.export is None:
             return
         strategy_lib.configure_precision('float32')  # serving graphs are float32
         with averaged_weights(ctl.ema, ctl.all_variables):
-            ctl.metrics['export'], _ = ctl.experiment.export_current(logs['step'], 'export')
+            ctl.metrics['export'], _ = ctl.inputs.export(logs['step'], 'export')
         best = getattr(ctl, 'best', None)
         if best is not None and best.entries:
             top = best.entries[0]
             ctl.checkpoint.restore(top['checkpoint']).expect_partial()
             with averaged_weights(ctl.ema, ctl.all_variables):
-                ctl.metrics['export_best'], _ = ctl.experiment.export_current(
-                    top['step'], 'export_best')
+                ctl.metrics['export_best'], _ = ctl.inputs.export(top['step'],
+                                                                  'export_best')
             ctl.checkpoint.restore(ctl.manager.latest_checkpoint)  # back to the final state

@@ -26,9 +26,8 @@ class DivergenceGuard(Callback):
     def on_loss_nonfinite(self, ctl, step):
         trainer = ctl.trainer
         if self.retries >= trainer.nan_retries:
-            experiment = ctl.experiment
-            images, labels = next(iter(experiment.dataset(experiment.train_files,
-                                                          training=True)))
+            inputs = ctl.inputs
+            images, labels = next(iter(inputs.dataset(inputs.train_files, training=True)))
             culprit = trainer.first_nonfinite_gradient(ctl.model, ctl.variables, images,
                                                        labels)
             raise TrainingDiverged(

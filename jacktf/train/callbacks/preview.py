@@ -16,30 +16,24 @@ import numpy as np
 import tensorflow as tf
 
 from jacktf.core.files import write_atomic
-from jacktf.data import pipeline, preflight
+from jacktf.data import pipeline
+from jacktf.data.input_errors import input_errors
 from jacktf.train.callbacks.base import Callback
 
 log = logging.getLogger('jacktf')
 FILE_NAME = 'batch_preview.png'
 
 
-def first_batch(experiment, max_images):
+def first_batch(inputs, model, max_images):
     """(uint8 pixels [N, S, S, 3], labels [N] or soft labels [N, K], exact inverse?).
 
     Raises:
       DataError: the training input yields no batch (as training would say it).
     """
-    data = experiment.dataset(experiment.train_files, training=True)
-    try:
+    data = inputs.dataset(inputs.train_files, training=True)
+    with input_errors(inputs.train_files, 'TRAIN_FILES', inputs.counters, ends=True):
         images, labels = next(iter(data))
-    except tf.errors.InvalidArgumentError as e:
-        raise pipeline.data_error(e) or e from None
-    except (tf.errors.OutOfRangeError, StopIteration):
-        raise pipeline.no_usable_records(experiment.train_files,
-                                         experiment.counters) from None
-    except tf.errors.DataLossError as e:
-        raise preflight.damaged_data_error(e, experiment.train_files) from None
-    pixels, exact = experiment.model.to_pixels(images[:max_images])
+    pixels, exact = model.to_pixels(images[:max_images])
     return pixels.numpy(), labels[:max_images].numpy(), exact
 
 
@@ -81,20 +75,20 @@ def grid_png(pixels, captions, title=''):
     return buffer.getvalue()
 
 
-def class_names(experiment):
+def class_names(inputs):
     try:
-        return pipeline.labels_for(experiment.train_files)
+        return pipeline.labels_for(inputs.train_files)
     except Exception:  # no names is fine: indexes are shown
         return None
 
 
-def preview(experiment, max_images=32):
-    """(PNG bytes, pixels, captions, info) of the first training batch."""
-    pixels, labels, exact = first_batch(experiment, max_images)
-    names = class_names(experiment)
+def preview(inputs, model, max_images=32):
+    """(PNG bytes, pixels, captions, info) of the first training batch of ``inputs``
+    (a RunInputs or the Experiment)."""
+    pixels, labels, exact = first_batch(inputs, model, max_images)
+    names = class_names(inputs)
     captions = [caption(label, names) for label in labels]
-    model = experiment.model
-    augmented = bool(getattr(experiment, 'augmentations', ()))
+    augmented = bool(getattr(inputs, 'augmentations', ()))
     inverse = 'undone' if exact else 'unknown: each image stretched to 0..255'
     title = (f'first training batch: {model.preprocessing} preprocessing ({inverse})'
              f'{", augmented" if augmented else ""}, {model.image_size}x'
@@ -104,9 +98,9 @@ def preview(experiment, max_images=32):
     return grid_png(pixels, captions, title), pixels, captions, info
 
 
-def write_preview(experiment, path, max_images=32):
+def write_preview(inputs, model, path, max_images=32):
     """Writes the grid PNG to ``path``; returns the info dict (with pixels, captions)."""
-    png, pixels, captions, info = preview(experiment, max_images)
+    png, pixels, captions, info = preview(inputs, model, max_images)
     write_atomic(path, png)
     return dict(info, pixels=pixels, captions=captions, png=png)
 
@@ -117,8 +111,8 @@ class BatchPreview(Callback):
     ``batch_preview/images`` (the batch) in MODEL_DIR/train.
 
     Args:
-      max_images: images shown; None reads Experiment.preview_images; 0 turns the
-        preview off.
+      max_images: images shown; None reads the run's preview_images
+        (Experiment.preview_images); 0 turns the preview off.
     """
 
     order = 0  # first: a bad first batch fails before anything else runs
@@ -129,12 +123,12 @@ class BatchPreview(Callback):
     def on_train_begin(self, ctl):
         count = self.max_images
         if count is None:
-            count = getattr(ctl.experiment, 'preview_images', 16)
+            count = ctl.inputs.preview_images
         if int(count) <= 0 or not ctl.chief or ctl.start_step != 0:
             return
         # Bad input in the first batch raises the DataError the first step would.
-        info = write_preview(ctl.experiment, os.path.join(ctl.model_dir, FILE_NAME),
-                             int(count))
+        info = write_preview(ctl.inputs, ctl.model,
+                             os.path.join(ctl.model_dir, FILE_NAME), int(count))
         with ctl.train_writer.as_default(step=0):
             tf.summary.image('batch_preview', tf.io.decode_png(info['png'], 3)[None],
                              description='The first training batch after preprocessing '

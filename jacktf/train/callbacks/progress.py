@@ -6,6 +6,7 @@ import time
 
 import tensorflow as tf
 
+from jacktf.evaluation.evaluate import write_scalars
 from jacktf.train.callbacks.base import Callback
 from jacktf.train.callbacks.progress_line import ProgressLine
 from jacktf.train.step import current_lr
@@ -104,8 +105,9 @@ class Progress(Callback):
 
 
 class TensorBoard(Callback):
-    """Train scalars (from Progress's line) in MODEL_DIR/train, eval scalars in
-    MODEL_DIR/eval."""
+    """Train scalars (from Progress's line) in MODEL_DIR/train; eval scalars in
+    MODEL_DIR/eval, written by the one evaluation's write_scalars (the same tags and
+    values `jacktf eval` and the continuous_eval sidecar write for the checkpoint)."""
 
     order = 22  # reads Progress's logs['train']
 
@@ -122,6 +124,5 @@ class TensorBoard(Callback):
                 tf.summary.scalar('stage', ctl.stage)
 
     def on_eval_end(self, ctl, step, metrics):
-        with ctl.eval_writer.as_default(step=step):
-            tf.summary.scalar('accuracy', metrics['accuracy'])
-            tf.summary.scalar('loss', metrics['loss'])
+        if ctl.evaluation is not None:
+            write_scalars(ctl.eval_writer, step, ctl.evaluation)

@@ -21,7 +21,7 @@ class StopSignals(Callback):
 
     def on_train_begin(self, ctl):
         self.slowest, self.first = 0.0, True
-        if not ctl.experiment.deterministic and not isinstance(
+        if not ctl.inputs.deterministic and not isinstance(
                 ctl.strategy, tf.distribute.MultiWorkerMirroredStrategy):
             # A step blocked on its input has applied nothing yet: another thread may
             # save the last completed step. (Not with the iterator in the checkpoint,

@@ -48,7 +48,8 @@ def _plugin_name(factory):
 
 
 def hyperparameters(experiment):
-    """{name: bool | int | float | str} of what distinguishes one run from another."""
+    """{name: bool | int | float | str} of what distinguishes one run from another
+    (the app layer puts them in RunInputs.hyperparameters)."""
     model, trainer = experiment.model, experiment.trainer
     augmentations = getattr(experiment, 'augmentations', ())
     values = {
@@ -97,6 +98,6 @@ class TensorBoardText(Callback):
         ctl.train_writer.flush()
         writer = tf.summary.create_file_writer(ctl.model_dir)
         with writer.as_default(step=ctl.start_step):
-            hparams_api.hparams(hyperparameters(ctl.experiment),
+            hparams_api.hparams(ctl.inputs.hyperparameters,
                                 trial_id=os.path.basename(os.path.abspath(ctl.model_dir)))
         writer.close()

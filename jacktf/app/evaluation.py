@@ -1,0 +1,81 @@
+"""Evaluating a checkpoint or a SavedModel of a run: `jacktf eval`, ``--mode=eval`` and
+the continuous_eval sidecar.
+
+The wiring only: restore, the eval dataset, then the one evaluation function
+(jacktf.evaluation.evaluate) and its writers, the same ones the training loop uses, so
+the report and the TensorBoard scalars of a checkpoint are the same whoever ran it.
+"""
+
+import logging
+import os
+
+import tensorflow as tf
+
+from jacktf.core.checkpoint_paths import step_in_name
+from jacktf.core.errors import ConfigError
+from jacktf.evaluation import evaluate as evaluate_lib
+from jacktf.evaluation import passes, tta as tta_lib
+from jacktf.evaluation.top_losses import DEFAULT_SIZE
+from jacktf.serve import export
+
+log = logging.getLogger('jacktf')
+
+
+def evaluate_run(experiment, checkpoint=None, saved_model=None, tta=None,
+                 top_losses=None):
+    """Full evaluation of a checkpoint (or a SavedModel) on EVAL_FILES.
+
+    Writes metrics.json, confusion_matrix.png, top_losses.png and top_losses.csv into
+    MODEL_DIR/eval (a SavedModel's into MODEL_DIR/eval/saved_model_VERSION, next to the
+    checkpoint's), and the scalars and pictures to TensorBoard there, at the step of the
+    checkpoint.
+
+    Args:
+      experiment: the run's Experiment.
+      checkpoint: a checkpoint prefix or folder (default: the latest).
+      saved_model: evaluate this SavedModel instead of a checkpoint.
+      tta: test-time augmentation modes ('flip', 'crops', 'flip,crops'), or None; the
+        report then holds the TTA numbers under 'tta' beside the plain ones.
+      top_losses: examples in the top-losses gallery (default 16; 0: none).
+
+    Returns:
+      The report (a dict, with 'source' and 'report_path').
+    """
+    if not experiment.eval_files:
+        raise ConfigError('EVAL_FILES is not set: nothing to evaluate.')
+    tta = tta_lib.parse(tta)
+    names, _ = experiment.class_names()
+    keep = DEFAULT_SIZE if top_losses is None else top_losses
+    report_dir = os.path.join(experiment.model_dir, 'eval')
+    if saved_model:
+        source, note = export.find_saved_model(saved_model)
+        if note:
+            log.info(note)
+        module, serve = export.load_saved_model(source)
+        report_dir = os.path.join(report_dir, f'saved_model_{os.path.basename(source)}')
+        result = passes.saved_model_pass(
+            module, serve, source, names, files=experiment.eval_files,
+            decode_fn=experiment.decode_fn, batch_size=experiment.eval_batch_size,
+            skip_corrupt=experiment.skip_corrupt, counters=experiment.counters,
+            model_dir=experiment.model_dir, tta=tta, top_losses=keep)
+        version = os.path.basename(source)
+        step = int(version) if version.isdigit() else None
+    else:
+        source = experiment.restore_latest(checkpoint)
+        step = step_in_name(source)
+        dataset = experiment.dataset(experiment.eval_files, training=False, with_info=True,
+                                     tta=tta)
+        result = evaluate_lib.evaluate(
+            experiment.model, dataset, class_names=names, files=experiment.eval_files,
+            counters=experiment.counters, tta=tta, top_losses=keep)
+    writer = tf.summary.create_file_writer(report_dir)
+    path = evaluate_lib.write_outputs(result, report_dir, step=step, writer=writer,
+                                      source=source, eval_files=experiment.eval_files)
+    if step is not None:
+        evaluate_lib.write_scalars(writer, step, result)
+    writer.close()
+    report = result.report
+    log.info('eval of %s: top-1 %.4f on %d examples; report %s', source,
+             report['top_1_accuracy'], report['examples'], path)
+    return dict(report, source=source, eval_files=str(experiment.eval_files),
+                report_path=path)
