@@ -74,3 +74,48 @@ class _Flags:
                      'DEFINE_string'):
             define = getattr(flags, name)
             setattr(self, name, lambda *a, _d=define, **k: _d(*a, flag_values=values, **k))
+
+
+def _progress(callbacks):
+    from jacktf.train.callbacks import Progress
+    return next(c for c in callbacks if isinstance(c, Progress))
+
+
+def test_callbacks_own_their_settings_and_old_trainer_names_still_work(caplog):
+    import functools
+    from jacktf.optim.optimizers import sgd
+    from jacktf.train.callbacks import BestK, DivergenceGuard, Progress, builtin_callbacks
+    from jacktf.train.trainer import Trainer
+    caplog.set_level('WARNING', logger='jacktf')
+    trainer = Trainer(train_steps=10, optimizer=sgd)
+    assert caplog.text == ''
+    callbacks = builtin_callbacks(
+        trainer, factories={'progress': functools.partial(Progress, every_steps=7)})
+    assert _progress(callbacks).every_steps == 7  # the factory's own option
+    old = Trainer(train_steps=10, optimizer=sgd, log_every_steps=5, keep_best=2,
+                  nan_retries=4, nan_lr_factor=0.25)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        'Trainer.log_every_steps is deprecated: bind progress.every_steps = 5 instead '
+        '(the old name still works in this release).',
+        'Trainer.keep_best is deprecated: bind best_k.keep = 2 instead (the old name '
+        'still works in this release).',
+        'Trainer.nan_retries is deprecated: bind divergence_guard.retries = 4 instead '
+        '(the old name still works in this release).',
+        'Trainer.nan_lr_factor is deprecated: bind divergence_guard.lr_factor = 0.25 '
+        'instead (the old name still works in this release).']
+    callbacks = builtin_callbacks(old)
+    assert _progress(callbacks).every_steps == 5
+    assert next(c for c in callbacks if isinstance(c, BestK)).keep == 2
+    guard = next(c for c in callbacks if isinstance(c, DivergenceGuard))
+    assert (guard.max_retries, guard.lr_factor) == (4, 0.25)
+
+
+def test_gin_binds_a_callback_option(tmp_path, default_registry):
+    from jacktf.app import runtime
+    experiment = runtime.experiment_from_gin(
+        ['gin/tiny_from_scratch.gin'], ['progress.every_steps = 3', 'best_k.keep = 2'],
+        str(tmp_path / 'm'))
+    callbacks = experiment.callbacks()
+    assert _progress(callbacks).every_steps == 3
+    assert [c.keep for c in callbacks if type(c).__name__ == 'BestK'] == [2]

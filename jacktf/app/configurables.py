@@ -19,12 +19,14 @@ from jacktf.core.errors import ConfigError
 from jacktf.app.gin_messages import explain_gin_error, label_bindings, suggest
 from jacktf.app.experiment import Experiment
 from jacktf.core.model import Model
+from jacktf.train.callbacks import CONFIGURABLE as CALLBACKS
 from jacktf.train.stages import Stage
 from jacktf.train.trainer import Trainer
 
 RECIPES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                            'recipes')
-_CORE = {'Model': Model, 'Trainer': Trainer, 'Experiment': Experiment, 'stage': Stage}
+_CORE = {'Model': Model, 'Trainer': Trainer, 'Experiment': Experiment, 'stage': Stage,
+         **CALLBACKS}
 _known = {}  # configurable name -> the function or class behind it
 _wrappers = {}
 
@@ -62,6 +64,11 @@ def register(registry):
 def configured(name):
     """The gin-wrapped callable for a core class or registered name."""
     return _wrappers[name]
+
+
+def callback_factories():
+    """{gin name: gin-configured class} of the built-in callbacks with options."""
+    return {name: _wrappers[name] for name in CALLBACKS}
 
 
 def resolve_gin_file(path):

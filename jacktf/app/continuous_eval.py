@@ -27,6 +27,7 @@ from jacktf.core.errors import ConfigError, JacktfError
 from jacktf.core.files import write_atomic
 from jacktf.train import lock as lock_lib
 from jacktf.train import recovery
+from jacktf.train.callbacks import BestK
 from jacktf.train.checkpointing import BestCheckpoints
 
 log = logging.getLogger('jacktf')
@@ -63,7 +64,7 @@ class Sidecar:
     """Evaluates the checkpoints of ``experiment``'s MODEL_DIR as they appear.
 
     Args:
-      experiment: the Experiment (its EVAL_FILES, Trainer.train_steps, keep_best).
+      experiment: the Experiment (its EVAL_FILES, Trainer.train_steps, best_k.keep).
       timeout: seconds without a new checkpoint before it stops.
     """
 
@@ -78,6 +79,8 @@ class Sidecar:
         self.eval_dir = os.path.join(self.model_dir, 'eval')
         self.state_path = os.path.join(self.eval_dir, STATE_NAME)
         self.train_steps = experiment.trainer.train_steps
+        self.keep_best = next((c.keep for c in experiment.callbacks()
+                               if isinstance(c, BestK)), 0)
         self.last_step = self._load_state()
         self.evaluated = []
         self.started = self.waiting_since = time.time()
@@ -135,7 +138,7 @@ class Sidecar:
                         text.splitlines()[0][:200] if text else type(e).__name__)
             return None
         accuracy = report['top_1_accuracy']  # the scalars: written by evaluate_run
-        keep = exp.trainer.keep_best
+        keep = self.keep_best
         if keep:
             BestCheckpoints(self.model_dir, keep, CopiedCheckpoint(path)).consider(
                 step, accuracy)

@@ -63,6 +63,8 @@ class Experiment(RunFiles):
         class is equally frequent (see jacktf.data.sampling); the class counts come
         from dataset.json or one counting pass. An alternative to
         Trainer.class_weight = 'balanced' (use one, not both).
+      callback_factories: {gin name: factory} of the configurable built-in callbacks
+        (jacktf.train.callbacks.CONFIGURABLE; runtime passes their gin versions).
     """
 
     def __init__(self, *, model_dir, model, trainer, train_files, eval_files=None,
@@ -71,7 +73,8 @@ class Experiment(RunFiles):
                  eval_batch_size=None, seed=None, skip_corrupt=True,
                  max_pixels=pipeline.DEFAULT_MAX_PIXELS, export_at_end=True,
                  strategy='default', deterministic=False, after_first_step=None,
-                 preview_images=16, augmentations=(), sampling=None):
+                 preview_images=16, augmentations=(), sampling=None,
+                 callback_factories=None):
         # First: multi-worker collectives must be configured before any TF op runs.
         self.strategy = strategy_lib.make_strategy(strategy)
         if not model_dir:
@@ -116,6 +119,7 @@ class Experiment(RunFiles):
         self.augmentations = augment.check(augmentations)
         sampling_lib.check_sampling(sampling)
         self.sampling = sampling
+        self.callback_factories = callback_factories
         self.plan = None  # the run's DataPlan, made when training starts
         self.state = lifecycle.RunState(model_dir)
 
@@ -203,7 +207,8 @@ class Experiment(RunFiles):
 
     def callbacks(self):
         """The callbacks of a training run: the built-ins and Trainer.callbacks."""
-        return builtin_callbacks(self.trainer, self.after_first_step, self.export_at_end)
+        return builtin_callbacks(self.trainer, self.after_first_step, self.export_at_end,
+                                 self.callback_factories)
 
     def restore_latest(self, checkpoint=None):
         """Loads a checkpoint of this model directory (the latest by default)."""

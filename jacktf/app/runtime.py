@@ -87,7 +87,9 @@ def experiment_from_gin(gin_files, gin_params=(), model_dir=None):
                      configurables.operative_config())
 
     try:
-        return configurables.configured('Experiment')(after_first_step=after_first_step)
+        return configurables.configured('Experiment')(
+            after_first_step=after_first_step,
+            callback_factories=configurables.callback_factories())
     except TypeError as e:  # a required parameter no recipe binds
         from jacktf.app import gin_messages
         from jacktf.core.errors import ConfigError

@@ -13,6 +13,31 @@ from jacktf.core.errors import ConfigError
 from jacktf.train import balance, stages as stages_lib, step
 
 log = logging.getLogger('jacktf')
+# Trainer options that configure one built-in callback each, and where they live now:
+# {old Trainer option: (the callback's gin name, its option)}.
+DEPRECATED_OPTIONS = {
+    'log_every_steps': ('progress', 'every_steps'),
+    'progress_bar': ('progress', 'bar'),
+    'checkpoint_every_steps': ('periodic_checkpoints', 'every_steps'),
+    'checkpoint_every_seconds': ('periodic_checkpoints', 'every_seconds'),
+    'keep_best': ('best_k', 'keep'),
+    'nan_retries': ('divergence_guard', 'retries'),
+    'nan_lr_factor': ('divergence_guard', 'lr_factor'),
+}
+
+
+def deprecated_settings(given):
+    """{callback name: {option: value}} of the deprecated Trainer options that were
+    given (not None), each logged once as a deprecation line naming its new binding."""
+    settings = {}
+    for old, value in given.items():
+        if value is None:
+            continue
+        name, option = DEPRECATED_OPTIONS[old]
+        log.warning('Trainer.%s is deprecated: bind %s.%s = %r instead (the old name '
+                    'still works in this release).', old, name, option, value)
+        settings.setdefault(name, {})[option] = value
+    return settings
 
 
 class Trainer:
@@ -36,13 +61,10 @@ class Trainer:
       aux_loss_weight: weight of the auxiliary logits' loss when the network has them
         (inception_v3 with create_aux_logits=True and the native head); slim's 0.4.
       clip_gradient_norm: clip gradients by this global norm (None: no clipping).
-      log_every_steps: steps between progress lines and train summaries.
       eval_every_steps: steps between evaluations (None: see eval_every_epochs).
       eval_every_epochs: epochs between evaluations; None: every epoch when the run is
         given in TRAIN_EPOCHS and eval_every_steps is None, else only at the end; 0:
         only at the end. Setting both eval_every_steps and eval_every_epochs is an error.
-      checkpoint_every_steps: steps between checkpoints.
-      checkpoint_every_seconds: also checkpoint when this many seconds have passed.
       max_to_keep: checkpoints kept.
       keep_checkpoint_every_n_hours: additionally keep one checkpoint per this many hours.
       lr_multipliers: {scope rule: factor} scaling the gradients (and so, for SGD and
@@ -51,12 +73,8 @@ class Trainer:
         rule 'backbone' means the backbone's own root scope, whichever backbone it is
         ({'backbone': 0.1}: the discriminative rate of fastai's fine_tune). A rule that
         matches no variable is an error.
-      nan_retries: on a non-finite loss, how many times to restore the last checkpoint
-        and retry with the learning rate multiplied by ``nan_lr_factor``.
       moving_average_decay: keep an exponential moving average of the trainable weights
         (saved in checkpoints, used for evaluation and export); None turns it off.
-      keep_best: also keep the k checkpoints with the best eval accuracy (MODEL_DIR/best)
-        and export the best one at the end; 0 turns it off.
       jit_compile: compile each replica's forward and backward pass with XLA.
       accumulate_steps: average the gradients of this many batches before each
         optimizer step: the effective batch is accumulate_steps * BATCH_SIZE (the
@@ -73,8 +91,6 @@ class Trainer:
         {class index or name: weight} (other classes 1.0). Each example's loss is
         multiplied by its class's weight, then averaged over the batch. Only the
         training loss is weighted; accuracy and every eval metric are not.
-      progress_bar: a live tqdm progress bar on stderr: None when stderr is a terminal,
-        True or False to force it on or off. The progress lines are logged either way.
       feature_cache: when nothing below the head trains, run the backbone once per
         example and train the head on the cached features (jacktf.train.feature_cache).
         'auto': when the training input is also deterministic (no augmentation);
@@ -82,17 +98,23 @@ class Trainer:
         on the eval preprocessing of each image); False: never.
       feature_cache_memory_mb: cached features up to this size train from memory;
         larger ones from their file under MODEL_DIR/feature_cache.
+      log_every_steps, progress_bar, checkpoint_every_steps, checkpoint_every_seconds,
+        keep_best, nan_retries, nan_lr_factor: deprecated, each now an option of the
+        callback that uses it (DEPRECATED_OPTIONS: ``progress.every_steps``, ...); a
+        value given here still configures that callback for one release, with one
+        deprecation line.
     """
 
     def __init__(self, *, train_steps=None, optimizer, lr_schedule=None, learning_rate=0.01,
                  freeze_scopes=(), trainable_scopes=(), label_smoothing=0.0,
-                 aux_loss_weight=0.4, clip_gradient_norm=None, log_every_steps=20, eval_every_steps=None,
-                 checkpoint_every_steps=200, checkpoint_every_seconds=None, max_to_keep=3,
-                 keep_checkpoint_every_n_hours=None, lr_multipliers=None, nan_retries=2,
-                 nan_lr_factor=0.5, moving_average_decay=None, keep_best=0,
-                 jit_compile=False, accumulate_steps=1, stages=(), callbacks=(),
-                 train_epochs=None, eval_every_epochs=None, class_weight=None,
-                 progress_bar=None, feature_cache='auto', feature_cache_memory_mb=1024):
+                 aux_loss_weight=0.4, clip_gradient_norm=None, eval_every_steps=None,
+                 max_to_keep=3, keep_checkpoint_every_n_hours=None, lr_multipliers=None,
+                 moving_average_decay=None, jit_compile=False, accumulate_steps=1,
+                 stages=(), callbacks=(), train_epochs=None, eval_every_epochs=None,
+                 class_weight=None, feature_cache='auto', feature_cache_memory_mb=1024,
+                 log_every_steps=None, progress_bar=None, checkpoint_every_steps=None,
+                 checkpoint_every_seconds=None, keep_best=None, nan_retries=None,
+                 nan_lr_factor=None):
         if train_steps is not None and train_epochs is not None:
             raise ConfigError(
                 f'TRAIN_STEPS = {train_steps} and TRAIN_EPOCHS = {train_epochs} are both '
@@ -127,7 +149,6 @@ class Trainer:
         # known (resolve).
         self.class_weights = [float(w) for w in class_weight] \
             if isinstance(class_weight, (list, tuple)) else None
-        self.progress_bar = progress_bar
         self.steps_per_epoch = None
         self.optimizer_factory = optimizer
         self.lr_schedule_factory = lr_schedule
@@ -137,22 +158,14 @@ class Trainer:
         self.label_smoothing = float(label_smoothing)
         self.aux_loss_weight = float(aux_loss_weight)
         self.clip_gradient_norm = clip_gradient_norm
-        self.log_every_steps = max(1, int(log_every_steps))
         self.eval_every_steps = eval_every_steps
-        self.checkpoint_every_steps = max(1, int(checkpoint_every_steps))
-        self.checkpoint_every_seconds = checkpoint_every_seconds
         self.max_to_keep = max_to_keep
         self.keep_checkpoint_every_n_hours = keep_checkpoint_every_n_hours
         self.lr_multipliers = dict(lr_multipliers or {})
-        if not 0 < nan_lr_factor < 1:
-            raise ConfigError(f'nan_lr_factor must be in (0, 1), got {nan_lr_factor}.')
-        self.nan_retries = int(nan_retries)
-        self.nan_lr_factor = float(nan_lr_factor)
         if moving_average_decay is not None and not 0 < moving_average_decay < 1:
             raise ConfigError('moving_average_decay must be in (0, 1) or None, got '
                               f'{moving_average_decay}.')
         self.moving_average_decay = moving_average_decay
-        self.keep_best = int(keep_best)
         self.jit_compile = bool(jit_compile)
         if int(accumulate_steps) < 1:
             raise ConfigError(f'Trainer.accumulate_steps must be >= 1, got '
@@ -168,6 +181,11 @@ class Trainer:
                               f'{feature_cache!r}.')
         self.feature_cache = feature_cache
         self.feature_cache_memory_mb = float(feature_cache_memory_mb)
+        self.callback_settings = deprecated_settings(dict(
+            log_every_steps=log_every_steps, progress_bar=progress_bar,
+            checkpoint_every_steps=checkpoint_every_steps,
+            checkpoint_every_seconds=checkpoint_every_seconds, keep_best=keep_best,
+            nan_retries=nan_retries, nan_lr_factor=nan_lr_factor))
         for callback in self.callbacks:
             if not hasattr(callback, 'on_step_end'):
                 raise ConfigError(f'Trainer.callbacks takes callbacks such as '

@@ -23,12 +23,33 @@ __all__ = ['Callback', 'CallbackList', 'EarlyStopping', 'TrainingDiverged',
            'builtin_callbacks']
 
 
-def builtin_callbacks(trainer, after_first_step=None, export_at_end=True):
+# The built-in callbacks with options of their own, by their gin name
+# (``progress.every_steps = 50``); jacktf.app.configurables registers them.
+CONFIGURABLE = {'progress': Progress, 'periodic_checkpoints': PeriodicCheckpoints,
+                'best_k': BestK, 'divergence_guard': DivergenceGuard}
+
+
+def builtin_callbacks(trainer, after_first_step=None, export_at_end=True, factories=None):
     """The callbacks of every training run and ``trainer.callbacks``; the Controller
-    runs them by their ``order`` (see Callback)."""
-    callbacks = [BatchPreview(), DivergenceGuard(), AfterFirstStep(after_first_step),
-                 TensorBoardText(), Progress(), TensorBoard(), PeriodicCheckpoints(),
-                 PeriodicEval(), BatchNormGapHint(), EvalPictures(), MetricsCsv(), BestK()]
+    runs them by their ``order`` (see Callback).
+
+    Args:
+      trainer: the Trainer (its callbacks, and the deprecated options it still takes
+        for the built-ins: Trainer.callback_settings).
+      after_first_step: ``fn(model_dir)`` called once after the first step.
+      export_at_end: add ExportAtEnd.
+      factories: {gin name: factory} replacing CONFIGURABLE's classes (the app layer
+        passes their gin-configured versions, so recipe bindings apply).
+    """
+    factories = dict(CONFIGURABLE, **(factories or {}))
+
+    def make(name):
+        return factories[name](**trainer.callback_settings.get(name, {}))
+
+    callbacks = [BatchPreview(), make('divergence_guard'), AfterFirstStep(after_first_step),
+                 TensorBoardText(), make('progress'), TensorBoard(),
+                 make('periodic_checkpoints'), PeriodicEval(), BatchNormGapHint(),
+                 EvalPictures(), MetricsCsv(), make('best_k')]
     if export_at_end:
         callbacks.append(ExportAtEnd())
     return callbacks + list(trainer.callbacks) + [StopSignals()]

@@ -7,32 +7,45 @@ from jacktf.train.checkpointing import BestCheckpoints
 
 
 class PeriodicCheckpoints(Callback):
-    """Saves every ``Trainer.checkpoint_every_steps`` steps, and also when
-    ``Trainer.checkpoint_every_seconds`` have passed since the last save."""
+    """Saves every ``every_steps`` steps, and also when ``every_seconds`` have passed
+    since the last save (gin: ``periodic_checkpoints.every_steps = 100``).
+
+    Args:
+      every_steps: steps between checkpoints.
+      every_seconds: also checkpoint when this many seconds have passed (None: off).
+    """
 
     order = 25  # saves the step before an evaluation of it
+
+    def __init__(self, every_steps=200, every_seconds=None):
+        self.every_steps = max(1, int(every_steps))
+        self.every_seconds = every_seconds
 
     def on_train_begin(self, ctl):
         self.last_save = time.time()
 
     def on_step_end(self, ctl, step, logs):
-        trainer = ctl.trainer
-        timed = trainer.checkpoint_every_seconds and \
-            time.time() - self.last_save >= trainer.checkpoint_every_seconds
-        if step % trainer.checkpoint_every_steps == 0 or timed:
+        timed = self.every_seconds and time.time() - self.last_save >= self.every_seconds
+        if step % self.every_steps == 0 or timed:
             ctl.manager.save(checkpoint_number=step)
             self.last_save = time.time()
 
 
 class BestK(Callback):
-    """Keeps the ``Trainer.keep_best`` checkpoints with the best eval accuracy in
-    MODEL_DIR/best (``ctl.best``; ExportAtEnd exports the best one)."""
+    """Keeps the ``keep`` checkpoints with the best eval accuracy in MODEL_DIR/best
+    (``ctl.best``; ExportAtEnd exports the best one); gin: ``best_k.keep = 3``.
+
+    Args:
+      keep: checkpoints kept; 0 turns best-k off (EarlyStopping still keeps one).
+    """
 
     order = 38  # sets ctl.best before EarlyStopping re-ranks it
 
+    def __init__(self, keep=0):
+        self.keep = int(keep)
+
     def on_train_begin(self, ctl):
-        self.best = ctl.best = BestCheckpoints(ctl.write_dir, ctl.trainer.keep_best,
-                                               ctl.checkpoint)
+        self.best = ctl.best = BestCheckpoints(ctl.write_dir, self.keep, ctl.checkpoint)
 
     def on_eval_end(self, ctl, step, metrics):
         self.best.consider(step, metrics['accuracy'])

@@ -13,21 +13,26 @@ from jacktf.train.step import current_lr
 
 
 class Progress(Callback):
-    """Every ``Trainer.log_every_steps`` (and at the last step) logs one progress line and
-    puts it in the step's logs as ``logs['train']`` (loss, total_loss, accuracy,
-    images_per_second) with ``logs['learning_rate']``, for the callbacks after it.
+    """Every ``every_steps`` (and at the last step) logs one progress line and puts it
+    in the step's logs as ``logs['train']`` (loss, total_loss, accuracy,
+    images_per_second) with ``logs['learning_rate']``, for the callbacks after it
+    (gin: ``progress.every_steps = 50``).
 
-    On a terminal (``Trainer.progress_bar`` None and stderr a TTY, or True) a tqdm bar
-    on stderr also shows every step: epoch, step, loss, accuracy, learning rate, img/s
-    and the ETA; log lines print above it. Elsewhere (logs, pipes, CI) only the lines.
+    On a terminal (``bar`` None and stderr a TTY, or True) a tqdm bar on stderr also
+    shows every step: epoch, step, loss, accuracy, learning rate, img/s and the ETA; log
+    lines print above it. Elsewhere (logs, pipes, CI) only the lines.
 
     Args:
+      every_steps: steps between progress lines (and train summaries).
+      bar: the live progress bar: None when stderr is a terminal, True or False to
+        force it on or off.
       stream: where the bar goes (default sys.stderr).
     """
 
     order = 20  # puts logs['train'] for the callbacks after it
 
-    def __init__(self, stream=None):
+    def __init__(self, every_steps=20, bar=None, stream=None):
+        self.every_steps, self.bar_choice = max(1, int(every_steps)), bar
         self.stream = stream
         self.bar, self.exit_stack = None, None
 
@@ -41,7 +46,7 @@ class Progress(Callback):
 
     def wants_bar(self, ctl):
         """The trainer's choice, else whether the bar's stream is a terminal."""
-        choice = ctl.trainer.progress_bar
+        choice = self.bar_choice
         if choice is not None:
             return bool(choice) and ctl.chief
         stream = self.stream or sys.stderr
@@ -78,7 +83,7 @@ class Progress(Callback):
         trainer = ctl.trainer
         if self.bar is not None:
             self._update_bar(ctl, step)
-        if step % trainer.log_every_steps == 0 or step == trainer.train_steps:
+        if step % self.every_steps == 0 or step == trainer.train_steps:
             lr = current_lr(ctl.optimizer)
             logs['learning_rate'] = lr
             logs['train'] = self.line.emit(step, lr, int(ctl.counters['skipped'].numpy()))
