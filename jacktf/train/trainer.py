@@ -11,35 +11,9 @@ import tensorflow as tf
 from jacktf.core import scopes
 from jacktf.core.errors import ConfigError
 from jacktf.train import balance, stages as stages_lib, step
+from jacktf.train.deprecations import deprecated_settings
 
 log = logging.getLogger('jacktf')
-# Trainer options that configure one built-in callback each, and where they live now:
-# {old Trainer option: (the callback's gin name, its option)}.
-DEPRECATED_OPTIONS = {
-    'log_every_steps': ('progress', 'every_steps'),
-    'progress_bar': ('progress', 'bar'),
-    'checkpoint_every_steps': ('periodic_checkpoints', 'every_steps'),
-    'checkpoint_every_seconds': ('periodic_checkpoints', 'every_seconds'),
-    'keep_best': ('best_k', 'keep'),
-    'nan_retries': ('divergence_guard', 'retries'),
-    'nan_lr_factor': ('divergence_guard', 'lr_factor'),
-}
-
-
-def deprecated_settings(given):
-    """{callback name: {option: value}} of the deprecated Trainer options that were
-    given (not None), each logged once as a deprecation line naming its new binding."""
-    settings = {}
-    for old, value in given.items():
-        if value is None:
-            continue
-        name, option = DEPRECATED_OPTIONS[old]
-        log.warning('Trainer.%s is deprecated: bind %s.%s = %r instead (the old name '
-                    'still works in this release).', old, name, option, value)
-        settings.setdefault(name, {})[option] = value
-    return settings
-
-
 class Trainer:
     """Trains a Model with a custom loop.
 
@@ -115,31 +89,8 @@ class Trainer:
                  log_every_steps=None, progress_bar=None, checkpoint_every_steps=None,
                  checkpoint_every_seconds=None, keep_best=None, nan_retries=None,
                  nan_lr_factor=None):
-        if train_steps is not None and train_epochs is not None:
-            raise ConfigError(
-                f'TRAIN_STEPS = {train_steps} and TRAIN_EPOCHS = {train_epochs} are both '
-                'set: give the run\'s length one way. Set the other to None, e.g. '
-                '--gin_param="TRAIN_STEPS = None" --gin_param="TRAIN_EPOCHS = '
-                f'{train_epochs}".')
-        if train_steps is None and train_epochs is None:
-            raise ConfigError('Neither TRAIN_STEPS nor TRAIN_EPOCHS is set: set one, e.g. '
-                              'TRAIN_EPOCHS = 10.')
-        if train_steps is not None and int(train_steps) <= 0:
-            raise ConfigError(f'TRAIN_STEPS must be > 0, got {train_steps}.')
-        if train_epochs is not None and not train_epochs > 0:
-            raise ConfigError(f'TRAIN_EPOCHS must be > 0, got {train_epochs}.')
-        if eval_every_steps and eval_every_epochs:
-            raise ConfigError(
-                f'Trainer.eval_every_steps = {eval_every_steps} and Trainer.'
-                f'eval_every_epochs = {eval_every_epochs} are both set: keep one.')
-        if eval_every_epochs is not None and eval_every_epochs < 0:
-            raise ConfigError(f'Trainer.eval_every_epochs must be >= 0 or None, got '
-                              f'{eval_every_epochs}.')
-        if not learning_rate or learning_rate <= 0:
-            raise ConfigError(f'LEARNING_RATE must be > 0, got {learning_rate}.')
-        if not callable(optimizer):
-            raise ConfigError(f'Trainer.optimizer must be an optimizer plugin such as '
-                              f'@momentum, got {optimizer!r}.')
+        _check_length_and_rate(train_steps, train_epochs, eval_every_steps,
+                               eval_every_epochs, learning_rate, optimizer)
         self.train_steps = None if train_steps is None else int(train_steps)
         self.train_epochs = train_epochs
         self.eval_every_epochs = eval_every_epochs
@@ -315,3 +266,34 @@ class Trainer:
         return stages_lib.stage_at(self.stage_spans, step)
 
     first_nonfinite_gradient = staticmethod(step.first_nonfinite_gradient)
+
+
+def _check_length_and_rate(train_steps, train_epochs, eval_every_steps, eval_every_epochs,
+                           learning_rate, optimizer):
+    """Raises ConfigError for a run length, eval interval, rate or optimizer that cannot
+    work, saying how to fix it."""
+    if train_steps is not None and train_epochs is not None:
+        raise ConfigError(
+            f'TRAIN_STEPS = {train_steps} and TRAIN_EPOCHS = {train_epochs} are both '
+            'set: give the run\'s length one way. Set the other to None, e.g. '
+            '--gin_param="TRAIN_STEPS = None" --gin_param="TRAIN_EPOCHS = '
+            f'{train_epochs}".')
+    if train_steps is None and train_epochs is None:
+        raise ConfigError('Neither TRAIN_STEPS nor TRAIN_EPOCHS is set: set one, e.g. '
+                          'TRAIN_EPOCHS = 10.')
+    if train_steps is not None and int(train_steps) <= 0:
+        raise ConfigError(f'TRAIN_STEPS must be > 0, got {train_steps}.')
+    if train_epochs is not None and not train_epochs > 0:
+        raise ConfigError(f'TRAIN_EPOCHS must be > 0, got {train_epochs}.')
+    if eval_every_steps and eval_every_epochs:
+        raise ConfigError(
+            f'Trainer.eval_every_steps = {eval_every_steps} and Trainer.'
+            f'eval_every_epochs = {eval_every_epochs} are both set: keep one.')
+    if eval_every_epochs is not None and eval_every_epochs < 0:
+        raise ConfigError(f'Trainer.eval_every_epochs must be >= 0 or None, got '
+                          f'{eval_every_epochs}.')
+    if not learning_rate or learning_rate <= 0:
+        raise ConfigError(f'LEARNING_RATE must be > 0, got {learning_rate}.')
+    if not callable(optimizer):
+        raise ConfigError(f'Trainer.optimizer must be an optimizer plugin such as '
+                          f'@momentum, got {optimizer!r}.')
