@@ -42,7 +42,7 @@ OPTIONS = (
     Option('force_unlock', 'bool', default=False,
            help="take over MODEL_DIR's writer lock (train.lock) from a live or remote "
            'holder'),
-    Option('eval_timeout', 'float', default=3600.0,
+    Option('eval_timeout', 'float', default=3600,
            help='continuous_eval: seconds without a new checkpoint before it stops'),
     Option('show_callbacks', 'bool', default=False,
            help='print each event of the training loop and the callbacks that run at it, '
