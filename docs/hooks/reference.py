@@ -13,7 +13,6 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # TensorFlow's start-up lines
 
 import refcli  # noqa: E402
 import refplugins  # noqa: E402
@@ -38,6 +37,7 @@ def pages():
 def on_files(files, config):
     start = time.time()
     try:
+        refsources.load(refsources.QUIET_STARTUP)(False)
         generated = pages()
     except refsources.SourceError as e:
         raise PluginError(str(e)) from None

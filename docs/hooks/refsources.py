@@ -12,6 +12,8 @@ break the docs build, never yield an empty reference page.
 
 import importlib
 
+# Hides TensorFlow's start-up lines before it is imported (quiet_startup(verbose)).
+QUIET_STARTUP = ('jacktf.core.compat:quiet_startup',)
 # `jacktf` and `jacktf COMMAND` (argparse): a function returning the whole parser.
 CLI_PARSER = ('jacktf.cli:build_parser',)
 # The registry of plugins: built-ins + installed entry points, a fresh instance.
