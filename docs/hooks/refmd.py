@@ -7,6 +7,8 @@ _SECTION = re.compile(r'^(Args|Arguments|Attributes|Returns|Raises|Yields|Exampl
                       r'Note|Notes|Warning|See Also):\s*$')
 _ARG = re.compile(r'^\*{0,2}(\w+)(?:\s*\([^)]*\))?:\s*(.*)$')
 _ADDRESS = re.compile(r' at 0x[0-9a-fA-F]+')
+_ROLE = re.compile(r':\w+:`([^`]+)`')  # reST roles (:class:`X`) -> `X`
+LONG_DEFAULT = 80
 
 
 def cell(text):
@@ -38,18 +40,26 @@ def value(default):
                     .lstrip('.'))
     if type(default) is object:
         return '(unset)'
-    return code(_ADDRESS.sub('', repr(default)))
+    text = _ADDRESS.sub('', repr(default))
+    if len(text) > LONG_DEFAULT:
+        return f'a {type(default).__name__} of {len(default)} entries (see the source)' \
+            if hasattr(default, '__len__') else f'a {type(default).__name__} (see the source)'
+    return code(text)
+
+
+def _doc(obj):
+    return _ROLE.sub(r'`\1`', inspect.cleandoc(inspect.getdoc(obj) or ''))
 
 
 def summary(obj):
     """The first paragraph of a docstring, joined into one line."""
-    doc = inspect.cleandoc(inspect.getdoc(obj) or '')
+    doc = _doc(obj)
     return ' '.join(doc.split('\n\n')[0].split())
 
 
 def body(obj):
     """A docstring without its Args/Returns/Raises sections."""
-    doc = inspect.cleandoc(inspect.getdoc(obj) or '')
+    doc = _doc(obj)
     kept, skipping = [], False
     for line in doc.splitlines():
         if _SECTION.match(line):
@@ -67,7 +77,7 @@ def arg_docs(obj):
 
     ``a / b: text`` documents both a and b.
     """
-    doc = inspect.cleandoc(inspect.getdoc(obj) or '')
+    doc = _doc(obj)
     docs, current, indent, inside = {}, [], None, False
     for line in doc.splitlines():
         stripped = line.strip()
