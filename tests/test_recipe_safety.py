@@ -113,6 +113,16 @@ def test_a_fifo_as_recipe_is_refused_without_hanging(tmp_path):
         recipe_safety.check_files([str(fifo)], lambda name: None)
 
 
+def test_an_include_of_a_device_or_fifo_is_refused_without_reading(tmp_path):
+    fifo = tmp_path / 'fifo.gin'
+    os.mkfifo(fifo)
+    for target in ('/dev/zero', str(fifo)):
+        recipe = tmp_path / 'recipe.gin'
+        recipe.write_text(f"TRAIN_STEPS = 3\ninclude '{target}'\n")
+        with pytest.raises(ConfigError, match=f'{target} is not a regular file'):
+            recipe_safety.check_files([str(recipe)], lambda name: None)
+
+
 def test_text_gin_cannot_tokenize_is_still_checked_line_by_line():
     with pytest.raises(ConfigError, match='line 2'):
         recipe_safety.check_text("X = 1\nimport os\nY = '''unterminated\n", 'f.gin')

@@ -188,5 +188,7 @@ def check_files(paths, resolve_include, registered=None):
         check_text(text, path, registered)
         for name in _includes(text):
             included = resolve_include(name)
+            if included is None and os.path.lexists(name):
+                included = name  # exists but is no regular file: read_recipe refuses it
             if included is not None:
                 pending.append(included)
