@@ -49,11 +49,16 @@ def mirror():
 
 
 def redact(text):
-    """``text`` with the mirror's user name, password and query replaced by '***'."""
+    """``text`` with the mirror URL's user name, password and query replaced by '***'."""
     parts = urllib.parse.urlsplit(mirror())
-    secrets = [s for s in (parts.username, parts.password, parts.query) if s]
-    for secret in secrets + [urllib.parse.unquote(s) for s in secrets]:
-        text = text.replace(secret, '***')
+    if '@' in parts.netloc:
+        host = parts.netloc.rpartition('@')[2]
+        text = text.replace(parts.netloc, f'***:***@{host}')
+    if parts.query:
+        text = text.replace(f'?{parts.query}', '?***')
+    for secret in (parts.password, urllib.parse.unquote(parts.password or '')):
+        if secret and len(secret) >= 6:  # a token quoted elsewhere (short ones: no)
+            text = text.replace(secret, '***')
     return text
 
 
