@@ -280,7 +280,7 @@ def test_no_server_exits_2_within_seconds_naming_the_url(env, monkeypatch, capsy
     code, _, err = download(capsys, 'resnet_v1_50')
     assert code == 2 and time.monotonic() - start < 10
     assert f'{dead}/models/resnet_v1_50_2016_08_28.tar.gz' in err
-    assert 'http://download.tensorflow.org/models/resnet_v1_50_2016_08_28.tar.gz' in err
+    assert 'https://download.tensorflow.org/models/resnet_v1_50_2016_08_28.tar.gz' in err
     assert "CHECKPOINT_PATH = '/path/resnet_v1_50.ckpt'" in err
     assert cache.archive_path(zoo.get('resnet_v1_50')) in err
     assert files_under(cache.pretrained_dir()) == []

@@ -15,6 +15,7 @@ import os
 import gin
 from gin import config_parser as gin_config_parser
 
+from jacktf.core import recipe_safety
 from jacktf.core.errors import ConfigError
 from jacktf.app.gin_messages import explain_gin_error, label_bindings, suggest
 from jacktf.app.experiment import Experiment
@@ -253,6 +254,15 @@ def _quiet_include_lookups():
             root.removeHandler(spare)
 
 
+def _check_safe(files, labelled):
+    """Before gin runs anything: no imports, dynamic registration or module paths in
+    the files, their includes and the bindings (``recipe_safety``)."""
+    registered = [name for name, _ in gin.config._REGISTRY.items()]
+    recipe_safety.check_files(files, _resolve_include, registered)
+    for label, text in labelled:
+        recipe_safety.check_text(text, label, registered)
+
+
 def parse(gin_files, gin_params=(), model_dir=None):
     """Parses recipes and bindings strictly; --model_dir overrides MODEL_DIR.
 
@@ -264,6 +274,7 @@ def parse(gin_files, gin_params=(), model_dir=None):
     labelled = label_bindings(gin_params, model_dir)
     bindings = [text for _, text in labelled]
     files = [resolve_gin_file(f) for f in gin_files]
+    _check_safe(files, labelled)
     from absl import logging as absl_logging
     verbosity = absl_logging.get_verbosity()
     absl_logging.set_verbosity(absl_logging.FATAL)  # gin logs include look-ups as errors

@@ -21,6 +21,8 @@ def add_parser(subparsers, parents):
                    help='replace an existing conversion in --output_dir')
     p.add_argument('--max_pixels', type=int, default=100_000_000,
                    help='images with more pixels are skipped before decoding')
+    p.add_argument('--max_bytes', type=int, default=256 << 20,
+                   help='files larger than this are skipped without being read')
     p.add_argument('--allow_empty_classes', action='store_true',
                    help='keep a class folder without usable images as a class')
     p.set_defaults(func=run)
@@ -32,7 +34,7 @@ def run(args):
     info = convert(args.image_dir, args.output_dir, val_fraction=args.val_fraction,
                    num_shards=args.num_shards, workers=args.workers, seed=args.seed,
                    overwrite=args.overwrite, max_pixels=args.max_pixels,
-                   allow_empty_classes=args.allow_empty_classes)
+                   allow_empty_classes=args.allow_empty_classes, max_bytes=args.max_bytes)
     per_split = ', '.join(f'{split} {sum(c.values())}' for split, c in info['counts'].items())
     print(f"Wrote {info['num_written']} images of {len(info['classes'])} classes "
           f"({per_split}) to {args.output_dir} in {info['seconds']} s; "

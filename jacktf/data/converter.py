@@ -11,7 +11,6 @@ and is moved into place at the end, so a crash never leaves a half output.
 """
 
 import json
-import multiprocessing
 import os
 import shutil
 import sys
@@ -22,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from jacktf.core.errors import DataError
-from jacktf.data import image_check
+from jacktf.data import check_pool, image_check
 from jacktf.data.example import make_example
 
 
@@ -45,8 +44,20 @@ def split_items(items, num_classes, val_fraction, seed):
 
 
 def _check(args):
-    path, max_pixels = args
-    return image_check.inspect_image(path, max_pixels=max_pixels, return_original=False)
+    path, max_pixels, max_bytes = args
+    try:
+        return image_check.inspect_image(path, max_pixels=max_pixels, max_bytes=max_bytes,
+                                         return_original=False)
+    except Exception as e:  # noqa: BLE001  one file's fault never ends the conversion
+        return {'ok': False, 'reason': f'cannot be checked: {type(e).__name__}: {e}'[:300]}
+
+
+def _read_kept(path, max_bytes):
+    """The bytes of a file a worker accepted as it is (still a regular file)."""
+    try:
+        return image_check.read_regular_file(path, max_bytes)
+    except image_check.ImageRejected as e:
+        raise DataError(f'{path} changed while it was converted: {e}.') from None
 
 
 def _progress(done, total, skipped, start):
@@ -60,19 +71,27 @@ def _progress(done, total, skipped, start):
 
 def convert(image_dir, output_dir, *, val_fraction=0.1, num_shards=4, workers=None,
             seed=0, overwrite=False, max_pixels=image_check.DEFAULT_MAX_PIXELS,
-            progress=True, allow_empty_classes=False):
+            progress=True, allow_empty_classes=False,
+            max_bytes=image_check.DEFAULT_MAX_BYTES):
     """Converts ``image_dir``; returns the dataset.json content.
 
     Operating-system litter (``__MACOSX/``, dot-files, ``Thumbs.db``, ...) is never a
     class or an image (see ``image_check.list_image_folder``).
 
+    Only regular files of the supported formats are read (``image_check.open_image``);
+    FIFOs, devices, other formats and files over ``max_bytes`` are skipped with their
+    reason. The workers are fewer when the memory cannot hold ``workers`` images of
+    ``max_pixels`` (``check_pool``).
+
     Args:
       allow_empty_classes: keep a class folder without any usable image as a class
         (with no records) instead of failing.
+      max_bytes: larger files are skipped without being read.
 
     Raises:
       DataError: missing or empty input, a class folder without a usable image, existing
-        output without ``overwrite``, bad options.
+        output without ``overwrite``, bad options, a worker killed while checking a file
+        (``check_pool.WorkerKilled``, naming the file).
     """
     if not os.path.isdir(image_dir):
         raise DataError(f'--image_dir {image_dir!r} is not a directory.')
@@ -93,7 +112,8 @@ def convert(image_dir, output_dir, *, val_fraction=0.1, num_shards=4, workers=No
     if empty and not allow_empty_classes:
         raise DataError(image_check.empty_classes_message(
             image_dir, empty, 'pass --allow_empty_classes'))
-    workers = workers or os.cpu_count() or 1
+    workers = check_pool.memory_capped_workers(workers or os.cpu_count() or 1,
+                                               max_pixels, max_bytes)
     start = time.time()
     # Split every file first (stratified, deterministic), then check and write in one
     # streaming pass: the parent writes records while the workers decode the next ones.
@@ -112,13 +132,8 @@ def convert(image_dir, output_dir, *, val_fraction=0.1, num_shards=4, workers=No
                 for k in range(shard_counts[split])]
         counts = {split: {c: 0 for c in classes} for split in splits}
         skipped, converted = [], []
-        jobs = [(path, max_pixels) for _, _, path, _ in plan]
-        if workers > 1:
-            method = 'fork' if 'fork' in multiprocessing.get_all_start_methods() else None
-            pool = multiprocessing.get_context(method).Pool(workers)
-            results = pool.imap(_check, jobs, chunksize=8)
-        else:
-            pool, results = None, map(_check, jobs)
+        jobs = [(path, max_pixels, max_bytes) for _, _, path, _ in plan]
+        results = check_pool.checked(_check, jobs, workers, name=lambda job: job[0])
         try:
             for n, ((split, i, path, label), r) in enumerate(zip(plan, results), start=1):
                 rel = os.path.relpath(path, image_dir)
@@ -128,8 +143,7 @@ def convert(image_dir, output_dir, *, val_fraction=0.1, num_shards=4, workers=No
                     if r['converted']:
                         converted.append({'file': rel, 'conversion': r['converted']})
                     if r['encoded'] is None:  # kept as it is
-                        with open(path, 'rb') as f:
-                            r['encoded'] = f.read()
+                        r['encoded'] = _read_kept(path, max_bytes)
                     writers[split][i % shard_counts[split]].write(make_example(
                         encoded=r['encoded'], image_format=r['format'], label=label,
                         text=classes[label], height=r['height'], width=r['width'],
@@ -138,8 +152,7 @@ def convert(image_dir, output_dir, *, val_fraction=0.1, num_shards=4, workers=No
                 if progress and (n % 50 == 0 or n == len(plan)):
                     _progress(n, len(plan), len(skipped), start)
         finally:
-            if pool is not None:
-                pool.terminate()
+            results.close()  # stops the workers
             for split_writers in writers.values():
                 for w in split_writers:
                     w.close()

@@ -2,7 +2,8 @@
 
 ``inspect_image`` returns the bytes to store (JPEG kept as it is when it is an RGB or
 grayscale-free baseline JPEG; anything else re-encoded to RGB JPEG), or the reason the
-file is skipped. Every image is decoded in full before it is accepted, so truncated
+file is skipped. ``open_image`` is the one function that opens an image file (regular
+files only, a byte cap, the supported formats only). Every image is decoded in full before it is accepted, so truncated
 files are caught here and never reach training. ``list_image_folder`` is the one
 listing rule of a class-per-subfolder folder (converter, image_folder decoder, labels):
 operating-system litter such as ``__MACOSX/``, dot-files, ``Thumbs.db`` or ``@eaDir``
@@ -11,9 +12,11 @@ is never a class and never an image.
 
 import io
 import os
+import stat
 import warnings
 
-from PIL import Image, ImageFile
+import numpy as np
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 Image.MAX_IMAGE_PIXELS = None  # jacktf applies its own limit, before decoding
@@ -21,7 +24,91 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp', '.tif', '.
 DEFAULT_MAX_PIXELS = 100_000_000
 
 
-def _to_rgb(image):
+class ImageRejected(Exception):
+    """An image file jacktf does not read; the message is the reason (one line)."""
+
+
+# The formats jacktf reads; Pillow is never asked to guess among its others (EPS starts
+# Ghostscript, and DDS/SPIDER/... decoders fail in ways nobody tests).
+FORMATS = ('JPEG', 'PNG', 'GIF', 'BMP', 'WEBP', 'TIFF')
+DEFAULT_MAX_BYTES = 256 << 20   # a file larger than this is not read at all
+_UNSUPPORTED = ('not an image (unrecognized format); jacktf reads JPEG, PNG, GIF, BMP, '
+                'WebP and TIFF')
+
+
+def read_regular_file(path, max_bytes=DEFAULT_MAX_BYTES):
+    """The bytes of ``path`` if it is a regular file of at most ``max_bytes``.
+
+    The file is opened without blocking and checked on the open descriptor, so a FIFO,
+    a device (a link to /dev/zero) or a folder is refused without waiting or reading.
+
+    Raises:
+      ImageRejected: unreadable, not a regular file, empty or too large.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0))
+    except OSError as e:
+        raise ImageRejected(f'unreadable: {e.strerror or e}') from None
+    with os.fdopen(fd, 'rb') as f:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageRejected('not a regular file (a FIFO, device or folder); only '
+                                'image files are read')
+        if info.st_size > max_bytes:
+            raise ImageRejected(f'file too large: {info.st_size} bytes exceeds the limit '
+                                f'of {max_bytes}')
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ImageRejected(f'file too large: more than {max_bytes} bytes')
+    if not data:
+        raise ImageRejected('empty file (0 bytes)')
+    return data
+
+
+def open_image(path, max_pixels=DEFAULT_MAX_PIXELS, max_bytes=DEFAULT_MAX_BYTES):
+    """The one way jacktf opens an image file: (file bytes, PIL image decoded in full).
+
+    Only regular files up to ``max_bytes``, only the FORMATS (by content, never by the
+    file name, never another Pillow plugin), at most ``max_pixels`` (checked from the
+    header before decoding); every pixel is decoded, so truncated files fail here.
+
+    Raises:
+      ImageRejected: with the reason the file is not used.
+    """
+    data = read_regular_file(path, max_bytes)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageRejected(f'image too large: {width}x{height} pixels exceeds '
+                                    f'the limit of {max_pixels}')
+            image.load()  # decodes every pixel: truncated data fails here
+    except ImageRejected:
+        raise
+    except Image.DecompressionBombError as e:
+        raise ImageRejected(f'image too large: {e}') from None
+    except UnidentifiedImageError:
+        raise ImageRejected(_UNSUPPORTED) from None
+    except MemoryError:
+        raise ImageRejected('image too large: out of memory while decoding') from None
+    except Exception as e:  # noqa: BLE001  any decoder fault is this file's, not the run's
+        raise ImageRejected(f'corrupt image: {type(e).__name__}: {e}'[:300]) from None
+    return data, image
+
+
+def _sixteen_bit_to_8(image):
+    """A 16/32-bit grayscale image as 8-bit 'L', scaled as TensorFlow's decoder does
+    (value >> 8), not clipped to 255 (which makes it almost white)."""
+    values = np.asarray(image).astype(np.int64)
+    return Image.fromarray(np.clip(values >> 8, 0, 255).astype(np.uint8), 'L')
+
+
+def to_rgb(image):
+    """RGB of any image PIL opened: alpha over white, 16-bit grayscale scaled."""
+    if image.mode in ('I', 'I;16', 'I;16B', 'I;16L', 'I;16N'):
+        image = _sixteen_bit_to_8(image)
     if image.mode in ('RGBA', 'LA') or (image.mode == 'P' and 'transparency' in image.info):
         rgba = image.convert('RGBA')
         background = Image.new('RGB', rgba.size, (255, 255, 255))
@@ -30,7 +117,8 @@ def _to_rgb(image):
     return image.convert('RGB')
 
 
-def inspect_image(path, max_pixels=DEFAULT_MAX_PIXELS, quality=95, return_original=True):
+def inspect_image(path, max_pixels=DEFAULT_MAX_PIXELS, quality=95, return_original=True,
+                  max_bytes=DEFAULT_MAX_BYTES):
     """Returns dict(ok, encoded, format, height, width, converted, reason) for ``path``.
 
     With ``return_original=False`` a file kept as it is comes back with encoded=None
@@ -38,34 +126,17 @@ def inspect_image(path, max_pixels=DEFAULT_MAX_PIXELS, quality=95, return_origin
     processes).
     """
     try:
-        with open(path, 'rb') as f:
-            data = f.read()
-    except OSError as e:
-        return {'ok': False, 'reason': f'unreadable: {e.strerror or e}'}
-    if not data:
-        return {'ok': False, 'reason': 'empty file (0 bytes)'}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > max_pixels:
-                return {'ok': False, 'reason': f'image too large: {width}x{height} pixels '
-                                               f'exceeds the limit of {max_pixels}'}
-            fmt = (image.format or '').upper()
-            image.load()  # decodes every pixel: truncated data fails here
-    except Image.DecompressionBombError as e:
-        return {'ok': False, 'reason': f'image too large: {e}'}
-    except (OSError, SyntaxError, ValueError) as e:
-        if 'cannot identify' in str(e):
-            return {'ok': False, 'reason': 'not an image (unrecognized format)'}
-        return {'ok': False, 'reason': f'corrupt image: {e}'}
+        data, image = open_image(path, max_pixels, max_bytes)
+    except ImageRejected as e:
+        return {'ok': False, 'reason': str(e)}
+    width, height = image.size
+    fmt = (image.format or '').upper()
     if fmt == 'JPEG' and image.mode == 'RGB':
         return {'ok': True, 'encoded': data if return_original else None,
                 'format': 'jpeg', 'height': height,
                 'width': width, 'converted': None}
     out = io.BytesIO()
-    _to_rgb(image).save(out, format='JPEG', quality=quality)
+    to_rgb(image).save(out, format='JPEG', quality=quality)
     return {'ok': True, 'encoded': out.getvalue(), 'format': 'jpeg', 'height': height,
             'width': width, 'converted': f'{fmt or "?"} {image.mode} -> RGB JPEG'}
 

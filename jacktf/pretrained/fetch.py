@@ -12,20 +12,28 @@
    backbone's own names and shapes; only then is the folder renamed into place. The
    archive is deleted in every case, and a download that fails a check leaves nothing.
 
+The archive is not trusted: only its checkpoint files are written, by jacktf, never a
+link or a name outside the folder (``archive``); downloads and extraction are capped in
+bytes; the values are checked too (``values``: the zoo's fingerprint where known, and
+no untrained weights). Processes fetching the same entry at once take turns on a file
+lock, the later ones finding the cache filled. Credentials in the mirror URL
+(``https://user:token@host``) never reach the logs, messages or the cache metadata.
+
 Every failure is a RestoreError naming the URL and what to do (exit code 2).
 """
 
+import contextlib
 import datetime
+import fcntl
 import json
 import logging
 import os
 import shutil
-import tarfile
 import tempfile
 import urllib.parse
-import zlib
 
 from jacktf.core.errors import RestoreError
+from jacktf.pretrained import archive as archive_lib
 from jacktf.pretrained import cache, zoo
 
 log = logging.getLogger('jacktf')
@@ -33,20 +41,52 @@ MIRROR_ENV = 'JACKTF_CHECKPOINT_MIRROR'
 CONNECT_TIMEOUT = 5     # seconds to open a connection: offline fails fast
 READ_TIMEOUT = 60       # seconds without a byte before a download is given up
 CHUNK_SIZE = 1 << 20
+MAX_DOWNLOAD_BYTES = 2 << 30  # the largest official archive (VGG 19) is ~0.5 GB
 
 
 def mirror():
     return os.environ.get(MIRROR_ENV, '').strip()
 
 
+def redact(text):
+    """``text`` with the mirror URL's user name, password and query replaced by '***'."""
+    parts = urllib.parse.urlsplit(mirror())
+    if '@' in parts.netloc:
+        host = parts.netloc.rpartition('@')[2]
+        text = text.replace(parts.netloc, f'***:***@{host}')
+    if parts.query:
+        text = text.replace(f'?{parts.query}', '?***')
+    for secret in (parts.password, urllib.parse.unquote(parts.password or '')):
+        if secret and len(secret) >= 6:  # a token quoted elsewhere (short ones: no)
+            text = text.replace(secret, '***')
+    return text
+
+
 def download_url(entry):
     """The URL to fetch ``entry``'s archive from: the official one or the mirror's."""
     if not mirror():
         return entry.url
-    if urllib.parse.urlparse(mirror()).scheme not in ('http', 'https', 'ftp'):
-        raise RestoreError(f'{MIRROR_ENV}={mirror()!r} is not a URL: give it as '
-                           'http://host:port (optionally with a path prefix).')
-    return mirror().rstrip('/') + urllib.parse.urlparse(entry.url).path
+    parts = urllib.parse.urlsplit(mirror())
+    if parts.scheme not in ('http', 'https') or not parts.hostname:
+        raise RestoreError(f'{MIRROR_ENV}={redact(mirror())!r} is not a URL: give it as '
+                           'https://host:port (optionally with a path prefix).')
+    path = parts.path.rstrip('/') + urllib.parse.urlparse(entry.url).path
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, parts.query, ''))
+
+
+@contextlib.contextmanager
+def _entry_lock(name):
+    """An exclusive kernel lock on ``<cache>/locks/pretrained-<name>.lock`` (released on
+    exit or when the process dies): concurrent first fetches of one entry take turns."""
+    folder = os.path.join(cache.cache_root(), 'locks')
+    os.makedirs(folder, exist_ok=True)
+    fd = os.open(os.path.join(folder, f'pretrained-{name}.lock'),
+                 os.O_RDWR | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def fetch(name, *, registry=None):
@@ -75,16 +115,51 @@ def fetch(name, *, registry=None):
         from jacktf.core import plugins
         registry = plugins.default_registry()
     registry.get('backbone', name)  # the checkpoint is verified against it
-    if os.path.exists(cache.entry_dir(name)):  # incomplete (files removed by hand)
-        log.warning('slim://%s: %s is incomplete; fetching it again', name,
-                    cache.entry_dir(name))
-        shutil.rmtree(cache.entry_dir(name))
-    archive = _download(entry)
-    try:
-        return _install(entry, archive, registry)
-    finally:
-        if os.path.exists(archive):
-            os.remove(archive)
+    with _entry_lock(name):
+        prefix = cache.cached_prefix(name)  # another process may have fetched it
+        if prefix:
+            log.info('slim://%s: cached at %s', name, prefix)
+            return prefix
+        if os.path.exists(cache.entry_dir(name)):  # incomplete (files removed by hand)
+            log.warning('slim://%s: %s is incomplete; fetching it again', name,
+                        cache.entry_dir(name))
+            shutil.rmtree(cache.entry_dir(name))
+        archive = _download(entry)
+        try:
+            return _install(entry, archive, registry)
+        finally:
+            if os.path.exists(archive):
+                os.remove(archive)
+
+
+class _CappedFile:
+    """A file pooch writes the download to, refusing more than MAX_DOWNLOAD_BYTES."""
+
+    def __init__(self, path):
+        self.file, self.size = open(path, 'w+b'), 0
+
+    def write(self, chunk):
+        self.size += len(chunk)
+        if self.size > MAX_DOWNLOAD_BYTES:
+            raise _TooLarge()
+        return self.file.write(chunk)
+
+    def __getattr__(self, attr):
+        return getattr(self.file, attr)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _capped(downloader):
+    def download(url, output_file, pooch):
+        out = _CappedFile(output_file)
+        try:
+            downloader(url, out, pooch)
+        finally:
+            out.file.close()
+    return download
 
 
 def _download(entry):
@@ -96,20 +171,24 @@ def _download(entry):
     if os.path.exists(target):
         log.info('slim://%s: using the archive %s', entry.name, target)
     else:
-        log.info('slim://%s: downloading %s to %s', entry.name, url, target)
+        log.info('slim://%s: downloading %s to %s', entry.name, redact(url), target)
     pooch.get_logger().setLevel(logging.WARNING)
     downloader = pooch.HTTPDownloader(progressbar=True, chunk_size=CHUNK_SIZE,
                                       timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
     try:
         return pooch.retrieve(url, known_hash=f'sha256:{entry.sha256}' if entry.sha256
                               else None, fname=entry.archive, path=os.path.dirname(target),
-                              downloader=downloader)
+                              downloader=_capped(downloader))
     except requests.exceptions.RequestException as e:
-        raise RestoreError(offline_message(entry, url, _reason(e))) from None
+        raise RestoreError(redact(offline_message(entry, url, _reason(e)))) from None
+    except _TooLarge:
+        raise RestoreError(f'The download from {redact(url)} passed {MAX_DOWNLOAD_BYTES} '
+                           'bytes, more than any official archive; it was stopped and '
+                           'deleted. Check the mirror.') from None
     except ValueError as e:  # pooch: the sha256 differs (the file is not kept)
-        raise RestoreError(f'The archive downloaded from {url} is not the official one: '
-                           f'{e} It was deleted. Check the mirror or the network '
-                           '(a proxy rewriting downloads?).') from None
+        raise RestoreError(redact(f'The archive downloaded from {url} is not the official '
+                                  f'one: {e} It was deleted. Check the mirror or the '
+                                  'network (a proxy rewriting downloads?).')) from None
 
 
 def _reason(error):
@@ -152,28 +231,16 @@ def _shipped_hint(name):
     return ''
 
 
-def _extract(archive, folder, url):
-    try:
-        with tarfile.open(archive, 'r:*') as tar:
-            tar.extractall(folder, filter='data')
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
-        raise RestoreError(
-            f'The archive {os.path.basename(archive)} from {url} is damaged or not a tar '
-            f'archive ({type(e).__name__}: {e}); it was deleted from the cache. Run again '
-            'to download it anew, or extract a good copy and set CHECKPOINT_PATH to its '
-            '.ckpt prefix.') from None
-
-
 def _install(entry, archive, registry):
     """Extracts and verifies ``archive`` in a temporary folder, then renames it into place."""
     import pooch
-    from jacktf.pretrained import verify
-    url = download_url(entry)
+    from jacktf.pretrained import values, verify
+    url = redact(download_url(entry))
     root = cache.pretrained_dir()
     os.makedirs(root, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f'.tmp-{entry.name}-', dir=root)
     try:
-        _extract(archive, staging, url)
+        archive_lib.extract_checkpoint_files(archive, staging, url)
         relative, found = cache.locate_checkpoint(staging, entry.checkpoint)
         if relative is None:
             raise RestoreError(
@@ -184,6 +251,9 @@ def _install(entry, archive, registry):
         try:
             count = verify.check_backbone(os.path.join(staging, relative), entry.name,
                                           registry)
+            fingerprinted = values.check_fingerprint(os.path.join(staging, relative),
+                                                     entry.fingerprint)
+            trained = values.check_trained(os.path.join(staging, relative))
         except RestoreError as e:
             hint = (f'Check what {MIRROR_ENV} serves at that path.' if mirror() else
                     'Pass a checkpoint you trust with CHECKPOINT_PATH.')
@@ -193,6 +263,7 @@ def _install(entry, archive, registry):
             'name': entry.name, 'url': url, 'official_url': entry.url,
             'archive': entry.archive, 'archive_sha256': pooch.file_hash(archive),
             'checkpoint': relative, 'backbone_variables_verified': count,
+            'fingerprinted_variables': fingerprinted, 'trained_values_checked': trained,
             'fetched': datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec='seconds')}
         with open(os.path.join(staging, cache.METADATA), 'w', encoding='utf-8') as f:

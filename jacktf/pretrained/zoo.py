@@ -42,6 +42,10 @@ class PretrainedCheckpoint:
       preprocessing: the preprocessor the checkpoint was trained with.
       sha256: the archive's sha256 where its publisher states one (None: unknown; the
         extracted checkpoint is still checked against the backbone's variables).
+      fingerprint: {variable name: CRC-32 of its float32 bytes} of a few variables
+        of the published checkpoint where known (``jacktf.pretrained.values``); a
+        download whose values differ is refused. Every download is also checked for
+        untrained values (batch-norm statistics still at 0/1).
       source: the README the row comes from.
       note: anything a user should know about the row.
     """
@@ -54,6 +58,7 @@ class PretrainedCheckpoint:
     image_size: int
     preprocessing: str
     sha256: Optional[str] = None
+    fingerprint: Optional[dict] = None
     source: str = SLIM_README
     note: str = ''
 
@@ -68,7 +73,7 @@ class PretrainedCheckpoint:
         return row
 
 
-_TF = 'http://download.tensorflow.org/models/'
+_TF = 'https://download.tensorflow.org/models/'
 _V1 = _TF + 'mobilenet_v1_2018_02_22/'
 _V2 = 'https://storage.googleapis.com/mobilenet_v2/checkpoints/'
 _V3 = 'https://storage.googleapis.com/mobilenet_v3/checkpoints/'
@@ -84,10 +89,20 @@ def _slim(name, archive, checkpoint, top1, top5, classes, size, prep, note=''):
                                 preprocessing=prep, note=note)
 
 
-def _mobilenet(name, url, checkpoint, top1, top5, source, note=''):
+def _mobilenet(name, url, checkpoint, top1, top5, source, note='', fingerprint=None):
     return PretrainedCheckpoint(name=name, url=url, checkpoint=checkpoint, top1=top1,
                                 top5=top5, num_classes=1001, image_size=224,
-                                preprocessing='inception', source=source, note=note)
+                                preprocessing='inception', source=source, note=note,
+                                fingerprint=fingerprint)
+
+
+# The classifier of MobileNet v1 0.25 has no batch norm, so Google's .tflite (the source
+# of the shipped weights, PROVENANCE.md) holds its values unchanged: the official
+# checkpoint's Logits equal the shipped ones (tests/test_zoo.py recomputes these).
+_MOBILENET_V1_025_FINGERPRINT = {
+    'MobilenetV1/Logits/Conv2d_1c_1x1/weights': '170bfca9',
+    'MobilenetV1/Logits/Conv2d_1c_1x1/biases': 'a5c000da',
+}
 
 
 _ENTRIES = [
@@ -122,7 +137,8 @@ _ENTRIES = [
     _mobilenet('mobilenet_v1_050', _V1 + 'mobilenet_v1_0.5_224.tgz',
                'mobilenet_v1_0.5_224.ckpt', 63.3, 84.9, MOBILENET_V1_README),
     _mobilenet('mobilenet_v1_025', _V1 + 'mobilenet_v1_0.25_224.tgz',
-               'mobilenet_v1_0.25_224.ckpt', 49.8, 74.2, MOBILENET_V1_README),
+               'mobilenet_v1_0.25_224.ckpt', 49.8, 74.2, MOBILENET_V1_README,
+               fingerprint=_MOBILENET_V1_025_FINGERPRINT),
     _mobilenet('mobilenet_v2', _V2 + 'mobilenet_v2_1.0_224.tgz', 'mobilenet_v2_1.0_224.ckpt',
                71.8, 91.0, MOBILENET_README),
     _mobilenet('mobilenet_v2_140', _V2 + 'mobilenet_v2_1.4_224.tgz',

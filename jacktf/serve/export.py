@@ -3,7 +3,9 @@
 The exported module holds only the network's variables and traced functions, so it
 loads in a process that imports TensorFlow alone. Signatures:
 
-* ``serving_default``: ``images`` string [N] of encoded JPEG/PNG/GIF/BMP;
+* ``serving_default``: ``images`` string [N] of encoded JPEG/PNG/GIF/BMP/WebP; an image
+  whose header declares more than the export's ``max_pixels`` fails the request with
+  InvalidArgument before it is decoded (``limits``);
 * ``predict_images``: ``images`` uint8 [N, H, W, 3];
 * ``explain_images``: uint8 [N, H, W, 3] -> the outputs plus ``cam`` [N, h, w], a
   Grad-CAM map of the top class at the backbone card's last conv endpoint (for a linear
@@ -23,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from jacktf.core.errors import JacktfError
+from jacktf.serve import limits
 from jacktf.serve import staging as staging_lib
 # Finding and loading a SavedModel lives in saved_models; these names stay importable.
 from jacktf.serve.saved_models import (EXPORT_FOLDERS, SAVED_MODEL_FILES,  # noqa: F401
@@ -71,12 +74,16 @@ def probabilities_function(model, batch_size=None, normalize=None):
 class ServingModule(tf.Module):
     """What the SavedModel holds: variables, class names and the traced signatures."""
 
-    def __init__(self, model, class_names, labels_path=None):
+    def __init__(self, model, class_names, labels_path=None,
+                 max_pixels=limits.DEFAULT_MAX_PIXELS):
         super().__init__(name='jacktf_serving')
         self._model = model
         self.model_variables = list(model.variables)
         self.class_names = tf.Variable(class_names, trainable=False, name='class_names')
         self.image_size = tf.Variable(model.image_size, trainable=False, name='image_size')
+        # serving_default refuses images whose header declares more pixels (limits).
+        self.max_pixels = tf.Variable(int(max_pixels), dtype=tf.int64, trainable=False,
+                                      name='max_pixels')
         self.top_k = min(5, model.num_classes)
         self.cam_endpoint = model.card.cam_endpoint
         if labels_path:
@@ -89,7 +96,7 @@ class ServingModule(tf.Module):
                              [model.image_size, model.image_size, 3], tf.float32))
 
     def _decode(self, encoded):
-        image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+        image = limits.checked_decode(encoded, self.max_pixels)
         image.set_shape([None, None, 3])
         return self._model.preprocess(image, training=False)
 
@@ -163,9 +170,11 @@ def check_parity(model, loaded, encoded_images, atol=1e-4):
     return diff
 
 
-def write_saved_model(model, folder, *, class_names, labels_path=None):
-    """Writes the serving module of ``model`` into ``folder`` (which may exist, empty)."""
-    module = ServingModule(model, class_names, labels_path)
+def write_saved_model(model, folder, *, class_names, labels_path=None,
+                      max_pixels=limits.DEFAULT_MAX_PIXELS):
+    """Writes the serving module of ``model`` into ``folder`` (which may exist, empty);
+    ``serving_default`` refuses images declaring more than ``max_pixels`` pixels."""
+    module = ServingModule(model, class_names, labels_path, max_pixels)
     signatures = {'serving_default': module.serve_encoded,
                   'predict_images': module.serve_images}
     if module.cam_endpoint:

@@ -8,9 +8,6 @@ reason (``UnreadableImage``) and left out; the caller lists them.
 import io
 import os
 import re
-import warnings
-
-from PIL import Image
 
 from jacktf.core.errors import DataError
 from jacktf.data import image_check
@@ -48,26 +45,6 @@ def collect_images(paths):
     return files
 
 
-def _check_with_pil(data, max_pixels):
-    """The PIL image of ``data`` decoded in full (truncation fails here), or the reason."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > max_pixels:
-                raise UnreadableImage(f'image too large: {width}x{height} pixels exceeds '
-                                      f'the limit of {max_pixels}')
-            image.load()
-    except Image.DecompressionBombError as e:
-        raise UnreadableImage(f'image too large: {e}') from None
-    except (OSError, SyntaxError, ValueError) as e:
-        if 'cannot identify' in str(e):
-            raise UnreadableImage('not an image (unrecognized format)') from None
-        raise UnreadableImage(f'corrupt image: {e}') from None
-    return image
-
-
 def decode(encoded):
     """uint8 RGB [H, W, 3] of encoded bytes, decoded as the serving signature does."""
     import tensorflow as tf
@@ -90,19 +67,15 @@ def read_image(path, max_pixels=image_check.DEFAULT_MAX_PIXELS):
         truncated, too large, or TensorFlow's decoder refuses it.
     """
     import tensorflow as tf
-    try:
-        with open(path, 'rb') as f:
-            data = f.read()
-    except OSError as e:
-        raise UnreadableImage(f'unreadable: {e.strerror or e}') from None
-    if not data:
-        raise UnreadableImage('empty file (0 bytes)')
-    image = _check_with_pil(data, max_pixels)
+    try:  # regular files only, size-capped, the supported formats only
+        data, image = image_check.open_image(path, max_pixels)
+    except image_check.ImageRejected as e:
+        raise UnreadableImage(str(e)) from None
     fmt = (image.format or '?').upper()
     note = None
     if fmt not in SERVED_FORMATS:
         if image.mode not in ('RGB', 'RGBA', 'L', 'LA'):
-            image = image.convert('RGB')
+            image = image_check.to_rgb(image)  # 16-bit grayscale scaled, not clipped
         out = io.BytesIO()
         image.save(out, format='PNG')
         data = out.getvalue()
