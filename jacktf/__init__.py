@@ -1,7 +1,8 @@
 """jacktf: fine-tune image classifiers from the official TF-Slim ImageNet checkpoints.
 
 Public names: ``hookimpl`` (for plugins), ``build_model``, ``restore_from_checkpoint``,
-``load_registry``, ``BackboneCard`` and the error classes.
+``load_registry``, ``BackboneCard``, ``PreprocessingCard`` (with its ``Geometry`` and
+``Normalization``) and the error classes.
 """
 
 import pluggy
@@ -14,6 +15,8 @@ __version__ = '0.1.0'
 hookimpl = pluggy.HookimplMarker('jacktf')
 
 from jacktf.core.card import BackboneCard  # noqa: E402
+from jacktf.core.preprocessing_card import (  # noqa: E402
+    Geometry, Normalization, PreprocessingCard)
 from jacktf.core.errors import (  # noqa: E402
     ConfigError, DataError, DuplicatePluginError, JacktfError, PluginError, RestoreError,
     UnknownPluginError)
