@@ -130,8 +130,9 @@ def test_every_registered_preprocessing_is_a_card(registry):
 
 
 def test_eval_input_gallery_and_client_steps_agree(builtin, eval_batch):
-    """Eval: the pipeline's input; the gallery's pixels (its inverse); the client steps
-    replayed in numpy on the PIL-decoded file, from the card and from the JSON."""
+    """Eval: the pipeline's input; the gallery's pixels (its inverse, and the photo's
+    eval view a SavedModel's evaluation shows); the client steps replayed in numpy on
+    the PIL-decoded file, from the card and from the JSON."""
     registry, models = builtin
     batches, files = eval_batch
     for name, model in models.items():
@@ -145,6 +146,9 @@ def test_eval_input_gallery_and_client_steps_agree(builtin, eval_batch):
             gallery = undo(x)
             assert gallery.dtype == np.uint8 and gallery.shape == (SIZE, SIZE, 3)
             assert np.abs(gallery.astype(int) - np.round(pixels)).max() <= 1, (name, path)
+            # A SavedModel's evaluation shows the photo's eval view: the same picture.
+            view = top_losses.eval_view(model)(decoded)
+            assert np.abs(view.astype(int) - gallery).max() <= 1, (name, path)
             replayed = client_steps.replay(card.client_steps(SIZE), decoded)
             assert replayed.shape == (1, SIZE, SIZE, 3)
             assert _grey_levels(replayed[0], x, card) <= 1, (name, path)

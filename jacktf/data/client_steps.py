@@ -121,8 +121,9 @@ def _step_words(step, first):
         return f'{whole} {h}x{w} ({RESIZE_WORDS}) on float pixel values'
     if kind == 'resize_shorter_side':
         side = step['shorter_side']
-        return (f'scale so the shorter side is {side} (each side: round(side * {side} / '
-                f'shorter side); {RESIZE_WORDS}) on float pixel values')
+        return (f'scale so the shorter side is {side} (each side n becomes round(n * '
+                f'{side} / min(H, W)), half to even; {RESIZE_WORDS}) on float pixel '
+                'values')
     if kind == 'center_crop':
         h, w = step['size']
         return (f'crop the central {h}x{w} (top = (H - {h}) // 2, left = (W - {w}) // 2)')

@@ -128,7 +128,8 @@ def saved_model_pass(experiment, module, serve, source, class_names, collector, 
         return [explain(images=tf.constant(decode(e)[None]))['cam'].numpy()[0]
                 for e in inputs]
 
+    view = top_losses.eval_view(experiment.model)  # what the model saw, as in training
     examples = collector.examples(cams if explain is not None else None,
-                                  display_fn=lambda e: decode(e))
+                                  display_fn=lambda e: view(decode(e)))
     return (np.concatenate(labels), np.concatenate(plain),
             np.concatenate(averaged) if tta else None, examples)

@@ -109,6 +109,21 @@ def undo_preprocessing(model):
     return undo
 
 
+def eval_view(model):
+    """A function: a decoded photo (uint8 [H, W, 3]) -> uint8 [S, S, 3], the part of it
+    the model sees at eval (the preprocessing card's crop and resize), for galleries
+    built from photos rather than model inputs (a SavedModel's evaluation)."""
+    card, size = model.preprocessing_card, model.image_size
+    geometry = getattr(card, 'geometry', None)
+    if geometry is None:  # a bare-function preprocessor: its input, stretched
+        return lambda photo: display_image(model.preprocess(photo, training=False))
+
+    def view(photo):
+        pixels = np.asarray(geometry.apply(photo, size), np.float32)
+        return np.clip(np.round(pixels), 0, 255).astype(np.uint8)
+    return view
+
+
 def write_csv(examples, class_names, path):
     """Writes the examples (worst first) as CSV; returns ``path``."""
     folder = os.path.dirname(path)
