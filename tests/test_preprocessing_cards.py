@@ -249,3 +249,19 @@ def test_a_bare_function_still_works_with_a_deprecation_line(registry, caplog):
     assert not exact  # no inverse: the picture is stretched
     section = client_preprocessing.section(model, registry)
     assert section['input'] == 'preprocessed' and 'steps' not in section
+
+
+def test_cards_trace_in_a_tf_function_of_any_image_shape(registry):
+    """As in the SavedModel's serving signature and the export's client function."""
+    image = np.random.default_rng(4).integers(0, 256, (45, 61, 3), dtype=np.uint8)
+    for name in _names(registry):
+        card = registry.get('preprocessor', name).card
+        spec = [tf.TensorSpec([None, None, 3], tf.uint8)]
+        served = tf.function(lambda im: card.preprocess(  # noqa: B023
+            im, image_size=SIZE, is_training=False), input_signature=spec)
+        sent = tf.function(lambda im: card.geometry.apply(im, SIZE),  # noqa: B023
+                           input_signature=spec)
+        eager = card.preprocess(image, image_size=SIZE, is_training=False).numpy()
+        np.testing.assert_allclose(served(image).numpy(), eager, atol=1e-5)
+        np.testing.assert_allclose(card.normalization.apply(sent(image)).numpy(), eager,
+                                   atol=1e-5)

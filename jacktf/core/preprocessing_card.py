@@ -20,6 +20,7 @@ cards and ``docs/guides/preprocessing.md`` tells how to add one.
 """
 
 import dataclasses
+import inspect
 from typing import Callable, Optional, Tuple
 
 import tensorflow as tf
@@ -125,6 +126,7 @@ class Geometry:
         """'resize_then_crop': the shorter side before the central crop."""
         return int(round(int(size) / float(self.crop_fraction)))
 
+    @tf.autograph.experimental.do_not_convert  # static Python branches only
     def apply(self, image, size):
         """uint8 or float image [H, W, 3] -> float32 pixels [size, size, 3]."""
         image = tf.cast(image, tf.float32)
@@ -251,14 +253,13 @@ class LegacyPreprocessing:
         self.summary = (getattr(fn, '__doc__', None) or '').strip().split('\n')[0]
         self.source = f'the function {getattr(fn, "__qualname__", fn)!r}'
         self.exact_inverse = getattr(fn, 'to_pixels', None) is not None
+        try:
+            self.takes_seed = 'seed' in inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            self.takes_seed = False
 
     def preprocess(self, image, *, image_size, is_training, seed=None):
-        import inspect
-        try:
-            takes_seed = 'seed' in inspect.signature(self.fn).parameters
-        except (TypeError, ValueError):
-            takes_seed = False
-        kwargs = {'seed': seed} if takes_seed else {}
+        kwargs = {'seed': seed} if self.takes_seed else {}
         return self.fn(image, image_size=image_size, is_training=is_training, **kwargs)
 
     def to_pixels(self, inputs):
