@@ -135,6 +135,7 @@ def test_eval_input_gallery_and_client_steps_agree(builtin, eval_batch):
     the PIL-decoded file, from the card and from the JSON."""
     registry, models = builtin
     batches, files = eval_batch
+    assert len(files) == 4 + (len(REAL_PHOTOS) if REAL else 0)  # every image is in
     for name, model in models.items():
         card = model.preprocessing_card
         undo = top_losses.undo_preprocessing(model)
