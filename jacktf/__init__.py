@@ -15,11 +15,21 @@ __version__ = '0.1.0'
 hookimpl = pluggy.HookimplMarker('jacktf')
 
 from jacktf.core.card import BackboneCard  # noqa: E402
-from jacktf.core.preprocessing_card import (  # noqa: E402
-    Geometry, Normalization, PreprocessingCard)
 from jacktf.core.errors import (  # noqa: E402
     ConfigError, DataError, DuplicatePluginError, JacktfError, PluginError, RestoreError,
     UnknownPluginError)
+
+
+_CARD_NAMES = ('Geometry', 'Normalization', 'PreprocessingCard')
+
+
+def __getattr__(name):
+    """The preprocessing card's classes, imported on first use (they import TensorFlow,
+    which `jacktf --help` must not)."""
+    if name in _CARD_NAMES:
+        from jacktf.core import preprocessing_card
+        return getattr(preprocessing_card, name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
 def load_registry(**kwargs):

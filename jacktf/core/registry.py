@@ -12,7 +12,6 @@ from typing import Any, Callable, Dict, List, Optional
 
 from jacktf.core.card import BackboneCard
 from jacktf.core.errors import DuplicatePluginError, UnknownPluginError
-from jacktf.core.preprocessing_card import LegacyPreprocessing, PreprocessingCard
 
 log = logging.getLogger('jacktf')
 
@@ -125,6 +124,7 @@ class Registry:
         bare function (the form before cards) still works for this release, with a
         deprecation warning: it has no exact inverse and no client steps.
         """
+        from jacktf.core.preprocessing_card import LegacyPreprocessing, PreprocessingCard
         if not isinstance(card, PreprocessingCard):
             if not callable(card):
                 raise ValueError(f'The preprocessor {name!r} must be registered with a '
