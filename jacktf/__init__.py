@@ -2,8 +2,9 @@
 
 Public names: ``hookimpl`` (for plugins), ``Callback`` (the base class of training
 callbacks), ``build_model``, ``restore_from_checkpoint``, ``load_registry``,
-``BackboneCard`` and the error classes. Importing jacktf loads only its core; the
-others load on first use.
+``BackboneCard``, ``PreprocessingCard`` (with its ``Geometry`` and ``Normalization``)
+and the error classes. Importing jacktf loads only its core; the others load on first
+use.
 """
 
 import pluggy
@@ -19,6 +20,9 @@ from jacktf.core.card import BackboneCard  # noqa: E402
 from jacktf.core.errors import (  # noqa: E402
     ConfigError, DataError, DuplicatePluginError, JacktfError, PluginError, RestoreError,
     UnknownPluginError)
+
+
+_CARD_NAMES = ('Geometry', 'Normalization', 'PreprocessingCard')
 
 
 def load_registry(**kwargs):
@@ -66,8 +70,12 @@ def restore_from_checkpoint(model, checkpoint_path, exclude_scopes=(), scope_map
 
 
 def __getattr__(name):
-    """``jacktf.Callback``: loaded on first use (it lives in jacktf.train)."""
+    """``jacktf.Callback`` and the preprocessing card's classes, imported on first use
+    (they import jacktf.train or TensorFlow, which `jacktf --help` must not)."""
     if name == 'Callback':
         from jacktf.train.callbacks.base import Callback
         return Callback
+    if name in _CARD_NAMES:
+        from jacktf.core import preprocessing_card
+        return getattr(preprocessing_card, name)
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

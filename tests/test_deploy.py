@@ -347,15 +347,15 @@ def test_variant_names():
 
 @pytest.mark.parametrize('name', ['simple', 'inception', 'vgg'])
 def test_client_geometry_then_inside_normalization_equals_the_preprocessor(name, registry):
-    """What the client sends (pixels) normalized as inside the model equals the
-    registered eval preprocessing the SavedModel runs, on odd-shaped images."""
-    from jacktf.serve import client_preprocessing as cp
-    fn = registry.get('preprocessor', name).factory
+    """What the client sends (pixels, the card's geometry) normalized as inside the model
+    equals the registered eval preprocessing the SavedModel runs, on odd-shaped images."""
+    entry = registry.get('preprocessor', name)
+    card = entry.card
     rng = np.random.default_rng(1)
     for shape in [(37, 53, 3), (64, 48, 3), (20, 20, 3)]:
         image = tf.constant(rng.integers(0, 256, shape, dtype=np.uint8))
-        pixels = cp.geometry(name, image, 24, fn)
+        pixels = card.geometry.apply(image, 24)
         assert float(tf.reduce_min(pixels)) >= 0 and float(tf.reduce_max(pixels)) <= 255
-        np.testing.assert_allclose(cp.normalize(name, pixels).numpy(),
-                                   fn(image, image_size=24, is_training=False).numpy(),
-                                   atol=2e-5)
+        np.testing.assert_allclose(
+            card.normalization.apply(pixels).numpy(),
+            entry.factory(image, image_size=24, is_training=False).numpy(), atol=2e-5)

@@ -57,7 +57,8 @@ def evaluate_run(experiment, checkpoint=None, saved_model=None, tta=None,
             module, serve, source, names, files=experiment.eval_files,
             decode_fn=experiment.decode_fn, batch_size=experiment.eval_batch_size,
             skip_corrupt=experiment.skip_corrupt, counters=experiment.counters,
-            model_dir=experiment.model_dir, tta=tta, top_losses=keep)
+            model_dir=experiment.model_dir, tta=tta, top_losses=keep,
+            model=experiment.model)
         version = os.path.basename(source)
         step = int(version) if version.isdigit() else None
     else:

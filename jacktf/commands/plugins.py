@@ -21,7 +21,9 @@ def add_parser(subparsers, parents):
 def _row(entry):
     row = {'name': entry.name, 'kind': entry.kind, 'provider': entry.provider,
            'summary': entry.summary}
-    if entry.card is not None:
+    if entry.kind == 'preprocessor' and entry.card is not None:
+        row['card'] = entry.card.describe()
+    elif entry.card is not None:
         card = entry.card
         row['card'] = {'scope': card.scope, 'default_image_size': card.default_image_size,
                        'preprocessing': card.preprocessing,
@@ -45,7 +47,7 @@ def run(args):
     print(f'{"NAME":<{width}}  {"KIND":<12}  {"PROVIDER":<{pwidth}}  SUMMARY')
     for r in rows:
         summary = r['summary']
-        if 'card' in r:
+        if 'card' in r and r['kind'] == 'backbone':
             c = r['card']
             summary = (f"scope={c['scope']} size={c['default_image_size']} "
                        f"prep={c['preprocessing']} classes={c['num_classes_official']}")

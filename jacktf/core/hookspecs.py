@@ -49,7 +49,8 @@ def jacktf_register_decoders(registry):
 
 @hookspec
 def jacktf_register_preprocessors(registry):
-    """Registers image preprocessors with ``registry.preprocessor(name, fn)``."""
+    """Registers preprocessings with ``registry.preprocessor(name, card)``, ``card`` a
+    ``jacktf.PreprocessingCard`` (see docs/guides/preprocessing.md)."""
 
 
 @hookspec

@@ -5,8 +5,6 @@ registered backbone and head, checks the options, and owns preprocessing, loss a
 batch-norm policy.
 """
 
-import inspect
-
 import tensorflow as tf
 
 from jacktf.core import plugins, scopes
@@ -107,13 +105,10 @@ class Model:
         self.precision = precision  # applied by jacktf.train.strategy.configure_precision
         self.preprocessing = preprocessing or self.card.preprocessing
         self.train_augmentation = bool(train_augmentation)
-        self._preprocess_fn = self.registry.get('preprocessor', self.preprocessing).factory
-        try:
-            params = inspect.signature(self._preprocess_fn).parameters
-        except (TypeError, ValueError):
-            params = {}
-        # Preprocessors that take ``seed`` use stateless random ops (jacktf's do).
-        self.preprocess_takes_seed = 'seed' in params
+        # The preprocessing card (jacktf.core.preprocessing_card): the train and eval
+        # input, its inverse for pictures and the client steps of the export.
+        self.preprocessing_card = self.registry.get('preprocessor',
+                                                    self.preprocessing).card
         self.frozen_bn_scopes = scopes.parse_scopes(frozen_bn_scopes)
         self.network = SlimNetwork(
             net_fn=net_fn, head_fn=head_fn, card=self.card, num_classes=self.num_classes,
@@ -172,31 +167,24 @@ class Model:
     def preprocess(self, image, training=False, seed=None):
         """uint8 image [H, W, 3] -> float32 [S, S, 3] as the backbone expects.
 
-        ``seed`` (int [2]) drives the training augmentation of preprocessors that take
-        one; None draws a random seed.
+        ``seed`` (int [2]) drives the training augmentation; None draws a random seed.
         """
-        kwargs = {'seed': seed} if self.preprocess_takes_seed else {}
-        return self._preprocess_fn(image, image_size=self.image_size,
-                                   is_training=training and self.train_augmentation,
-                                   **kwargs)
+        return self.preprocessing_card.preprocess(
+            image, image_size=self.image_size,
+            is_training=training and self.train_augmentation, seed=seed)
 
     def to_pixels(self, images):
         """Preprocessed images [..., S, S, 3] -> uint8 pixels, for looking at them.
 
-        Undoes the preprocessor's normalization (its ``to_pixels`` attribute: the
-        built-in ones define it); for one without, each image is stretched to [0, 255].
+        The card's inverse of its normalization (exact for every card; a preprocessor
+        registered as a bare function without ``to_pixels`` stretches each image to
+        [0, 255] instead).
 
         Returns:
           (uint8 tensor, True when the exact inverse was used).
         """
-        inverse = getattr(self._preprocess_fn, 'to_pixels', None)
-        images = tf.cast(images, tf.float32)
-        if inverse is not None:
-            return tf.cast(tf.round(inverse(images)), tf.uint8), True
-        low = tf.reduce_min(images, axis=[-3, -2, -1], keepdims=True)
-        high = tf.reduce_max(images, axis=[-3, -2, -1], keepdims=True)
-        stretched = (images - low) / tf.maximum(high - low, 1e-6) * 255.0
-        return tf.cast(tf.round(stretched), tf.uint8), False
+        card = self.preprocessing_card
+        return card.to_pixels(images), bool(card.exact_inverse)
 
     def predict(self, images, training=False, seed=None):
         """Preprocessed images [N, S, S, 3] -> dict(logits, features, end_points).

@@ -7,10 +7,13 @@ method of their kind. Registries are plain instances: each test can build its ow
 import contextlib
 import dataclasses
 import difflib
+import logging
 from typing import Any, Callable, Dict, List, Optional
 
 from jacktf.core.card import BackboneCard
 from jacktf.core.errors import DuplicatePluginError, UnknownPluginError
+
+log = logging.getLogger('jacktf')
 
 KINDS = ('backbone', 'head', 'optimizer', 'lr_schedule', 'decoder', 'preprocessor',
          'callback', 'augmentation')
@@ -113,9 +116,32 @@ class Registry:
         """Registers ``factory(**options) -> decode(record) -> dict(image, label, ...)``."""
         return self.add('decoder', name, factory, summary=summary)
 
-    def preprocessor(self, name, fn, *, summary=None):
-        """Registers ``fn(image_uint8, *, image_size, is_training) -> float image``."""
-        return self.add('preprocessor', name, fn, summary=summary)
+    def preprocessor(self, name, card, *, summary=None):
+        """Registers a :class:`~jacktf.core.preprocessing_card.PreprocessingCard`.
+
+        The entry's factory is ``fn(image_uint8, *, image_size, is_training, seed=None)
+        -> float32 model input``, derived from the card; ``entry.card`` is the card. A
+        bare function (the form before cards) still works for this release, with a
+        deprecation warning: it has no exact inverse and no client steps.
+        """
+        from jacktf.core.preprocessing_card import LegacyPreprocessing, PreprocessingCard
+        if not isinstance(card, PreprocessingCard):
+            if not callable(card):
+                raise ValueError(f'The preprocessor {name!r} must be registered with a '
+                                 f'jacktf.PreprocessingCard, got {card!r}.')
+            log.warning('Deprecated: the preprocessor %r (%s) is registered as a bare '
+                        'function; register a jacktf.PreprocessingCard instead (see '
+                        'docs/guides/preprocessing.md). Functions stop working in the '
+                        'next release.', name, self._provider)
+            card = LegacyPreprocessing(card)
+
+        def preprocess(image, *, image_size, is_training, seed=None):
+            return card.preprocess(image, image_size=image_size, is_training=is_training,
+                                   seed=seed)
+
+        preprocess.__name__ = preprocess.__qualname__ = name
+        preprocess.__doc__ = card.summary
+        return self.add('preprocessor', name, preprocess, summary=summary, card=card)
 
     def callback(self, name, factory, *, summary=None):
         """Registers ``factory(**options) -> Callback`` (jacktf.train.callbacks.Callback:

@@ -11,6 +11,7 @@ from jacktf.data.input_errors import input_errors, no_records
 from jacktf.evaluation import tta as tta_lib
 from jacktf.evaluation.collect import EvalCollector
 from jacktf.evaluation.evaluate import finish
+from jacktf.evaluation import top_losses as top_losses_lib
 from jacktf.evaluation.top_losses import DEFAULT_SIZE
 
 
@@ -41,7 +42,7 @@ def _probabilities(serve, batch, tta):
 
 def saved_model_pass(module, serve, source, class_names, *, files, decode_fn, batch_size,
                      skip_corrupt=True, counters=None, model_dir='', tta=None,
-                     top_losses=DEFAULT_SIZE):
+                     top_losses=DEFAULT_SIZE, model=None):
     """Evaluates a loaded SavedModel on ``files``.
 
     Args:
@@ -53,6 +54,8 @@ def saved_model_pass(module, serve, source, class_names, *, files, decode_fn, ba
       model_dir: the run's model directory (for messages).
       tta: TTA modes, or None.
       top_losses: examples kept for the top-losses gallery.
+      model: the run's Model; its preprocessing card crops the gallery photos to what
+        the model sees (None: the whole decoded photo).
 
     Returns:
       An EvalResult (jacktf.evaluation.evaluate), without 'loss' (a SavedModel gives
@@ -92,7 +95,9 @@ def saved_model_pass(module, serve, source, class_names, *, files, decode_fn, ba
         return [explain(images=tf.constant(decode(e)[None]))['cam'].numpy()[0]
                 for e in inputs]
 
+    view = (top_losses_lib.eval_view(model) if model is not None
+            else (lambda photo: photo))  # what the model saw, as in training
     examples = collector.examples(cams if explain is not None else None,
-                                  display_fn=lambda e: decode(e))
+                                  display_fn=lambda e: view(decode(e)))
     return finish(collector, examples, class_names, np.concatenate(labels),
                   np.concatenate(plain), np.concatenate(averaged) if tta else None, tta)

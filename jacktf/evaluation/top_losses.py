@@ -100,24 +100,31 @@ def display_image(model_input):
 def undo_preprocessing(model):
     """A function: the model's preprocessed input -> uint8 RGB as the photo looked.
 
-    The preprocessors jacktf knows scale each channel affinely (x = a u + b: inception
-    to [-1, 1], vgg's mean subtraction, simple); a and b are measured by preprocessing
-    a black and a white image. When a channel does not respond (another kind of
-    preprocessor), the input is stretched with :func:`display_image` instead.
+    It is the exact inverse in the model's preprocessing card (the one the batch
+    preview uses); a preprocessor registered as a bare function without an inverse is
+    stretched with :func:`display_image` instead.
     """
-    import tensorflow as tf
-    size = model.image_size
-    black, white = (np.asarray(model.preprocess(tf.fill([size, size, 3], tf.constant(
-        v, tf.uint8)), training=False), np.float32).reshape(-1, 3).mean(0)
-        for v in (0, 255))
-    span = white - black
-    if np.any(np.abs(span) < 1e-6):
+    if not model.preprocessing_card.exact_inverse:
         return display_image
 
     def undo(model_input):
-        x = (np.asarray(model_input, np.float32) - black) / span * 255.0
-        return np.clip(x + 0.5, 0, 255).astype(np.uint8)
+        return np.asarray(model.to_pixels(np.asarray(model_input, np.float32))[0])
     return undo
+
+
+def eval_view(model):
+    """A function: a decoded photo (uint8 [H, W, 3]) -> uint8 [S, S, 3], the part of it
+    the model sees at eval (the preprocessing card's crop and resize), for galleries
+    built from photos rather than model inputs (a SavedModel's evaluation)."""
+    card, size = model.preprocessing_card, model.image_size
+    geometry = getattr(card, 'geometry', None)
+    if geometry is None:  # a bare-function preprocessor: its input, stretched
+        return lambda photo: display_image(model.preprocess(photo, training=False))
+
+    def view(photo):
+        pixels = np.asarray(geometry.apply(photo, size), np.float32)
+        return np.clip(np.round(pixels), 0, 255).astype(np.uint8)
+    return view
 
 
 def write_csv(examples, class_names, path):

@@ -34,9 +34,8 @@ def derive(model, targets, folders, reference_path, tflite_variants, onnx,
     """
     section = client_preprocessing.section(model, registry)
     prepare = client_preprocessing.client_function(section, registry)
-    normalize = None
-    if section['input'] == 'pixels':
-        normalize = lambda x: client_preprocessing.normalize(section['name'], x)  # noqa
+    normalize = client_preprocessing.normalizer(model) if section['input'] == 'pixels' \
+        else None
     _, serve = saved_models.load_saved_model(reference_path)
     reference = _serve(serve, verify_images)
     inputs = [prepare(data) for data in verify_images]
