@@ -128,13 +128,10 @@ def test_the_bar_is_on_for_a_terminal_and_off_elsewhere_unless_forced():
     class Terminal(io.StringIO):
         def isatty(self):
             return True
-    ctl = types.SimpleNamespace(trainer=types.SimpleNamespace(progress_bar=None),
-                                chief=True)
+    ctl = types.SimpleNamespace(chief=True)
     assert Progress(stream=Terminal()).wants_bar(ctl)
     assert not Progress(stream=io.StringIO()).wants_bar(ctl)  # a pipe or a log file
-    ctl.trainer.progress_bar = False
-    assert not Progress(stream=Terminal()).wants_bar(ctl)
-    ctl.trainer.progress_bar = True
-    assert Progress(stream=io.StringIO()).wants_bar(ctl)
+    assert not Progress(bar=False, stream=Terminal()).wants_bar(ctl)  # progress.bar
+    assert Progress(bar=True, stream=io.StringIO()).wants_bar(ctl)
     ctl.chief = False  # other workers of a multi-worker run never draw one
-    assert not Progress(stream=Terminal()).wants_bar(ctl)
+    assert not Progress(bar=True, stream=Terminal()).wants_bar(ctl)
