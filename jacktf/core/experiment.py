@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from jacktf.core.checkpoint_paths import resolve_checkpoint
 from jacktf.core.errors import ConfigError, RestoreError
-from jacktf.data import augment, pipeline, preflight, sampling as sampling_lib
+from jacktf.data import augment, label_match, pipeline, preflight, sampling as sampling_lib
 from jacktf.serve import export
 from jacktf.pretrained import builtin
 from jacktf.train import data_plan, lifecycle, recovery, strategy as strategy_lib
@@ -114,6 +114,7 @@ class Experiment:
         sampling_lib.check_sampling(sampling)
         self.sampling = sampling
         self.plan = None  # the run's DataPlan, made when training starts
+        self.eval_label_map = None  # EVAL_FILES' labels -> the model's (label_match)
         self.state = lifecycle.RunState(model_dir)
 
     # -- input ---------------------------------------------------------------------
@@ -132,7 +133,9 @@ class Experiment:
                 return tf.stack([one_view(v, is_training, seed)
                                  for v in tta_lib.views(image, tta)])
         data = pipeline.read_dataset(
-            files, decode_fn=self.decode_fn, preprocess_fn=preprocess,
+            files, decode_fn=label_match.remapped(self.decode_fn, self.eval_label_map) if (
+                self.eval_label_map and files == self.eval_files) else self.decode_fn,
+            preprocess_fn=preprocess,
             batch_size=batch_size or (self.batch_size if training else self.eval_batch_size),
             input_context=input_context,
             is_training=training, num_classes=model.num_classes,
@@ -188,6 +191,10 @@ class Experiment:
         if self.eval_files and mode != 'train':
             eval_ = preflight.check_input(self.eval_files, self.decode_fn,
                                           setting='EVAL_FILES', decoder=self.decoder_name)
+            if mode != 'eval':  # by name: a missing or extra class is never mislabelled
+                self.eval_label_map = label_match.label_map(
+                    self._class_names(), pipeline.labels_for(self.eval_files),
+                    source=self.eval_files, labels_path='TRAIN_FILES')
         shared = sorted(set(map(os.path.abspath, train)) & set(map(os.path.abspath, eval_)))
         if shared:
             log.warning('EVAL_FILES and TRAIN_FILES share %d file(s) (%s%s): the eval '

@@ -8,7 +8,8 @@ import tensorflow as tf
 
 from jacktf.core import metrics as metrics_lib
 from jacktf.core.errors import ConfigError
-from jacktf.evaluation import passes, summaries, tta as tta_lib
+from jacktf.data import label_match, pipeline
+from jacktf.evaluation import data_reports, passes, summaries, tta as tta_lib
 from jacktf.evaluation.collect import EvalCollector
 from jacktf.evaluation.top_losses import DEFAULT_SIZE
 from jacktf.serve import export
@@ -33,27 +34,26 @@ def evaluate(experiment, checkpoint=None, saved_model=None, tta=None, top_losses
     if not experiment.eval_files:
         raise ConfigError('EVAL_FILES is not set: nothing to evaluate.')
     tta = tta_lib.parse(tta)
-    names, _ = experiment.class_names()
+    names, labels_path = experiment.class_names()
+    mapping = label_match.label_map(  # by name; refuses classes the model lacks
+        names if labels_path else None, pipeline.labels_for(experiment.eval_files),
+        source=experiment.eval_files, labels_path=labels_path)
     collector = EvalCollector(len(names), DEFAULT_SIZE if top_losses is None
                               else top_losses)
-    report_dir = os.path.join(experiment.model_dir, 'eval')
-    if saved_model:
-        source, note = export.find_saved_model(saved_model)
-        if note:
-            log.info(note)
-        module, serve = export.load_saved_model(source)
-        # Next to the checkpoint's report, not over it.
-        version = os.path.basename(source)
-        report_dir = os.path.join(report_dir, f'saved_model_{version}')
-        labels, probabilities, averaged, examples = passes.saved_model_pass(
-            experiment, module, serve, source, names, collector, tta)
-    else:
-        source = experiment.restore_latest(checkpoint)
-        version = source.rsplit('-', 1)[-1]
-        labels, probabilities, averaged, examples = passes.checkpoint_pass(
-            experiment, collector, tta)
+    report_dir = data_reports.report_dir(experiment.model_dir, experiment.eval_files)
+    decode_fn = experiment.decode_fn
+    if mapping:
+        experiment.decode_fn = label_match.remapped(decode_fn, mapping)
+    try:
+        labels, probabilities, averaged, examples, source, report_dir, version = _passes(
+            experiment, collector, names, checkpoint, saved_model, tta, report_dir)
+    finally:
+        experiment.decode_fn = decode_fn
     step = int(version) if version.isdigit() else None
     report = metrics_lib.classification_report(labels, probabilities, names)
+    report['absent_classes'] = label_match.absent_classes(names, report['confusion_matrix'])
+    label_match.warn_absent(report['absent_classes'], 'EVAL_FILES', experiment.eval_files,
+                            len(names))
     if tta:
         augmented = metrics_lib.classification_report(labels, averaged, names)
         report['tta'] = {'views': tta_lib.describe(tta), **{
@@ -72,3 +72,23 @@ def evaluate(experiment, checkpoint=None, saved_model=None, tta=None, top_losses
     log.info('eval of %s: top-1 %.4f on %d examples; report %s', source,
              report['top_1_accuracy'], report['examples'], path)
     return dict(report, report_path=path)
+
+
+def _passes(experiment, collector, names, checkpoint, saved_model, tta, report_dir):
+    """(labels, probabilities, averaged, examples, source, report dir, version)."""
+    if saved_model:
+        source, note = export.find_saved_model(saved_model)
+        if note:
+            log.info(note)
+        module, serve = export.load_saved_model(source)
+        # Next to the checkpoint's report, not over it.
+        version = os.path.basename(source)
+        report_dir = os.path.join(report_dir, f'saved_model_{version}')
+        labels, probabilities, averaged, examples = passes.saved_model_pass(
+            experiment, module, serve, source, names, collector, tta)
+    else:
+        source = experiment.restore_latest(checkpoint)
+        version = source.rsplit('-', 1)[-1]
+        labels, probabilities, averaged, examples = passes.checkpoint_pass(
+            experiment, collector, tta)
+    return labels, probabilities, averaged, examples, source, report_dir, version
