@@ -82,6 +82,8 @@ def write_atomic(path, text):
     fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-')
     with os.fdopen(fd, 'w') as f:
         f.write(text)
+    from jacktf.core import fs_safety
+    fs_safety.follow_umask(tmp)  # mkstemp's 0600 would hide it from the user's group
     os.replace(tmp, path)
 
 
