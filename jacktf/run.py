@@ -60,7 +60,7 @@ def main(argv):
     if not FLAGS.gin_file:
         runtime.fail('Give a recipe: --gin_file=gin/demo.gin (see README).')
     compat.quiet_startup(FLAGS.verbose)  # before anything imports TensorFlow
-    with runtime.user_errors():
+    with runtime.user_errors(), runtime.collected():
         runtime.setup_logging(verbose=FLAGS.verbose)
         runtime.train(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir, FLAGS.mode,
                       force_unlock=FLAGS.force_unlock, eval_timeout=FLAGS.eval_timeout)

@@ -69,6 +69,18 @@ def user_errors():
         fail(str(e))
 
 
+@contextlib.contextmanager
+def collected():
+    """Frees a command's objects when it ends, while TensorFlow is whole: a run's
+    model, traced functions and input pipelines sit in reference cycles, and left to
+    interpreter shutdown their teardown kept a finished process alive for seconds."""
+    try:
+        yield
+    finally:
+        import gc
+        gc.collect()
+
+
 def load_plugins():
     from jacktf.core import configurables, plugins
     registry = plugins.set_default_registry(plugins.load_registry())
