@@ -253,22 +253,20 @@ def test_written_files_follow_the_umask(tmp_path, umask):
         os.umask(old)
 
 
-def test_a_stop_during_the_feature_pass_leaves_no_staging_folder(tmp_path):
-    model_dir = tmp_path / 'm'
-    cache = model_dir / 'feature_cache'
+def test_a_stop_during_the_feature_pass_leaves_no_staging_folder(tmp_path, monkeypatch):
+    cache = tmp_path / 'm' / 'feature_cache'
     cache.mkdir(parents=True)
 
-    def interrupted(*args):
-        raise KeyboardInterrupt
+    def interrupted(ds, features_of, tmp, meta):
+        with open(os.path.join(tmp, 'features.f32'), 'wb') as f:
+            f.write(b'half')
+        raise KeyboardInterrupt  # what a stop signal raises in the feature pass
 
-    original = feature_cache._write_features
-    feature_cache._write_features = interrupted
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            feature_cache._compute(_FakeExperiment(), _FakeModel(), False, False,
-                                   str(cache / 'key'), tf.Variable(0, dtype=tf.int64))
-    finally:
-        feature_cache._write_features = original
+    monkeypatch.setattr(feature_cache, '_write_features', interrupted)
+    monkeypatch.setattr(feature_cache.pipeline, 'read_dataset', lambda *a, **k: [])
+    with pytest.raises(KeyboardInterrupt):
+        feature_cache._compute(_FakeExperiment(), _FakeModel(), False, False,
+                               str(cache / 'key'), tf.Variable(0, dtype=tf.int64))
     assert os.listdir(cache) == []
 
 
