@@ -11,13 +11,10 @@ it. In a multi-worker run only the chief holds it. The file is read and written 
 while the directory itself is flock()ed, so two starting runs cannot both win. Model
 directories on remote file systems (gs://, s3://, ...) are not locked.
 
-The run also holds a kernel lock (flock) on train.lock for its whole life: while a live
-process holds it, no other process takes the directory over, not even one in another PID
-namespace (a container with the same host name, to which the holder's PID looks gone),
-and not with --force_unlock (the holder provably runs: stop it). The kernel drops the
-lock when the holder dies, however it dies. The lock file is never followed through a
-symbolic link; a lock file that is not a lock record (garbage) is refused with a message,
-as are a MODEL_DIR that is a dangling link, a file, or not writable.
+The run holds a kernel lock (flock) on train.lock for its life: no process takes over a
+live holder, not one in another PID namespace (where its PID looks gone), not with
+--force_unlock. A linked or garbage lock file, and a dangling, file or read-only
+MODEL_DIR, are refused with a message (docs/guides/model-dir-safety.md).
 """
 
 import contextlib
