@@ -195,13 +195,17 @@ class Controller:
                  len(self.frozen), self.model_dir)
         t_start = time.time()
         self.callbacks.on_train_begin(self)
+        self.done_line = None
         try:
-            return self._fit(train_step, t_start)
+            summary = self._fit(train_step, t_start)
         finally:
             try:
                 self.callbacks.on_exit(self)
             finally:
                 self._release()
+        if self.done_line:
+            log.info(*self.done_line)
+        return summary
 
     def _release(self):
         """Stops the input pipeline and closes the summary writers now. The Controller
@@ -312,7 +316,8 @@ class Controller:
             summary['feature_cache'] = self.feature_cache.stats()
         acc = f"eval accuracy {metrics['accuracy']:.4f} on {metrics['examples']} " \
               'examples' if 'accuracy' in metrics else 'no evaluation'
-        log.info('Done at step %d: %s. %d corrupt or oversized records skipped. '
-                 'Checkpoint: %s. TensorBoard: tensorboard --logdir %s', final, acc, skipped,
-                 latest, self.model_dir)
+        # Said by fit() once the run has released its input pipeline and writers.
+        self.done_line = ('Done at step %d: %s. %d corrupt or oversized records skipped. '
+                          'Checkpoint: %s. TensorBoard: tensorboard --logdir %s', final, acc,
+                          skipped, latest, self.model_dir)
         return summary
