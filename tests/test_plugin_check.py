@@ -143,8 +143,8 @@ def test_check_the_example_plugin(tmp_path):
 
 
 def _size(name):
-    if name.startswith('vgg'):
-        return None  # its fully connected layers are 7x7 convolutions: 224 only
+    if name.startswith('vgg') or name in ('inception_v4', 'inception_resnet_v2'):
+        return None  # fixed-size layers (VGG's 7x7 'fully connected', aux heads)
     return 160 if name.startswith('inception') else 96
 
 
