@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from conftest import ROOT, run_cli
 from jacktf.core import fs_safety, runtime
+from jacktf.core.errors import ConfigError
 from jacktf.core.rundir import CreatedFiles
 from jacktf.train import feature_cache, recovery
 from jacktf.train.checkpointing import BestCheckpoints
@@ -203,6 +204,19 @@ def _train(model_dir, *extra):
                     f'--model_dir={model_dir}', '--gin_param=TRAIN_STEPS=1', *extra])
 
 
+def test_a_dangling_or_file_model_dir_is_refused_before_anything_is_written(tmp_path):
+    os.symlink(tmp_path / 'gone', tmp_path / 'dangling')
+    with pytest.raises(ConfigError, match=r'dangling is a symbolic link to .*gone.* which '
+                       'does not exist'):
+        RunLock(str(tmp_path / 'dangling')).acquire()
+    assert not os.path.exists(tmp_path / 'gone')
+    (tmp_path / 'file').write_text('x')
+    with pytest.raises(ConfigError, match='is a file, not a folder'):
+        RunLock(str(tmp_path / 'file')).acquire()
+    assert (tmp_path / 'file').read_text() == 'x'
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize('case', ['garbage_lock', 'dangling', 'file'])
 def test_bad_model_dirs_exit_2_with_a_message(tmp_path, case):
     model_dir = tmp_path / 'm'

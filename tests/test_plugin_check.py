@@ -91,6 +91,7 @@ def test_check_a_minimal_plugin_installed_by_entry_point(tmp_path):
         (step, 'PASS') for step in plugin_check.STEPS]
 
 
+@pytest.mark.slow
 def test_check_refuses_a_bigger_size_and_unknown_names(tmp_path):
     r = run_cli(['jacktf.cli', 'plugins', '--check', 'mini_net', '--image_size', '64'],
                 env=_installed(tmp_path))
