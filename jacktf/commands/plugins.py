@@ -17,7 +17,7 @@ def add_parser(subparsers, parents):
     p.add_argument('--check', metavar='NAME',
                    help='run the plugin contract on the registered backbone NAME (build, '
                    'scoped names, end_points, arg_scope, a few train steps, checkpoint '
-                   'round trip, export, predict); exit 1 when a step fails')
+                   'round trip, export, predict); exit 1 when a step fails (default: list the plugins)')
     p.add_argument('--image_size', type=common.positive_int, metavar='N',
                    help='with --check: build at N x N, at most the card\'s default size '
                    '(default: the default size)')
