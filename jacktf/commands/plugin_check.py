@@ -21,6 +21,7 @@ needs failed). Nothing here imports TensorFlow at import time.
 """
 
 import os
+import re
 import tempfile
 import time
 
@@ -100,7 +101,8 @@ def _arg_scope(ctx):
     if not isinstance(scope, dict) or not all(isinstance(k, str) for k in scope):
         raise CheckFailed(f'arg_scope() returned {type(scope).__name__}, not the dict of '
                           'op keys a slim arg_scope is')
-    return f'{len(scope)} op keys: {", ".join(sorted(scope)[:4])}'
+    ops = sorted(re.sub(r'^<function (\w+) at .*>$', r'\1', key) for key in scope)
+    return f'{len(scope)} ops: {", ".join(ops[:4])}'
 
 
 def _params(ctx):
