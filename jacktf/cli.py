@@ -72,7 +72,7 @@ def main(argv=None):
     # With --json, stdout holds only the JSON; log lines go to stderr.
     runtime.setup_logging(stream=sys.stderr if getattr(args, 'json', False) else sys.stdout,
                           verbose=verbose)
-    with runtime.user_errors():
+    with runtime.user_errors(), runtime.collected():
         return args.func(args) or 0
 
 

@@ -49,7 +49,7 @@ def main(argv):
     if not FLAGS.gin_file:
         runtime.fail('Give a recipe: --gin_file=gin/demo.gin (see README).')
     compat.quiet_startup(FLAGS.verbose)  # before anything imports TensorFlow
-    with runtime.user_errors():
+    with runtime.user_errors(), runtime.collected():
         runtime.setup_logging(verbose=FLAGS.verbose)
         return train_command.run(FLAGS)
 

@@ -70,7 +70,9 @@ def test_after_training_evaluates_once_and_a_restart_evaluates_nothing(
         assert json.load(f)['step'] == 4
     best = json.load(open(model_dir / 'best' / 'best.json'))
     assert [e['step'] for e in best] == [4]
-    assert recovery.unreadable(best[0]['checkpoint']) is None  # a whole copy
+    # best.json names it relative to MODEL_DIR; a whole copy
+    assert best[0]['checkpoint'] == 'best/ckpt-4'
+    assert recovery.unreadable(str(model_dir / best[0]['checkpoint'])) is None
     assert set(_eval_scalars(model_dir / 'eval')) == {4}
     assert (model_dir / 'eval' / 'metrics.json').exists()
     # A restarted sidecar does not evaluate ckpt-4 again; training has ended: it stops
@@ -134,7 +136,7 @@ def test_beside_a_training_run(tmp_path, layout):
     best = json.load(open(model_dir / 'best' / 'best.json'))
     assert 1 <= len(best) <= 2 and {e['step'] for e in best} <= set(evaluated)
     for entry in best:
-        assert recovery.unreadable(entry['checkpoint']) is None
+        assert recovery.unreadable(str(model_dir / entry['checkpoint'])) is None
     report = json.load(open(model_dir / 'eval' / 'metrics.json'))
     assert report['source'].endswith(f'ckpt-{steps}') and report['examples'] == 400
 

@@ -110,11 +110,14 @@ def test_another_host_needs_force_unlock(tmp_path, caplog):
 
 def test_release_keeps_a_lock_that_was_taken_over(tmp_path):
     first = RunLock(str(tmp_path)).acquire()
-    second = RunLock(str(tmp_path), force=True).acquire()
-    first.release()  # the forced run holds it now: the first run must not remove it
-    assert _holder(str(tmp_path))['token'] == second.token
-    second.release()
-    assert not os.path.exists(os.path.join(str(tmp_path), LOCK_NAME))
+    # A live holder keeps its kernel lock: not even --force_unlock takes it.
+    with pytest.raises(LockedError, match='holds the kernel lock'):
+        RunLock(str(tmp_path), force=True).acquire()
+    # Another run wrote its record (it took over on a file system without flock):
+    # the first run's release must not remove it.
+    record = _write_lock(str(tmp_path), 4242, host='other-machine')
+    first.release()
+    assert _holder(str(tmp_path))['token'] == record['token']
 
 
 def test_only_training_on_the_chief_takes_the_lock(tmp_path, default_registry, monkeypatch):

@@ -14,7 +14,8 @@ import tensorflow as tf
 from jacktf.core.checkpoint_paths import step_in_name
 from jacktf.core.errors import ConfigError
 from jacktf.evaluation import evaluate as evaluate_lib
-from jacktf.evaluation import passes, tta as tta_lib
+from jacktf.data import label_match, pipeline
+from jacktf.evaluation import data_reports, passes, tta as tta_lib
 from jacktf.evaluation.top_losses import DEFAULT_SIZE
 from jacktf.serve import export
 
@@ -44,9 +45,38 @@ def evaluate_run(experiment, checkpoint=None, saved_model=None, tta=None,
     if not experiment.eval_files:
         raise ConfigError('EVAL_FILES is not set: nothing to evaluate.')
     tta = tta_lib.parse(tta)
-    names, _ = experiment.class_names()
+    names, labels_path = experiment.class_names()
+    mapping = label_match.label_map(  # by name; refuses classes the model lacks
+        names if labels_path else None, pipeline.labels_for(experiment.eval_files),
+        source=experiment.eval_files, labels_path=labels_path)
     keep = DEFAULT_SIZE if top_losses is None else top_losses
-    report_dir = os.path.join(experiment.model_dir, 'eval')
+    report_dir = data_reports.report_dir(experiment.model_dir, experiment.eval_files)
+    decode_fn = experiment.decode_fn
+    if mapping:
+        experiment.decode_fn = label_match.remapped(decode_fn, mapping)
+    try:
+        result, source, step, report_dir = _result(
+            experiment, names, checkpoint, saved_model, tta, keep, report_dir)
+    finally:
+        experiment.decode_fn = decode_fn
+    report = result.report
+    report['absent_classes'] = label_match.absent_classes(names, report['confusion_matrix'])
+    label_match.warn_absent(report['absent_classes'], 'EVAL_FILES', experiment.eval_files,
+                            len(names))
+    writer = tf.summary.create_file_writer(report_dir)
+    path = evaluate_lib.write_outputs(result, report_dir, step=step, writer=writer,
+                                      source=source, eval_files=experiment.eval_files)
+    if step is not None:
+        evaluate_lib.write_scalars(writer, step, result)
+    writer.close()
+    log.info('eval of %s: top-1 %.4f on %d examples; report %s', source,
+             report['top_1_accuracy'], report['examples'], path)
+    return dict(report, source=source, eval_files=str(experiment.eval_files),
+                report_path=path)
+
+
+def _result(experiment, names, checkpoint, saved_model, tta, keep, report_dir):
+    """(EvalResult, source, step or None, report dir) of a checkpoint or a SavedModel."""
     if saved_model:
         source, note = export.find_saved_model(saved_model)
         if note:
@@ -69,14 +99,4 @@ def evaluate_run(experiment, checkpoint=None, saved_model=None, tta=None,
         result = evaluate_lib.evaluate(
             experiment.model, dataset, class_names=names, files=experiment.eval_files,
             counters=experiment.counters, tta=tta, top_losses=keep)
-    writer = tf.summary.create_file_writer(report_dir)
-    path = evaluate_lib.write_outputs(result, report_dir, step=step, writer=writer,
-                                      source=source, eval_files=experiment.eval_files)
-    if step is not None:
-        evaluate_lib.write_scalars(writer, step, result)
-    writer.close()
-    report = result.report
-    log.info('eval of %s: top-1 %.4f on %d examples; report %s', source,
-             report['top_1_accuracy'], report['examples'], path)
-    return dict(report, source=source, eval_files=str(experiment.eval_files),
-                report_path=path)
+    return result, source, step, report_dir

@@ -13,7 +13,7 @@ import tensorflow as tf
 from jacktf.app.run_files import RunFiles
 from jacktf.core.checkpoint_paths import resolve_checkpoint, step_in_name
 from jacktf.core.errors import ConfigError, RestoreError
-from jacktf.data import augment, pipeline, sampling as sampling_lib
+from jacktf.data import augment, label_match, pipeline, sampling as sampling_lib
 from jacktf.serve import export
 from jacktf.pretrained import resolve_checkpoint as resolve_pretrained
 from jacktf.train import data_plan, lifecycle, recovery, strategy as strategy_lib
@@ -121,6 +121,7 @@ class Experiment(RunFiles):
         self.sampling = sampling
         self.callback_factories = callback_factories
         self.plan = None  # the run's DataPlan, made when training starts
+        self.eval_label_map = None  # EVAL_FILES' labels -> the model's (label_match)
         self.state = lifecycle.RunState(model_dir)
 
     # -- input ---------------------------------------------------------------------
@@ -139,7 +140,9 @@ class Experiment(RunFiles):
                 return tf.stack([one_view(v, is_training, seed)
                                  for v in tta_lib.views(image, tta)])
         data = pipeline.read_dataset(
-            files, decode_fn=self.decode_fn, preprocess_fn=preprocess,
+            files, decode_fn=label_match.remapped(self.decode_fn, self.eval_label_map) if (
+                self.eval_label_map and files == self.eval_files) else self.decode_fn,
+            preprocess_fn=preprocess,
             batch_size=batch_size or (self.batch_size if training else self.eval_batch_size),
             input_context=input_context,
             is_training=training, num_classes=model.num_classes,

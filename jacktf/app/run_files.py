@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from jacktf.core.errors import ConfigError
 from jacktf.core.files import write_atomic
-from jacktf.data import pipeline, preflight
+from jacktf.data import label_match, pipeline, preflight
 from jacktf.pretrained import builtin
 from jacktf.serve import export
 
@@ -61,6 +61,10 @@ class RunFiles:
         if self.eval_files and mode != 'train':
             eval_ = preflight.check_input(self.eval_files, self.decode_fn,
                                           setting='EVAL_FILES', decoder=self.decoder_name)
+            if mode != 'eval':  # by name: a missing or extra class is never mislabelled
+                self.eval_label_map = label_match.label_map(
+                    self._class_names(), pipeline.labels_for(self.eval_files),
+                    source=self.eval_files, labels_path='TRAIN_FILES')
         shared = sorted(set(map(os.path.abspath, train)) & set(map(os.path.abspath, eval_)))
         if shared:
             log.warning('EVAL_FILES and TRAIN_FILES share %d file(s) (%s%s): the eval '

@@ -67,6 +67,18 @@ def user_errors():
         fail(str(e))
 
 
+@contextlib.contextmanager
+def collected():
+    """Frees a command's objects when it ends, while TensorFlow is whole: a run's
+    model, traced functions and input pipelines sit in reference cycles, and left to
+    interpreter shutdown their teardown kept a finished process alive for seconds."""
+    try:
+        yield
+    finally:
+        import gc
+        gc.collect()
+
+
 def load_plugins():
     from jacktf.core import plugins
     from jacktf.app import configurables

@@ -14,6 +14,13 @@ def add_parser(subparsers, parents):
                            help='list registered plugins and who provides them')
     p.add_argument('--kind', choices=KINDS, help='list only this kind (default: all)')
     p.add_argument('--json', action='store_true', help='print JSON')
+    p.add_argument('--check', metavar='NAME',
+                   help='run the plugin contract on the registered backbone NAME (build, '
+                   'scoped names, end_points, arg_scope, a few train steps, checkpoint '
+                   'round trip, export, predict); exit 1 when a step fails (default: list the plugins)')
+    p.add_argument('--image_size', type=common.positive_int, metavar='N',
+                   help='with --check: build at N x N, at most the card\'s default size '
+                   '(default: the default size)')
     p.set_defaults(func=run)
     return p
 
@@ -37,6 +44,10 @@ def _row(entry):
 def run(args):
     from jacktf.app import runtime
     registry = runtime.load_plugins()
+    if args.check:
+        return _check(registry, args)
+    if args.image_size:
+        runtime.fail('--image_size goes with --check NAME.')
     rows = [_row(entry) for entry in registry.entries(args.kind)]
     if args.json:
         print(json.dumps({'plugins': rows, 'failures': [
@@ -55,3 +66,22 @@ def run(args):
     for provider, message in registry.failures:
         print(f'FAILED {provider}: {message}', file=sys.stderr)
     return 0
+
+
+def _check(registry, args):
+    from jacktf.commands import plugin_check
+    from jacktf.core import runtime
+    entry = registry.get('backbone', args.check)
+    default = entry.card.default_image_size
+    size = args.image_size or default
+    if not 16 <= size <= default:
+        runtime.fail(f'--image_size {size}: give 16 to {default} (the default size of '
+                     f'{entry.name}), or leave it out.')
+    rows = plugin_check.check(entry, size)
+    if args.json:
+        print(json.dumps({'backbone': entry.name, 'image_size': size, 'steps': [
+            {'step': s, 'result': r, 'seconds': round(t, 1), 'detail': d}
+            for s, r, t, d in rows]}, indent=2))
+    else:
+        print(plugin_check.table(entry.name, size, rows))
+    return 0 if all(row[1] == 'PASS' for row in rows) else 1

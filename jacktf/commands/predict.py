@@ -106,9 +106,9 @@ def _explain_signature(args, opened):
                      'was exported from.')
     explain = first.module.signatures.get('explain_images')
     if explain is None:
-        runtime.fail(f'--cam_dir: the SavedModel {first.path!r} has no explain_images '
-                     'signature (its backbone card names no CAM endpoint). Leave out '
-                     '--cam_dir.')
+        common.note(f'--cam_dir skipped: the SavedModel {first.path!r} has no '
+                    'explain_images signature (its backbone card names no cam_endpoint); '
+                    'the predictions follow.')
     return explain
 
 

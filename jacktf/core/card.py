@@ -1,7 +1,15 @@
 """BackboneCard: what a backbone needs besides its network function to be used well."""
 
 import dataclasses
+import logging
 from typing import Callable, Optional, Tuple
+
+log = logging.getLogger('jacktf')
+_NOTED = set()
+
+# The fields a plugin must give; every other field is optional everywhere: a feature
+# that needs a missing one is skipped with one line (``skipped``), the rest works.
+REQUIRED_FIELDS = ('name', 'default_image_size', 'preprocessing')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,3 +50,15 @@ class BackboneCard:
         """One line with the card's main fields, for `jacktf plugins`."""
         return (f'scope={self.scope} size={self.default_image_size} '
                 f'preprocessing={self.preprocessing} classes={self.num_classes_official}')
+
+
+def skipped(card, field, feature):
+    """Says once per process that ``feature`` is skipped because ``card`` leaves the
+    optional ``field`` unset (e.g. no ``cam_endpoint``: no class activation maps)."""
+    key = (card.name, field, feature)
+    if key in _NOTED:
+        return
+    _NOTED.add(key)
+    log.info('%s skipped: the backbone %s declares no %s (an optional card field; '
+             'registry.backbone(..., %s=ENDPOINT) adds it).', feature, card.name, field,
+             field)

@@ -9,6 +9,8 @@ import os
 
 import tensorflow as tf
 
+from jacktf.core import fs_safety
+
 
 def _entries(directory):
     """Every file and folder below ``directory``, as paths relative to it."""
@@ -48,17 +50,17 @@ class CreatedFiles:
         if not tf.io.gfile.isdir(self.directory):
             return []
         if not self.existed:
-            tf.io.gfile.rmtree(self.directory)
+            parent = os.path.dirname(os.path.abspath(self.directory)) if not \
+                fs_safety.is_remote(self.directory) else self.directory.rsplit('/', 1)[0]
+            fs_safety.remove_tree(self.directory, parent)
             return [self.directory]
         removed = []
         for rel in self.new_entries():
             path = os.path.join(self.directory, rel)
-            try:
-                if tf.io.gfile.isdir(path):
-                    tf.io.gfile.rmtree(path)
-                else:
-                    tf.io.gfile.remove(path)
-            except tf.errors.NotFoundError:
+            try:  # a link is removed as a link, never followed
+                if not fs_safety.remove_tree(path, self.directory):
+                    continue
+            except (tf.errors.NotFoundError, FileNotFoundError):
                 continue
             removed.append(path)
         return removed

@@ -20,6 +20,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from jacktf.core import fs_safety
 from jacktf.core.errors import DataError
 from jacktf.data import check_pool, image_check
 from jacktf.data.example import make_example
@@ -123,6 +124,7 @@ def convert(image_dir, output_dir, *, val_fraction=0.1, num_shards=4, workers=No
     parent = os.path.dirname(os.path.abspath(output_dir)) or '.'
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix='.jacktf-convert-', dir=parent)
+    fs_safety.follow_umask(staging)  # mkdtemp's 0700 would ignore the umask
     try:
         writers, shard_counts = {}, {}
         for split, members in splits.items():

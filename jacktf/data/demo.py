@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from jacktf.core import fs_safety
 from jacktf.core.errors import DataError
 from jacktf.data.example import make_example
 from jacktf.pretrained.cache import cache_root
@@ -108,6 +109,7 @@ def materialize(size=DEFAULT_SIZE, root=None):
         return directory
     os.makedirs(root, exist_ok=True)
     staging = tempfile.mkdtemp(prefix='.demo-', dir=root)
+    fs_safety.follow_umask(staging)  # mkdtemp's 0700 would ignore the umask
     try:
         _write(staging, int(size))
         try:

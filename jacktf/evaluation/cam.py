@@ -29,6 +29,8 @@ def grad_cam(model, images):
     """
     endpoint = model.card.cam_endpoint
     if not endpoint:
+        from jacktf.core.card import skipped
+        skipped(model.card, 'cam_endpoint', 'Class activation maps (gallery, top losses)')
         return None
     import tensorflow as tf
     return explain(lambda x: model.predict(x, training=False), endpoint,

@@ -24,6 +24,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from jacktf.core import card as cards
 from jacktf.core.errors import JacktfError
 from jacktf.serve import limits
 from jacktf.serve import staging as staging_lib
@@ -86,6 +87,9 @@ class ServingModule(tf.Module):
                                       name='max_pixels')
         self.top_k = min(5, model.num_classes)
         self.cam_endpoint = model.card.cam_endpoint
+        if self.cam_endpoint:  # traced only when the card names a CAM endpoint
+            self.explain = tf.function(self._explain, input_signature=[tf.TensorSpec(
+                [None, None, None, 3], tf.uint8, name='images')])
         if labels_path:
             self.labels_asset = tf.saved_model.Asset(labels_path)
 
@@ -114,9 +118,7 @@ class ServingModule(tf.Module):
         logits = self._model.predict(self.preprocess_batch(images), training=False)['logits']
         return _outputs(logits, self.class_names, self.top_k)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8,
-                                                name='images')])
-    def explain(self, images):
+    def _explain(self, images):
         from jacktf.evaluation import cam as cam_lib
         logits, cam = cam_lib.explain(lambda x: self._model.predict(x, training=False),
                                       self.cam_endpoint, self.preprocess_batch(images))
@@ -179,6 +181,9 @@ def write_saved_model(model, folder, *, class_names, labels_path=None,
                   'predict_images': module.serve_images}
     if module.cam_endpoint:
         signatures['explain_images'] = module.explain
+    else:
+        cards.skipped(model.card, 'cam_endpoint',
+                      "The export's explain_images signature (class activation maps)")
     tf.saved_model.save(module, folder, signatures=signatures)
     return folder
 

@@ -1,4 +1,9 @@
-"""Checkpoint policy: the rolling CheckpointManager and the best-k by an eval metric."""
+"""Checkpoint policy: the rolling CheckpointManager and the best-k by an eval metric.
+
+best.json names its checkpoints relative to MODEL_DIR (``best/ckpt-N``), so a copy of a
+run (``cp -r``) reads its own files; an absolute path an older jacktf wrote is read as
+the file of that name in this run's best/ folder. Best-k deletes only inside MODEL_DIR.
+"""
 
 import json
 import logging
@@ -6,6 +11,7 @@ import os
 
 import tensorflow as tf
 
+from jacktf.core import fs_safety
 from jacktf.core.files import write_atomic
 
 log = logging.getLogger('jacktf')
@@ -35,6 +41,7 @@ class BestCheckpoints:
     def __init__(self, model_dir, k, checkpoint, metric='accuracy', mode='max'):
         self.k, self.checkpoint = k, checkpoint
         self.metric, self.mode = metric, mode
+        self.model_dir = model_dir
         self.directory = os.path.join(model_dir, 'best')
         self.index = os.path.join(self.directory, 'best.json')
         self.entries = self._load() if k else []
@@ -50,11 +57,33 @@ class BestCheckpoints:
         except ValueError:
             log.warning('%s is not valid JSON: best-k starts again.', self.index)
             return []
-        return [e for e in entries if tf.io.gfile.exists(e['checkpoint'] + '.index')]
+        if not isinstance(entries, list):
+            log.warning('%s holds no list of checkpoints: best-k starts again.', self.index)
+            return []
+        kept = []
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get('checkpoint'), str):
+                continue
+            entry = dict(entry, checkpoint=self._here(entry['checkpoint']))
+            if tf.io.gfile.exists(entry['checkpoint'] + '.index'):
+                kept.append(entry)
+        return kept
+
+    def _here(self, path):
+        """The checkpoint ``path`` of best.json in this run's best/ folder: relative
+        paths from MODEL_DIR; absolute ones (older files, or the run this one was copied
+        from) by their file name."""
+        if os.path.isabs(path) or '://' in path:
+            return os.path.join(self.directory, os.path.basename(path))
+        return os.path.join(self.model_dir, path)
+
+    def _relative(self, path):
+        return os.path.join('best', os.path.basename(path))
 
     def _save_index(self):
-        """Writes best.json whole or not at all."""
-        write_atomic(self.index, json.dumps(self.entries, indent=2))
+        """Writes best.json whole or not at all, with paths relative to MODEL_DIR."""
+        entries = [dict(e, checkpoint=self._relative(e['checkpoint'])) for e in self.entries]
+        write_atomic(self.index, json.dumps(entries, indent=2))
 
     def rank_by(self, metric, mode, k):
         """Ranks by ``metric`` (``mode`` 'max' or 'min') and keeps at least ``k``; entries
@@ -80,8 +109,8 @@ class BestCheckpoints:
         self.entries.sort(key=lambda e: (self._rank(e[metric]), e['step']))
         dropped, self.entries = self.entries[self.k:], self.entries[:self.k]
         self._save_index()  # first: best.json never names a deleted checkpoint
-        for entry in dropped:
+        for entry in dropped:  # only this run's files, never through a link
             for f in tf.io.gfile.glob(entry['checkpoint'] + '.*'):
-                tf.io.gfile.remove(f)
+                fs_safety.remove_tree(f, self.directory)
         log.info('best checkpoints by eval %s: %s', metric, ', '.join(
             f"step {e['step']} ({e[metric]:.4f})" for e in self.entries))

@@ -4,8 +4,9 @@ When nothing below the head trains (every backbone variable frozen, every backbo
 batch norm in inference mode, no dropout in the backbone) and the training input is
 deterministic per example (no augmentation), the backbone computes the same features
 for an example at every epoch. The run then computes them once, in one pass over
-TRAIN_FILES in file order, stores them under MODEL_DIR/feature_cache/<key>/ (a local
-temporary folder for a remote MODEL_DIR) and trains the head alone on them: from
+TRAIN_FILES in file order, stores them under MODEL_DIR/feature_cache/<key>/ (for a
+remote MODEL_DIR in a private folder of the user, ~/.cache/jacktf/feature_cache/, 0700;
+never a predictable shared /tmp path) and trains the head alone on them: from
 memory when they fit in ``Trainer.feature_cache_memory_mb``, else from the file.
 
 The key is a digest of the data files (names, sizes, modification times), the decoder,
@@ -26,14 +27,12 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 import time
 
 import numpy as np
 import tensorflow as tf
 
-from jacktf.core import scopes
+from jacktf.core import fs_safety, scopes
 from jacktf.data import pipeline
 
 log = logging.getLogger('jacktf')
@@ -231,9 +230,26 @@ def _compute(experiment, model, input_training, backbone_training, path, counter
                                                seed=tf.constant([0, 0], tf.int64))
 
     tmp = f'{path}.tmp-{os.getpid()}'
-    if tf.io.gfile.exists(tmp):
-        tf.io.gfile.rmtree(tmp)
+    root = os.path.dirname(path)
+    fs_safety.remove_tree(tmp, root)
     tf.io.gfile.makedirs(tmp)
+    try:  # a stop signal or an error leaves no half-written folder
+        n = _write_features(ds, features_of, tmp, {'input_training': input_training,
+                                                   'backbone_training': backbone_training})
+    except BaseException:
+        fs_safety.remove_tree(tmp, root)
+        raise
+    if not n:
+        fs_safety.remove_tree(tmp, root)
+        raise pipeline.no_usable_records(experiment.train_files, experiment.counters)
+    fs_safety.remove_tree(path, root)
+    tf.io.gfile.rename(tmp, path)
+    return n
+
+
+def _write_features(ds, features_of, tmp, meta):
+    """Writes the features and labels of ``ds`` and meta.json (with ``meta``) into
+    ``tmp``; returns the example count."""
     n, shape, dtype = 0, None, None
     with open(os.path.join(tmp, 'features.f32'), 'wb') as ff, \
             open(os.path.join(tmp, 'labels.i32'), 'wb') as fl:
@@ -243,17 +259,21 @@ def _compute(experiment, model, input_training, backbone_training, path, counter
             ff.write(np.ascontiguousarray(tf.cast(features, tf.float32).numpy()).tobytes())
             fl.write(labels.numpy().astype(np.int32).tobytes())
             n += int(labels.shape[0])
-    if not n:
-        tf.io.gfile.rmtree(tmp)
-        raise pipeline.no_usable_records(experiment.train_files, experiment.counters)
-    with open(os.path.join(tmp, 'meta.json'), 'w') as f:
-        json.dump({'examples': n, 'feature_shape': shape, 'dtype': dtype,
-                   'input_training': input_training,
-                   'backbone_training': backbone_training}, f, indent=2)
-    if tf.io.gfile.exists(path):
-        tf.io.gfile.rmtree(path)
-    tf.io.gfile.rename(tmp, path)
+    if n:
+        with open(os.path.join(tmp, 'meta.json'), 'w') as f:
+            json.dump({'examples': n, 'feature_shape': shape, 'dtype': dtype,
+                       **meta}, f, indent=2)
     return n
+
+
+def cache_root(model_dir):
+    """Where the features of ``model_dir`` are kept: MODEL_DIR/feature_cache, or for a
+    remote MODEL_DIR (the file is memory-mapped, so it stays local) a private folder of
+    this user (fs_safety.private_dir, 0700), one per MODEL_DIR."""
+    if not fs_safety.is_remote(model_dir):
+        return os.path.join(model_dir, DIRNAME)
+    return fs_safety.private_dir(DIRNAME, hashlib.sha256(
+        model_dir.encode()).hexdigest()[:16])
 
 
 def prepare(controller):
@@ -288,10 +308,7 @@ def prepare(controller):
                  'Trainer.feature_cache = True turns that off and trains the head on '
                  'cached features, one backbone pass in all.', ' and '.join(random))
         return None
-    root = os.path.join(controller.model_dir, DIRNAME)
-    if '://' in root:  # the file is memory-mapped: a remote MODEL_DIR keeps it locally
-        root = os.path.join(tempfile.gettempdir(), 'jacktf-' + DIRNAME, hashlib.sha256(
-            controller.model_dir.encode()).hexdigest()[:16])
+    root = cache_root(controller.model_dir)
     key = cache_key(exp, model, input_training, backbone_training)
     path = os.path.join(root, key)
     counter = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -305,7 +322,7 @@ def prepare(controller):
         for old in tf.io.gfile.listdir(root):  # stale entries of other data or weights
             old = os.path.join(root, old.rstrip('/'))
             if old != path and '.tmp-' not in old:
-                shutil.rmtree(old, ignore_errors=True)
+                fs_safety.remove_tree(old, root)
     cache = FeatureCache(path=path, examples=n, computed=int(counter.numpy()),
                          seconds=time.time() - start,
                          memory_budget_mb=trainer.feature_cache_memory_mb)

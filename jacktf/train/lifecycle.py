@@ -13,8 +13,9 @@ import threading
 
 import tensorflow as tf
 
+from jacktf.core import fs_safety
 from jacktf.core.rundir import CreatedFiles
-from jacktf.train import strategy as strategy_lib
+from jacktf.train import recovery, strategy as strategy_lib
 from jacktf.train.callbacks.stop import LOOP_GRACE_SECONDS
 from jacktf.train.signals import StopRequests, Stopped
 
@@ -49,9 +50,22 @@ class RunState:
     def latest(self):
         return tf.train.latest_checkpoint(os.path.join(self.model_dir, 'checkpoints'))
 
+    def remove_staging(self):
+        """Removes the half-written folders of this run (unfinished saves, export and
+        feature-cache staging): a forced exit runs no ``finally`` block."""
+        try:
+            recovery.clear_leftovers(self.model_dir)
+            cache = os.path.join(self.model_dir, 'feature_cache')
+            for path in tf.io.gfile.glob(os.path.join(cache, f'*.tmp-{os.getpid()}')):
+                fs_safety.remove_tree(path, cache)
+        except Exception as e:  # noqa: BLE001 - the exit must still happen
+            log.warning('Could not remove the staging folders in %s: %s', self.model_dir, e)
+
     def forced_stop(self, name):
         """Called from the signal watcher thread just before a forced exit."""
         grace = self.stop.grace_seconds if self.stop else 0
+        if self.stepped or self.created is None:
+            self.remove_staging()
         if not self.stepped:
             self.take_back()
             log.warning('%s received before the first training step while TensorFlow was '

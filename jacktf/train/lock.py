@@ -10,6 +10,11 @@ Read-only commands (eval, export, predict, inspect, continuous evaluation) never
 it. In a multi-worker run only the chief holds it. The file is read and written only
 while the directory itself is flock()ed, so two starting runs cannot both win. Model
 directories on remote file systems (gs://, s3://, ...) are not locked.
+
+The run holds a kernel lock (flock) on train.lock for its life: no process takes over a
+live holder, not one in another PID namespace (where its PID looks gone), not with
+--force_unlock. A linked or garbage lock file, and a dangling, file or read-only
+MODEL_DIR, are refused with a message (docs/guides/model-dir-safety.md).
 """
 
 import contextlib
@@ -23,7 +28,8 @@ import sys
 import time
 import uuid
 
-from jacktf.core.errors import JacktfError
+from jacktf.core import fs_safety
+from jacktf.core.errors import ConfigError, JacktfError
 
 log = logging.getLogger('jacktf')
 LOCK_NAME = 'train.lock'
@@ -74,16 +80,53 @@ def describe(holder):
             f"{when}: {holder.get('command', '?')}")
 
 
+def _valid(record):
+    """Whether ``record`` is a lock record (host, PID, start time of the right types)."""
+    return isinstance(record, dict) and isinstance(record.get('host'), str) and \
+        isinstance(record.get('pid'), int) and not isinstance(record.get('pid'), bool) \
+        and isinstance(record.get('start_time'), (int, float)) and \
+        not isinstance(record.get('start_time'), bool)
+
+
+def _parse(data):
+    """The record in ``data`` (bytes): None when empty, {} when it is no lock record."""
+    if not data.strip():
+        return None
+    try:
+        record = json.loads(data.decode('utf-8'))
+    except ValueError:
+        return {}
+    return record if _valid(record) else {}
+
+
 def read_holder(model_dir):
     """The lock's record, {} for an unreadable lock file, or None when unlocked."""
     path = os.path.join(model_dir, LOCK_NAME)
     try:
-        with open(path) as f:
-            return json.load(f)
+        with open(path, 'rb') as f:
+            record = _parse(f.read())
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
+    except OSError:
         return {}
+    return {} if record is None else record
+
+
+def _kernel_locked(path):
+    """True when a live process holds the kernel lock on ``path``; None: cannot tell."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def is_held(model_dir):
@@ -91,6 +134,9 @@ def is_held(model_dir):
     holder = read_holder(model_dir)
     if holder is None:
         return False
+    kernel = _kernel_locked(os.path.join(model_dir, LOCK_NAME))
+    if kernel:
+        return True
     if holder.get('host') == socket.gethostname():
         return pid_alive(holder.get('pid'), holder.get('start_time'))
     return True
@@ -125,24 +171,48 @@ class RunLock:
         self.model_dir, self.force = model_dir, bool(force)
         self.path = os.path.join(model_dir, LOCK_NAME)
         self.token = None
+        self.fd = None  # the open lock file whose kernel lock this run holds
 
     def _record(self):
         return {'host': socket.gethostname(), 'pid': os.getpid(), 'start_time': time.time(),
                 'command': ' '.join([os.path.basename(sys.executable)] + sys.argv),
                 'token': uuid.uuid4().hex}
 
-    def _write(self, record):
-        tmp = f'{self.path}.{record["token"]}.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(record, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+    def _write(self, fd, record):
+        """Writes ``record`` into the locked file in place (renaming a new file over it
+        would drop the kernel lock)."""
+        data = json.dumps(record, indent=2).encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, data, 0)
+        os.fsync(fd)
+
+    def _open_locked(self):
+        """(fd, whether this process got the kernel lock: True, False (a live process
+        holds it) or None (the file system has no flock))."""
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+            except OSError as e:
+                if e.errno == errno.ELOOP:
+                    raise ConfigError(
+                        f'{self.path} is a symbolic link: the lock file of a model '
+                        'directory is never followed elsewhere. Remove the link (no '
+                        'run uses it), then start again.') from None
+                raise
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                got = True
+            except BlockingIOError:
+                got = False
+            except OSError:
+                got = None
+            if got and os.fstat(fd).st_ino != os.stat(self.path).st_ino:
+                os.close(fd)  # a releasing run removed the file meanwhile: open anew
+                continue
+            return fd, got
 
     def _takeover_reason(self, holder):
         """Why the existing lock may be replaced, or None when it may not."""
-        if not holder:
-            return 'it is unreadable'
         same_host = holder.get('host') == socket.gethostname()
         if same_host and holder.get('pid') == os.getpid():
             return 'it was left by this process'
@@ -162,11 +232,40 @@ class RunLock:
             log.info('MODEL_DIR %s is not on a local file system: it is not locked; run '
                      'one training at a time on it.', self.model_dir)
             return self
-        os.makedirs(self.model_dir, exist_ok=True)
+        fs_safety.check_model_dir(self.model_dir)
+        try:
+            os.makedirs(self.model_dir, exist_ok=True)
+            with _dir_flock(self.model_dir):
+                self._acquire()
+        except OSError as e:
+            raise ConfigError(
+                f'Could not take the lock {self.path}: {e.strerror or e} '
+                f'({errno.errorcode.get(e.errno, e.errno)}). Make MODEL_DIR '
+                f'{self.model_dir} writable for this user, or give another '
+                '--model_dir.') from None
+        return self
+
+    def _acquire(self):
         record = self._record()
-        with _dir_flock(self.model_dir):
-            holder = read_holder(self.model_dir)
-            if holder is not None:
+        fd, kernel = self._open_locked()
+        try:
+            with os.fdopen(os.dup(fd), 'rb') as f:
+                holder = _parse(f.read())
+            if kernel is False:
+                raise LockedError(
+                    f'{self.model_dir} is in use by another training run: '
+                    f'{describe(holder or {})} (lock {self.path}); that process is alive: '
+                    'it holds the kernel lock on the file (also when its PID is not '
+                    'visible from here, e.g. in another container). Wait for it to end or '
+                    'stop it, or give another --model_dir. Evaluate, export or predict '
+                    'from this directory meanwhile: those commands need no lock.')
+            if holder == {} and not self.force:
+                raise LockedError(
+                    f'{self.path} is not a jacktf lock record (it holds no JSON object '
+                    'with host, pid and start_time: damaged or written by something '
+                    'else). If no training run uses this directory, delete the file or '
+                    'give --force_unlock.')
+            if holder:
                 reason = self._takeover_reason(holder)
                 if reason is None:
                     same_host = holder.get('host') == socket.gethostname()
@@ -180,23 +279,33 @@ class RunLock:
                                  '--force_unlock.'))
                 log.warning('Took over the lock of %s from %s: %s.', self.model_dir,
                             describe(holder), reason)
-            self._write(record)
-        self.token = record['token']
-        return self
+            elif holder == {}:
+                log.warning('Took over the lock of %s: %s held no lock record '
+                            '(--force_unlock was given).', self.model_dir, self.path)
+            self._write(fd, record)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd, self.token = fd, record['token']
 
     def release(self):
         """Removes the lock file if it is still this run's (a --force_unlock may have
-        handed it to another run)."""
+        handed it to another run), then drops the kernel lock."""
         if self.token is None:
             return
         token, self.token = self.token, None
-        holder = read_holder(self.model_dir)
-        if holder and holder.get('token') == token:
-            try:
-                os.remove(self.path)
-            except OSError as e:
-                if e.errno != errno.ENOENT:
-                    log.warning('Could not remove the lock %s: %s', self.path, e)
+        fd, self.fd = self.fd, None
+        try:
+            holder = read_holder(self.model_dir)
+            if holder and holder.get('token') == token:
+                try:
+                    os.remove(self.path)
+                except OSError as e:
+                    if e.errno != errno.ENOENT:
+                        log.warning('Could not remove the lock %s: %s', self.path, e)
+        finally:
+            if fd is not None:
+                os.close(fd)
 
     def __enter__(self):
         return self.acquire()

@@ -19,10 +19,10 @@ import errno
 import logging
 import os
 import re
-import shutil
 
 import tensorflow as tf
 
+from jacktf.core import fs_safety
 from jacktf.core.checkpoint_paths import step_in_name
 from jacktf.core.errors import JacktfError, RestoreError
 
@@ -177,25 +177,30 @@ def recover(ckpt_dir, repair=True):
     return latest, moved
 
 
+def leftovers(model_dir):
+    """The half-written entries a killed run leaves in ``model_dir`` (links included,
+    never looked through): ``checkpoints/*_temp``, ``best/*_temp`` and hidden staging
+    folders of the export folders; none when such a folder is itself a link."""
+    found = []
+    for folder, match in (('checkpoints', lambda n: n.endswith('_temp')),
+                          ('best', lambda n: n.endswith('_temp'))) + tuple(
+            (f, lambda n: n.startswith('.')) for f in EXPORT_FOLDERS):
+        base = os.path.join(model_dir, folder)
+        if fs_safety.is_remote(base):
+            found += [p.rstrip('/') for p in tf.io.gfile.glob(os.path.join(base, '*'))
+                      if match(os.path.basename(p.rstrip('/')))]
+        elif os.path.isdir(base) and not os.path.islink(base):
+            found += [os.path.join(base, n) for n in sorted(os.listdir(base)) if match(n)]
+    return found
+
+
 def clear_leftovers(model_dir):
     """Removes what a killed run left half-written: ``checkpoints/*_temp`` folders of an
     unfinished save (also of best-k) and hidden staging folders in the export folders.
-    Returns them."""
-    removed = []
-    for path in tf.io.gfile.glob(os.path.join(model_dir, 'checkpoints', '*_temp')) + \
-            tf.io.gfile.glob(os.path.join(model_dir, 'best', '*_temp')):
-        if tf.io.gfile.isdir(path):
-            tf.io.gfile.rmtree(path)
-            removed.append(path)
-    for folder in EXPORT_FOLDERS:
-        base = os.path.join(model_dir, folder)
-        if not os.path.isdir(base):
-            continue
-        for name in os.listdir(base):
-            path = os.path.join(base, name)
-            if name.startswith('.') and os.path.isdir(path):
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append(path)
+    Never follows a symbolic link: a link with such a name is removed as a link, and
+    nothing outside ``model_dir`` is deleted. Returns what it removed."""
+    removed = [path for path in leftovers(model_dir)
+               if fs_safety.remove_tree(path, model_dir)]
     if removed:
         log.info('Removed what an interrupted run left half-written: %s',
                  ', '.join(removed))
@@ -238,8 +243,8 @@ def disk_errors(model_dir):
         if code == errno.EACCES and path != '?' and not os.path.abspath(path).startswith(
                 os.path.abspath(model_dir) + os.sep):
             raise  # a file the run reads (TRAIN_FILES, ...), not one it writes
-        for temp in tf.io.gfile.glob(os.path.join(model_dir, 'checkpoints', '*_temp')):
-            tf.io.gfile.rmtree(temp)  # an unfinished save's parts: give the space back
+        for temp in leftovers(model_dir):  # an unfinished save's parts: free the space
+            fs_safety.remove_tree(temp, model_dir)
         latest = _latest(model_dir)
         fix = {errno.ENOSPC: 'Free space on that disk', errno.EDQUOT: 'Free space within '
                'your quota', errno.EROFS: 'Remount it writable',
