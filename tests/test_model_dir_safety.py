@@ -15,7 +15,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import ROOT, run_cli
-from jacktf.core import fs_safety, runtime
+from jacktf.core import fs_safety
+from jacktf.core.files import write_atomic
 from jacktf.core.errors import ConfigError
 from jacktf.core.rundir import CreatedFiles
 from jacktf.train import feature_cache, recovery
@@ -258,7 +259,7 @@ def test_written_files_follow_the_umask(tmp_path, umask):
     old = os.umask(umask)
     try:
         path = tmp_path / 'operative_config.gin'
-        runtime.write_atomic(str(path), 'x = 1\n')
+        write_atomic(str(path), 'x = 1\n')
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask
         lock = RunLock(str(tmp_path / 'm')).acquire()
         assert stat.S_IMODE(os.stat(lock.path).st_mode) == 0o666 & ~umask

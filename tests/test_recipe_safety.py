@@ -26,7 +26,7 @@ def evil(tmp_path, monkeypatch):
 
 @pytest.fixture
 def parse(default_registry):
-    from jacktf.core import configurables
+    from jacktf.app import configurables
     return configurables.parse
 
 

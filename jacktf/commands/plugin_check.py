@@ -110,11 +110,11 @@ def _params(ctx):
             f'NUM_CLASSES = {NUM_CLASSES}', f'BATCH_SIZE = {BATCH_SIZE}',
             f'TRAIN_STEPS = {TRAIN_STEPS}', 'EVAL_FILES = None',
             'Model.preprocessing = None', 'Trainer.eval_every_steps = None',
-            f'Trainer.checkpoint_every_steps = {TRAIN_STEPS}']
+            f'periodic_checkpoints.every_steps = {TRAIN_STEPS}']
 
 
 def _experiment(ctx):
-    from jacktf.core import runtime
+    from jacktf.app import runtime
     return runtime.experiment_from_gin(['tiny_from_scratch.gin'], _params(ctx),
                                        ctx['model_dir'])
 

@@ -70,7 +70,7 @@ def run(args):
 
 def _check(registry, args):
     from jacktf.commands import plugin_check
-    from jacktf.core import runtime
+    from jacktf.app import runtime
     entry = registry.get('backbone', args.check)
     default = entry.card.default_image_size
     size = args.image_size or default
