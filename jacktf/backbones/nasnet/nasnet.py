@@ -134,14 +134,21 @@ def _cifar_stem(inputs, hparams):
     return net, [None, net]
 
 
-def final_layer(net, end_points, *, num_classes, hparams, add_endpoint):
+def final_layer(net, end_points, *, num_classes, hparams, add_endpoint,
+                activation_endpoint=None):
     """ReLU, global average pool ('global_pool'), dropout and the 'FC' logits.
+
+    ``activation_endpoint`` names an extra endpoint for the ReLU'd last cell (the map
+    whose mean is 'global_pool': what class activation maps read).
 
     Returns the logits; as officially, the pooled features (after dropout once it ran)
     when ``add_endpoint`` reached the final endpoint or there is none.
     """
     with tf.compat.v1.variable_scope('final_layer'):
-        net = nasnet_utils.global_avg_pool(_activation(hparams)(net))
+        net = _activation(hparams)(net)
+        if activation_endpoint:
+            end_points[activation_endpoint] = net
+        net = nasnet_utils.global_avg_pool(net)
         if add_endpoint('global_pool', net) or not num_classes:
             return net
         net = slim.dropout(net, hparams.dense_dropout_keep_prob, scope='dropout')
@@ -162,10 +169,11 @@ def endpoint_recorder(end_points, final_endpoint):
 
 def _build_nasnet_base(images, normal_cell, reduction_cell, num_classes, hparams,
                        is_training, stem_type, final_endpoint=None, current_step=None,
-                       aux_head=None):
+                       aux_head=None, activation_endpoint=None):
     """The stem, normal cells with reduction cells before the cells of
     ``calc_reduction_layers``, the aux head after the cell before the second reduction,
-    and the final layer. ``aux_head`` None: official (only when training)."""
+    and the final layer. ``aux_head`` None: official (only when training);
+    ``activation_endpoint``: see ``final_layer``."""
     end_points = {}
     add = endpoint_recorder(end_points, final_endpoint)
     reductions = nasnet_utils.calc_reduction_layers(hparams.num_cells,
@@ -210,7 +218,7 @@ def _build_nasnet_base(images, normal_cell, reduction_cell, num_classes, hparams
                             scope=f'aux_{cell_num}')
         cell_outputs.append(net)
     net = final_layer(net, end_points, num_classes=num_classes, hparams=hparams,
-                         add_endpoint=add)
+                      add_endpoint=add, activation_endpoint=activation_endpoint)
     return net, end_points
 
 

@@ -12,48 +12,20 @@ official checkpoints restore by name. ``data_format`` reaches every helper throu
 ``slim.arg_scope`` exactly as in the official code ('NHWC' or 'NCHW').
 """
 
-import copy
-
 import tensorflow as tf
 import tf_slim as slim
 
+from jacktf.backbones.nasnet.ops import HParams, pooling, stacked_separable_conv
 from jacktf.core import compat
+
+__all__ = ['HParams', 'calc_reduction_layers', 'get_channel_index', 'get_channel_dim',
+           'global_avg_pool', 'factorized_reduction', 'drop_path', 'NasNetABaseCell',
+           'NasNetANormalCell', 'NasNetAReductionCell']
 
 DATA_FORMAT_NCHW = 'NCHW'
 DATA_FORMAT_NHWC = 'NHWC'
 INVALID = 'null'
 CLIP_BY_VALUE_CAP = 6  # bounded activations clip convolution outputs to [-6, 6]
-
-
-class HParams:
-    """The configuration of a NASNet/PNASNet build (the official configs' HParams).
-
-    Attributes are the hyperparameters; ``set_hparam`` changes one that exists (as
-    tf.contrib.training.HParams does), ``values()`` returns them as a dict.
-    """
-
-    def __init__(self, **values):
-        self.__dict__.update(values)
-
-    def set_hparam(self, name, value):
-        """Sets an existing hyperparameter.
-
-        Raises:
-          ValueError: ``name`` is not one of this configuration's hyperparameters.
-        """
-        if name not in self.__dict__:
-            raise ValueError(f'Unknown hyperparameter {name!r}; the configuration has '
-                             f'{", ".join(sorted(self.__dict__))}.')
-        setattr(self, name, value)
-
-    def values(self):
-        return dict(self.__dict__)
-
-    def __deepcopy__(self, memo):
-        return HParams(**copy.deepcopy(self.__dict__, memo))
-
-    def __repr__(self):
-        return f'HParams({self.__dict__!r})'
 
 
 def calc_reduction_layers(num_cells, num_reduction_layers):
@@ -140,46 +112,6 @@ def drop_path(net, keep_prob, is_training=True):
         uniform = tf.random.stateless_uniform(noise_shape, seed=seed, dtype=tf.float32)
     mask = tf.cast(tf.floor(keep_prob + uniform), net.dtype)
     return net * tf.cast(1.0 / keep_prob, net.dtype) * mask
-
-
-def _separable_spec(operation):
-    """'separable_5x5_2' -> (layers 2, kernel 5)."""
-    parts = operation.split('_')
-    layers = 1 if 'x' in parts[-1] else int(parts[-1])
-    size = parts[1].split('x')
-    assert size[0] == size[1], 'Rectangular filters not supported.'
-    return layers, int(size[0])
-
-
-def _pool_spec(operation):
-    """'max_pool_3x3' -> ('max', 3)."""
-    parts = operation.split('_')
-    size = parts[-1].split('x')
-    assert len(size) == 2 and size[0] == size[1]
-    return parts[0], int(size[0])
-
-
-def _stacked_separable_conv(net, stride, operation, filter_size, activation_fn):
-    """Activation, separable conv, batch norm, repeated; only the first one strides."""
-    layers, kernel = _separable_spec(operation)
-    for layer in range(1, layers + 1):
-        net = activation_fn(net)
-        net = slim.separable_conv2d(net, filter_size, kernel, depth_multiplier=1,
-                                    stride=stride, scope=f'separable_{kernel}x{kernel}_{layer}')
-        net = slim.batch_norm(net, scope=f'bn_sep_{kernel}x{kernel}_{layer}')
-        stride = 1
-    return net
-
-
-def _pooling(net, stride, operation, use_bounded_activation):
-    kind, size = _pool_spec(operation)
-    if use_bounded_activation:
-        net = tf.nn.relu6(net)
-    if kind == 'avg':
-        return slim.avg_pool2d(net, size, stride=stride, padding='SAME')
-    if kind == 'max':
-        return slim.max_pool2d(net, size, stride=stride, padding='SAME')
-    raise NotImplementedError('Unimplemented pooling type: ', kind)
 
 
 class NasNetABaseCell:
@@ -274,7 +206,7 @@ class NasNetABaseCell:
         bounded = self._use_bounded_activation
         if 'separable' in operation:
             activation = tf.nn.relu6 if bounded else tf.nn.relu
-            net = self._clip(_stacked_separable_conv(net, stride, operation, filters,
+            net = self._clip(stacked_separable_conv(net, stride, operation, filters,
                                                      activation))
         elif operation == 'none':
             if bounded:
@@ -285,7 +217,7 @@ class NasNetABaseCell:
                 net = slim.conv2d(net, filters, 1, stride=stride, scope='1x1')
                 net = self._clip(slim.batch_norm(net, scope='bn_1'))
         elif 'pool' in operation:
-            net = _pooling(net, stride, operation, bounded)
+            net = pooling(net, stride, operation, bounded)
             if input_filters != filters:
                 net = slim.conv2d(net, filters, 1, stride=1, scope='1x1')
                 net = slim.batch_norm(net, scope='bn_1')

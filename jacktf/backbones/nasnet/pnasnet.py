@@ -41,10 +41,12 @@ def pnasnet_mobile_arg_scope(weight_decay=4e-5, batch_norm_decay=0.9997,
 
 
 def _build_pnasnet_base(images, normal_cell, num_classes, hparams, is_training,
-                        final_endpoint=None, current_step=None, aux_head=None):
+                        final_endpoint=None, current_step=None, aux_head=None,
+                        activation_endpoint=None):
     """The ImageNet stem of two strided cells, ``num_cells`` cells (strided, with twice
     the filters, at each reduction point), the aux head after the cell before the second
-    reduction, the final layer. ``aux_head`` None: official (only when training)."""
+    reduction, the final layer. ``aux_head`` None: official (only when training);
+    ``activation_endpoint``: see ``nasnet.final_layer``."""
     end_points = {}
     add = nasnet.endpoint_recorder(end_points, final_endpoint)
     reductions = nasnet_utils.calc_reduction_layers(hparams.num_cells,
@@ -75,7 +77,8 @@ def _build_pnasnet_base(images, normal_cell, num_classes, hparams, is_training,
             nasnet._build_aux_head(activation(net), end_points, num_classes, hparams,
                                    scope=f'aux_{cell_num}')
     return nasnet.final_layer(net, end_points, num_classes=num_classes, hparams=hparams,
-                              add_endpoint=add), end_points
+                              add_endpoint=add,
+                              activation_endpoint=activation_endpoint), end_points
 
 
 def _build(images, num_classes, hparams, is_training, final_endpoint, **kwargs):
