@@ -1,6 +1,6 @@
 """Peak memory of the large NASNet/PNASNet nets at 331x331: one training step (forward
 and backward, all layers trainable, a new 'logits' head) and one inference call (what
-an export serves), at small batch sizes, each in a fresh process; the per-example slope
+an export serves), at small batch sizes, each net and mode in a fresh process; the per-example slope
 gives the largest batch that fits a memory budget.
 
     python bench/nasnet_memory.py [--nets nasnet_large,pnasnet_large] [--batches 1,2]
@@ -22,41 +22,47 @@ from common import emit, peak_rss_mb
 _CHILD = '--child'
 
 
-def child(net, mode, batch, size):
+def child(net, mode, batches, size):
+    """Peak RSS after a call at each batch size, ascending, in this one process (the
+    peak only grows; one trace serves every batch size)."""
     import tensorflow as tf
     import jacktf
     model = jacktf.build_model(net, num_classes=5, head='logits', image_size=size)
-    images = tf.random.uniform([batch, size, size, 3], -1, 1)
-    labels = tf.zeros([batch], tf.int32)
     variables = model.network.trainable_variables
+    spec = [tf.TensorSpec([None, size, size, 3], tf.float32)]
 
-    @tf.function
-    def train():
+    @tf.function(input_signature=spec)
+    def train(images):
         with tf.GradientTape() as tape:
             logits = model.predict(images, training=True)['logits']
-            loss = tf.reduce_mean(model.loss(labels, logits))
+            loss = tf.reduce_mean(model.loss(tf.zeros([tf.shape(images)[0]], tf.int32),
+                                             logits))
         return tape.gradient(loss, variables)[0]
 
-    @tf.function
-    def infer():
+    @tf.function(input_signature=spec)
+    def infer(images):
         return model.predict(images, training=False)['logits']
 
-    before = peak_rss_mb()
-    (train if mode == 'train' else infer)()
-    print(json.dumps({'peak_mb': peak_rss_mb(), 'built_mb': before}))
+    peaks = {'built': peak_rss_mb()}
+    for batch in sorted(batches):
+        (train if mode == 'train' else infer)(tf.random.uniform([batch, size, size, 3], -1, 1))
+        peaks[batch] = peak_rss_mb()
+    print(json.dumps(peaks))
 
 
-def measure(net, mode, batch, size):
+def measure(net, mode, batches, size):
     env = dict(os.environ, TF_USE_LEGACY_KERAS='1', TF_CPP_MIN_LOG_LEVEL='2')
-    out = subprocess.run([sys.executable, __file__, _CHILD, net, mode, str(batch),
-                          str(size)], capture_output=True, text=True, env=env, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    out = subprocess.run([sys.executable, __file__, _CHILD, net, mode,
+                          ','.join(map(str, batches)), str(size)], capture_output=True,
+                         text=True, env=env, check=True)
+    peaks = json.loads(out.stdout.strip().splitlines()[-1])
+    return {k if k == 'built' else int(k): v for k, v in peaks.items()}
 
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == _CHILD:
-        net, mode, batch, size = sys.argv[2:6]
-        return child(net, mode, int(batch), int(size))
+        net, mode, batches, size = sys.argv[2:6]
+        return child(net, mode, [int(b) for b in batches.split(',')], int(size))
     parser = argparse.ArgumentParser()
     parser.add_argument('--nets', default='nasnet_large,pnasnet_large')
     parser.add_argument('--modes', default='train,infer')
@@ -68,7 +74,7 @@ def main():
     results = []
     for net in args.nets.split(','):
         for mode in args.modes.split(','):
-            peaks = {b: measure(net, mode, b, args.size)['peak_mb'] for b in batches}
+            peaks = measure(net, mode, batches, args.size)
             low, high = min(batches), max(batches)
             per_example = (peaks[high] - peaks[low]) / max(high - low, 1)
             fixed = peaks[low] - per_example * low

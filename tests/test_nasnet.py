@@ -199,7 +199,8 @@ def test_registered_backbone_builds_the_aux_head_with_its_own_classifier(default
 @pytest.mark.slow
 def test_nasnet_mobile_recipe_finetunes_from_an_official_checkpoint(tmp_path):
     """The recipe with the native head (aux_7 too) from an official-format checkpoint
-    of the inference graph (no aux head): aux_7 starts fresh, the rest restores."""
+    of the inference graph (no aux head): aux_7 starts fresh, the rest restores; the
+    export at the end passes its parity check, and its CAM reads 'final_activation'."""
     ckpt = str(tmp_path / 'nasnet' / 'model.ckpt')
     write_net_checkpoint(ckpt, nasnet.build_nasnet_mobile, nasnet.nasnet_mobile_arg_scope,
                          num_classes=1001, size=96)
@@ -207,7 +208,7 @@ def test_nasnet_mobile_recipe_finetunes_from_an_official_checkpoint(tmp_path):
     recipe.write_text(
         "include 'gin/nasnet_mobile_finetune.gin'\n"
         f"CHECKPOINT_PATH = '{ckpt}'\nMODEL_DIR = '{tmp_path / 'model'}'\n"
-        "TRAIN_STEPS = 3\nBATCH_SIZE = 4\nIMAGE_SIZE = 96\nNUM_CLASSES = 3\n"
+        "TRAIN_STEPS = 3\nBATCH_SIZE = 4\nIMAGE_SIZE = 96\nNUM_CLASSES = 2\n"
         "Model.head = 'native'\nTrainer.eval_every_steps = None\n"
         "cosine.warmup_steps = 1\n")
     r = run_cli(['jacktf.run', f'--gin_file={recipe}', '--mode=train'], timeout=1200)
@@ -217,3 +218,13 @@ def test_nasnet_mobile_recipe_finetunes_from_an_official_checkpoint(tmp_path):
            'does not hold it' in r.stdout + r.stderr
     report = json.loads((tmp_path / 'model' / 'restore_report.json').read_text())
     assert report['ok'] and not [n for n in report['restored'] if n.startswith('aux_7/')]
+    assert 'Exported SavedModel to' in r.stdout + r.stderr
+    assert 'parity max |diff| not checked' not in r.stdout + r.stderr
+    export = tf.saved_model.load(str(tmp_path / 'model' / 'export' / '3'))
+    images = tf.constant(np.random.default_rng(0).integers(0, 255, [2, 120, 100, 3]),
+                         tf.uint8)
+    explained = export.signatures['explain_images'](images=images)
+    served = export.signatures['predict_images'](images=images)
+    assert explained['cam'].shape.as_list() == [2, 3, 3]  # 96 -> 47 -> 24 -> 12 -> 6 -> 3
+    np.testing.assert_allclose(explained['probabilities'], served['probabilities'],
+                               atol=1e-6)
