@@ -37,7 +37,8 @@ def child(net, mode, batches, size):
             logits = model.predict(images, training=True)['logits']
             loss = tf.reduce_mean(model.loss(tf.zeros([tf.shape(images)[0]], tf.int32),
                                              logits))
-        return tape.gradient(loss, variables)[0]
+        grads = tape.gradient(loss, variables)  # use every gradient, so none is pruned
+        return tf.add_n([tf.reduce_sum(g) for g in grads if g is not None])
 
     @tf.function(input_signature=spec)
     def infer(images):
