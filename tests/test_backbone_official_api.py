@@ -251,8 +251,8 @@ def test_inception_v1_v2_bases_take_the_official_options(graph):
             scope='NCHW')
     assert net.shape.as_list() == [2, 1024, 7, 7]
     assert end_points['Mixed_4a'].shape.as_list() == [2, 576, 14, 14]
-    assert v1.get_default_graph().get_tensor_by_name(
-        'NCHW/Conv2d_1a_7x7/weights:0').shape.as_list() == [7, 7, 3, 64]
+    weights = [v for v in v1.global_variables() if v.op.name == 'NCHW/Conv2d_1a_7x7/weights']
+    assert weights[0].shape.as_list() == [7, 7, 3, 64]  # a plain convolution
     net, end_points = inception.inception_v2_base(_placeholder([2, 28, 28, 192]),
                                                   include_root_block=False, scope='NoRoot')
     assert net.shape.as_list() == [2, 7, 7, 1024] and 'Conv2d_1a_7x7' not in end_points
