@@ -224,3 +224,35 @@ def test_registered_mobilenets_list_their_options_for_gin(default_registry):
         'backbone', 'mobilenet_v2_035').factory).parameters['depth_multiplier'].default == 0.35
     with pytest.raises(ConfigError, match="no parameter 'output_strid'.*output_stride"):
         configurables.parse([], ['mobilenet_v2.output_strid = 16'])
+
+
+def test_inception_v2_base_rejects_the_data_formats_the_official_one_rejects(graph):
+    images = _placeholder([1, 224, 224, 3])
+    with pytest.raises(ValueError, match='data_format must be either NHWC or NCHW'):
+        inception.inception_v2_base(images, data_format='NHCW')
+    with pytest.raises(ValueError, match='separable convolution only supports NHWC'):
+        inception.inception_v2_base(images, data_format='NCHW')
+    assert not v1.global_variables()  # checked before anything is built
+    with pytest.raises(ValueError, match='Unknown final endpoint Mixed_6a'):
+        inception.inception_v1_base(images, final_endpoint='Mixed_6a')
+
+
+@pytest.mark.slow
+def test_inception_v1_v2_bases_take_the_official_options(graph):
+    """include_root_block (v1, v2), use_separable_conv and NCHW (v2), as the official
+    research/slim tests build them."""
+    net, end_points = inception.inception_v1_base(_placeholder([2, 28, 28, 192]),
+                                                  include_root_block=False)
+    assert net.shape.as_list() == [2, 7, 7, 1024] and list(end_points)[0] == 'Mixed_3b'
+    assert not [n for n in _variable_names() if 'Conv2d_1a_7x7' in n]
+    with slim.arg_scope(inception.inception_v2_arg_scope()):
+        net, end_points = inception.inception_v2_base(
+            _placeholder([2, 3, 224, 224]), use_separable_conv=False, data_format='NCHW',
+            scope='NCHW')
+    assert net.shape.as_list() == [2, 1024, 7, 7]
+    assert end_points['Mixed_4a'].shape.as_list() == [2, 576, 14, 14]
+    weights = [v for v in v1.global_variables() if v.op.name == 'NCHW/Conv2d_1a_7x7/weights']
+    assert weights[0].shape.as_list() == [7, 7, 3, 64]  # a plain convolution
+    net, end_points = inception.inception_v2_base(_placeholder([2, 28, 28, 192]),
+                                                  include_root_block=False, scope='NoRoot')
+    assert net.shape.as_list() == [2, 7, 7, 1024] and 'Conv2d_1a_7x7' not in end_points

@@ -21,7 +21,8 @@ def test_builtins_are_registered_with_provider_builtin(registry):
         'inception_v4', 'inception_resnet_v2', 'vgg_a', 'vgg_16', 'vgg_19', 'mobilenet_v1',
         'mobilenet_v1_075', 'mobilenet_v1_050', 'mobilenet_v1_025', 'mobilenet_v2',
         'mobilenet_v2_140', 'mobilenet_v2_050', 'mobilenet_v2_035', 'mobilenet_v3_large',
-        'mobilenet_v3_small'}
+        'mobilenet_v3_small', 'nasnet_mobile', 'nasnet_large', 'pnasnet_mobile',
+        'pnasnet_large'}
     assert registry.names('head') == ['dropout_logits', 'logits', 'native']
     assert registry.names('optimizer') == ['adagrad', 'adam', 'adamw', 'momentum',
                                            'rmsprop', 'sgd']

@@ -121,7 +121,8 @@ def test_the_table_agrees_with_the_backbone_cards(default_registry):
                 'inception_v3', 'inception_v4', 'inception_resnet_v2', 'vgg_16', 'vgg_19',
                 'mobilenet_v1', 'mobilenet_v1_075', 'mobilenet_v1_050', 'mobilenet_v1_025',
                 'mobilenet_v2', 'mobilenet_v2_140', 'mobilenet_v2_035',
-                'mobilenet_v3_large', 'mobilenet_v3_small'}
+                'mobilenet_v3_large', 'mobilenet_v3_small', 'nasnet_mobile', 'nasnet_large',
+                'pnasnet_mobile', 'pnasnet_large'}
     assert set(zoo.names()) == expected
     registered = set(default_registry.names('backbone'))
     for name in expected & registered:

@@ -1,6 +1,6 @@
 """Inception v1 (GoogLeNet with batch norm), as research/slim's nets/inception_v1.
 
-``inception_v1_base`` is tf_slim's tower (the official variable names); ``inception_v1``
+``inception_v1_base`` is the official tower (jacktf.backbones.inception_bases); ``inception_v1``
 adds the official classifier (features when ``num_classes`` is 0 or None,
 ``global_pool``, pooling reduced for small inputs). Official checkpoints have 1001
 classes at 224x224.
@@ -8,8 +8,8 @@ classes at 224x224.
 
 import tensorflow as tf
 import tf_slim as slim
-from tf_slim.nets.inception_v1 import inception_v1_base
 
+from jacktf.backbones.inception_bases import inception_v1_base
 from jacktf.backbones.inception_utils import inception_arg_scope
 from jacktf.backbones.slim_common import classifier_tail, finish_predictions
 

@@ -1,14 +1,14 @@
 """Inception v2 (BN-Inception), as research/slim's nets/inception_v2.
 
-``inception_v2_base`` is tf_slim's tower (the official variable names);
+``inception_v2_base`` is the official tower (jacktf.backbones.inception_bases);
 ``inception_v2`` adds the official classifier. Official checkpoints have 1001 classes
 at 224x224.
 """
 
 import tensorflow as tf
 import tf_slim as slim
-from tf_slim.nets.inception_v2 import inception_v2_base
 
+from jacktf.backbones.inception_bases import inception_v2_base
 from jacktf.backbones.inception_utils import inception_arg_scope
 from jacktf.backbones.slim_common import classifier_tail, finish_predictions
 

@@ -28,6 +28,8 @@ class BackboneCard:
       classifier_scopes: scopes of the net's own classifier; a new head excludes them.
       arg_scope: a function returning the slim arg_scope the net is built under.
       native_logits_endpoint: the endpoint of the net's own logits.
+      restore_together: scopes restored whole or not at all (auxiliary heads: when a
+        checkpoint cannot fill one of their variables, none is restored).
     """
     name: str
     scope: str
@@ -40,6 +42,7 @@ class BackboneCard:
     classifier_scopes: Tuple[str, ...] = ()
     arg_scope: Optional[Callable] = None
     native_logits_endpoint: Optional[str] = None
+    restore_together: Tuple[str, ...] = ()
 
     @property
     def label_offset(self):

@@ -87,6 +87,20 @@ class SlimNetwork(tf.keras.layers.Layer):
         self._arg_scope_kwargs = dict(arg_scope_kwargs or {})
         self._batch_norm_params = dict(batch_norm_params or {})
         self.bn_frozen = None  # predicate over moving_mean names; set before tracing
+        # () -> the training step, for nets whose schedule reads it (NASNet's drop path
+        # takes ``current_step``); the trainer sets it. A function, so Keras does not
+        # track the step variable as a weight of the network.
+        self.step_source = None
+        try:
+            self._takes_step = 'current_step' in inspect.signature(net_fn).parameters
+        except (TypeError, ValueError):
+            self._takes_step = False
+
+    def _net_kwargs(self, training):
+        kwargs = dict(self._backbone_kwargs)
+        if training and self._takes_step and self.step_source is not None:
+            kwargs.setdefault('current_step', self.step_source())
+        return kwargs
 
     def _arg_scope(self):
         base = {}
@@ -112,13 +126,13 @@ class SlimNetwork(tf.keras.layers.Layer):
                 if self._native:
                     logits, end_points = self._net_fn(
                         images, num_classes=self._num_classes, is_training=training,
-                        **self._backbone_kwargs)
+                        **self._net_kwargs(training))
                     features = end_points.get(self._card.features_endpoint,
                                               end_points.get('global_pool'))
                 else:
                     features, end_points = self._net_fn(
                         images, num_classes=None, is_training=training,
-                        **self._backbone_kwargs)
+                        **self._net_kwargs(training))
             if not self._native:  # heads run outside the backbone's arg_scope
                 with self._head_arg_scope():
                     logits = self._head_fn(features, num_classes=self._num_classes,
@@ -138,7 +152,7 @@ class SlimNetwork(tf.keras.layers.Layer):
         with compat.seeded_dropout(seed if training else None), \
                 compat.inference_batch_norms(self.bn_frozen), self._arg_scope():
             features, _ = self._net_fn(images, num_classes=None, is_training=training,
-                                       **self._backbone_kwargs)
+                                       **self._net_kwargs(training))
         return features
 
     @tf.compat.v1.keras.utils.track_tf1_style_variables

@@ -31,6 +31,7 @@ BUILTIN_PLUGINS = (
     'jacktf.backbones.mobilenet_v1',
     'jacktf.backbones.mobilenet.mobilenet_v2',
     'jacktf.backbones.mobilenet.mobilenet_v3',
+    'jacktf.backbones.nasnet.family',
     'jacktf.heads.linear',
     'jacktf.optim.optimizers',
     'jacktf.optim.schedules',

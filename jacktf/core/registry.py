@@ -81,7 +81,7 @@ class Registry:
     def backbone(self, name, net_fn, *, default_image_size, preprocessing, scope=None,
                  arg_scope=None, classifier_scopes=(), num_classes_official=1000,
                  input_range=(-1.0, 1.0), features_endpoint=None, cam_endpoint=None,
-                 native_logits_endpoint=None, summary=None):
+                 native_logits_endpoint=None, restore_together=(), summary=None):
         """Registers a slim network function ``net_fn(images, num_classes, is_training)``.
 
         ``net_fn`` returns ``(net, end_points)``; called with ``num_classes=None`` it
@@ -97,7 +97,8 @@ class Registry:
             features_endpoint=features_endpoint, cam_endpoint=cam_endpoint,
             num_classes_official=int(num_classes_official),
             classifier_scopes=classifier_scopes, arg_scope=arg_scope,
-            native_logits_endpoint=native_logits_endpoint)
+            native_logits_endpoint=native_logits_endpoint,
+            restore_together=tuple(restore_together))
         return self.add('backbone', name, net_fn, summary=summary, card=card)
 
     def head(self, name, head_fn, *, summary=None):

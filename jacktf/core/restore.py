@@ -64,12 +64,15 @@ def _map_name(name, scope_map):
 
 def plan_restore(model_shapes: Dict[str, list], ckpt_shapes: Dict[str, list], *,
                  checkpoint='', exclude_scopes=(), classifier_scopes=(), backbone_scope=None,
-                 scope_map=None, frozen: Sequence[str] = ()) -> RestoreReport:
+                 scope_map=None, frozen: Sequence[str] = (),
+                 restore_together: Sequence[str] = ()) -> RestoreReport:
     """Decides, for each model variable, restore / exclude / auto-exclude / error.
 
     Auto-excluded: variables of the classifier scopes whose shape differs or that the
     checkpoint lacks, and head variables outside ``backbone_scope`` that the checkpoint
     lacks (a new head). An exclude rule must match a model or checkpoint variable.
+    A scope of ``restore_together`` (an auxiliary head) is restored whole or not at all,
+    and the report notes when it starts fresh.
     """
     rules = scopes.parse_scopes(exclude_scopes)
     report = RestoreReport(checkpoint=checkpoint, frozen=list(frozen),
@@ -98,8 +101,33 @@ def plan_restore(model_shapes: Dict[str, list], ckpt_shapes: Dict[str, list], *,
             report.restored.append(name)
             report.backbone_restored += in_backbone
             used.add(key)
+    for scope in restore_together:
+        _restore_whole(report, scope, used, scope_map)
     report.unused_in_checkpoint = len(set(ckpt_shapes) - used)
     return report
+
+
+def _restore_whole(report, scope, used, scope_map):
+    """Moves ``scope``'s restored variables to auto-excluded unless all of it restores,
+    and notes why it starts from fresh values."""
+    restored = [n for n in report.restored if scopes.rule_matches(scope, n)]
+    excluded = [n for n in report.excluded if scopes.rule_matches(scope, n)]
+    auto = [n for n in report.auto_excluded if scopes.rule_matches(scope, n)]
+    if not (excluded or auto):
+        return
+    for name in restored:
+        report.restored.remove(name)
+        report.auto_excluded.append(name)
+        used.discard(_map_name(name, scope_map))
+    if excluded:
+        why = 'CHECKPOINT_EXCLUDE_SCOPES exclude part of it'
+    elif restored:
+        why = 'the checkpoint holds other shapes for part of it (another class count)'
+    else:
+        why = 'the checkpoint does not hold it'
+    report.notes.append(
+        f'{scope}/ ({len(restored) + len(excluded) + len(auto)} variables) starts from '
+        f'fresh initial values: {why}; it is restored whole or not at all.')
 
 
 def restore_from_checkpoint(model, checkpoint_path, *, exclude_scopes=(), scope_map=None,
@@ -140,7 +168,8 @@ def restore_from_checkpoint(model, checkpoint_path, *, exclude_scopes=(), scope_
         {n: v.shape.as_list() for n, v in variables.items()},
         {n: s for n, (_, s) in ckpt.items()}, checkpoint=checkpoint_path,
         exclude_scopes=exclude_scopes, classifier_scopes=model.card.classifier_scopes,
-        backbone_scope=model.card.scope, scope_map=scope_map, frozen=frozen)
+        backbone_scope=model.card.scope, scope_map=scope_map, frozen=frozen,
+        restore_together=model.card.restore_together)
     unfit = len(report.missing) + len(report.shape_mismatched)
     if (report.nothing_from_backbone and not report.backbone_all_excluded) or \
             unfit * 2 >= max(report.backbone_total, 1):
@@ -159,4 +188,6 @@ def restore_from_checkpoint(model, checkpoint_path, *, exclude_scopes=(), scope_
         key = ckpt[_map_name(name, scope_map)][0]
         variables[name].assign(tf.cast(reader.get_tensor(key), variables[name].dtype))
     log.info(report.summary_line())
+    for note in report.notes:
+        log.info(note)
     return report

@@ -31,6 +31,7 @@ class RestoreReport:
     backbone_restored: int = 0
     backbone_excluded: int = 0
     diagnosis: str = ''  # what the checkpoint holds, when it does not fit
+    notes: List[str] = dataclasses.field(default_factory=list)  # e.g. a fresh aux head
 
     @property
     def nothing_from_backbone(self):
@@ -158,7 +159,7 @@ class RestoreReport:
                 out.append(line)
         if grouped:
             out.append('(grouped by scope with counts; --verbose lists every variable)')
-        return out
+        return out + [f'note: {note}' for note in self.notes]
 
 
 def _head(names, n=5):

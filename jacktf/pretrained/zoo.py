@@ -79,6 +79,9 @@ _V2 = 'https://storage.googleapis.com/mobilenet_v2/checkpoints/'
 _V3 = 'https://storage.googleapis.com/mobilenet_v3/checkpoints/'
 _RESNET_V2_NOTE = ('The README measures ResNet v2 at 299x299 with inception preprocessing; '
                    "the backbone's default input stays slim's 224.")
+_NAS = 'https://storage.googleapis.com/download.tensorflow.org/models/'
+_NAS_NOTE = ('Variables at the graph root (cell_<n>/..., final_layer/...), no net scope. ')
+_AUX_IN = 'The auxiliary head ({}) restores when the archive holds it; otherwise it starts fresh.'
 _V3_NOTE = ('The archive holds ema/ (the averaged weights, the published accuracy) and '
             'pristine/ checkpoints; the zoo uses ema/. No top-5 is published.')
 
@@ -87,6 +90,13 @@ def _slim(name, archive, checkpoint, top1, top5, classes, size, prep, note=''):
     return PretrainedCheckpoint(name=name, url=_TF + archive, checkpoint=checkpoint,
                                 top1=top1, top5=top5, num_classes=classes, image_size=size,
                                 preprocessing=prep, note=note)
+
+
+def _nasnet(name, archive, top1, top5, size, aux):
+    return PretrainedCheckpoint(name=name, url=_NAS + archive, checkpoint='model.ckpt',
+                                top1=top1, top5=top5, num_classes=1001, image_size=size,
+                                preprocessing='inception',
+                                note=_NAS_NOTE + _AUX_IN.format(aux))
 
 
 def _mobilenet(name, url, checkpoint, top1, top5, source, note='', fingerprint=None):
@@ -130,6 +140,11 @@ _ENTRIES = [
           77.8, 94.1, 1001, 299, 'inception', _RESNET_V2_NOTE),
     _slim('vgg_16', 'vgg_16_2016_08_28.tar.gz', 'vgg_16.ckpt', 71.5, 89.8, 1000, 224, 'vgg'),
     _slim('vgg_19', 'vgg_19_2016_08_28.tar.gz', 'vgg_19.ckpt', 71.1, 89.8, 1000, 224, 'vgg'),
+    _nasnet('nasnet_mobile', 'nasnet-a_mobile_04_10_2017.tar.gz', 74.0, 91.6, 224, 'aux_7'),
+    _nasnet('nasnet_large', 'nasnet-a_large_04_10_2017.tar.gz', 82.7, 96.2, 331, 'aux_11'),
+    _nasnet('pnasnet_mobile', 'pnasnet-5_mobile_2017_12_13.tar.gz', 74.2, 91.9, 224,
+            'aux_5'),
+    _nasnet('pnasnet_large', 'pnasnet-5_large_2017_12_13.tar.gz', 82.9, 96.2, 331, 'aux_7'),
     _mobilenet('mobilenet_v1', _V1 + 'mobilenet_v1_1.0_224.tgz', 'mobilenet_v1_1.0_224.ckpt',
                70.9, 89.9, MOBILENET_V1_README),
     _mobilenet('mobilenet_v1_075', _V1 + 'mobilenet_v1_0.75_224.tgz',

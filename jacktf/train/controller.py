@@ -91,6 +91,7 @@ class Controller:
             getattr(self.optimizer, 'inner_optimizer', self.optimizer).build(
                 self.all_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='global_step')
+            model.network.step_source = lambda: self.step  # NASNet's drop-path schedule
             self.ema = trainer.make_ema(self.all_variables)
             extra = {'ema_shadows': [self.ema.average(v) for v in self.all_variables]} \
                 if self.ema else {}

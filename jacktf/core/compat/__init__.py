@@ -34,7 +34,7 @@ import os
 import sys
 
 from jacktf.core.compat.slim_layers import (  # noqa: F401  (compat's public names)
-    inference_batch_norms, scope_aware_batch_norm, seeded_dropout)
+    dropout_seed, inference_batch_norms, scope_aware_batch_norm, seeded_dropout)
 from jacktf.core.compat.startup import (  # noqa: F401
     STARTUP_NOISE, filtered_stderr, quiet_startup, verbose_requested)
 from jacktf.core.compat import startup as _startup

@@ -48,6 +48,18 @@ def seeded_dropout(seed):
         yield
 
 
+def dropout_seed(name):
+    """The stateless seed (int64 [2]) of the random layer ``name`` inside a
+    ``seeded_dropout`` block, or None outside one (for slim-style random layers that are
+    not slim.dropout, such as NASNet's drop path)."""
+    seed = _innermost(_dropout_seeds)
+    if seed is None:
+        return None
+    import tensorflow as tf
+    return tf.random.experimental.stateless_fold_in(
+        tf.cast(seed, tf.int64), zlib.crc32(name.encode()) & 0x7fffffff)
+
+
 _slim_dropout = None
 
 
