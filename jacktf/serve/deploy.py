@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from jacktf.core.errors import ConfigError
 from jacktf.serve import (derived_models, export, onnx_export, saved_models, staging,
-                          tflite, verify, versions)
+                          tflite, tflite_metadata, verify, versions)
 from jacktf.serve.export import ExportError
 
 log = logging.getLogger('jacktf')
@@ -215,6 +215,7 @@ def _require_litert():
         import ai_edge_litert.interpreter  # noqa: F401
     except ImportError:
         raise ConfigError(tflite.MISSING) from None
+    tflite_metadata.schema()  # the standard metadata's schema comes with mediapipe
 
 
 def _require_onnx():

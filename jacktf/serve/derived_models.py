@@ -12,8 +12,8 @@ import os
 
 import tensorflow as tf
 
-from jacktf.serve import (client_preprocessing, model_card, onnx_export, saved_models,
-                          staging, tflite, verify)
+from jacktf.serve import (client_preprocessing, mediapipe_check, model_card, onnx_export,
+                          saved_models, staging, tflite, tflite_metadata, verify)
 from jacktf.serve.export import ExportError
 
 
@@ -42,6 +42,7 @@ def derive(model, targets, folders, reference_path, tflite_variants, onnx,
     inputs = [prepare(data) for data in verify_images]
     common = {'class_names': class_names, 'model': model, 'registry': registry,
               'normalize': normalize, 'source': source, 'verify_source': verify_source}
+    tflite_common = dict(common, encoded=verify_images)
     results = []
     if tflite_variants:
         folders['tflite'] = staging.staging_dir(targets['tflite'])
@@ -49,7 +50,7 @@ def derive(model, targets, folders, reference_path, tflite_variants, onnx,
         for variant in tflite_variants:
             results.append(_tflite(variant, folders['tflite'], reference, inputs,
                                    calibration, representative_source, limits[variant],
-                                   **common))
+                                   **tflite_common))
         model_card.write_labels(folders['tflite'], class_names)
     if onnx:
         folders['onnx'] = staging.staging_dir(targets['onnx'])
@@ -106,8 +107,35 @@ def _io_sections(interp):
     return sections
 
 
+def _metadata_info(card, model):
+    """What the standard TFLite metadata says about the model of ``card``."""
+    prep, source = card['preprocessing'], card['source']
+    return {
+        'name': f'{model.backbone_name} {card["variant"]} ({card["num_classes"]} classes)',
+        'description': (f'Image classifier fine-tuned with jacktf from {model.backbone_name}'
+                        f' ({prep["name"]} preprocessing, {prep["image_size"]}x'
+                        f'{prep["image_size"]} input); {card["variant"]} TFLite. The '
+                        f'jacktf card {model_card.card_path(card["file"])} beside it has '
+                        'the exact client steps.'),
+        'version': str(source.get('step', '')),
+        'author': f'jacktf {_jacktf_version()}',
+        'license': 'Apache-2.0 (TF-Slim ImageNet weights); the fine-tuning data are '
+                   'under their own terms',
+        'labels_file': model_card.LABELS_FILE, 'pixels': prep.get('input') == 'pixels',
+        'float_input': card['input']['dtype'] == 'float32',
+        'client_steps': prep.get('client_steps', ''), 'preprocessing': prep['name']}
+
+
+def _jacktf_version():
+    from importlib import metadata
+    try:
+        return metadata.version('jacktf')
+    except metadata.PackageNotFoundError:
+        return 'dev'
+
+
 def _tflite(variant, folder, reference, inputs, calibration, calibration_source, limits, *,
-            class_names, model, registry, normalize, source, verify_source):
+            class_names, model, registry, normalize, source, verify_source, encoded):
     file = f'{variant}.tflite'
     flat = tflite.convert(model, variant, calibration, normalize)
     card = _base_card('tflite', variant, file, model=model, class_names=class_names,
@@ -120,8 +148,13 @@ def _tflite(variant, folder, reference, inputs, calibration, calibration_source,
     _with_quantization_steps(card)
     flat = tflite.embed_metadata(flat, {
         tflite.CARD_KEY: json.dumps(card), tflite.LABELS_KEY: '\n'.join(class_names)})
+    flat = tflite_metadata.populate(flat, _metadata_info(card, model),
+                                    '\n'.join(class_names) + '\n')
     import numpy as np
     got = tflite.run(tflite.interpreter(flat), np.stack(inputs))
+    if card['preprocessing'].get('input') == 'pixels':
+        card['mediapipe'] = mediapipe_check.check(flat, encoded, reference,
+                                                  card['preprocessing'], class_names)
     return _finish(card, flat, folder, reference, got, limits, verify_source,
                    f'LiteRT interpreter (ai-edge-litert {tflite.litert_version()})')
 
@@ -152,6 +185,9 @@ def _finish(card, data, folder, reference, got, limits, verify_source, runtime):
     """Compares, completes the card with the numbers and writes the model and card."""
     stats = verify.compare(reference, got)
     missed = verify.shortfalls(stats, limits)
+    client = card.get('mediapipe', {}).get('defaults')
+    if client and not client['names_from_labels']:
+        missed.append('MediaPipe ImageClassifier returned no labels.txt names')
     card['bytes'] = len(data)
     card['verification'] = dict(
         stats, runtime=runtime, reference='the float SavedModel (serving_default on the '
