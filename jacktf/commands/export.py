@@ -1,5 +1,6 @@
 """`jacktf export`: SavedModel (TF Serving layout), TFLite and ONNX models of a run,
-each verified in its own runtime."""
+each verified in its own runtime. Exit 0: all written; 1: some fell short (named, the
+others written); 2: nothing written."""
 
 from jacktf.commands import common
 
@@ -29,11 +30,15 @@ def add_parser(subparsers, parents):
                    help='EVAL_FILES images each TFLite/ONNX model is checked on against '
                    'the SavedModel')
     p.add_argument('--min_agreement', type=float,
-                   help='top-1 agreement the int8 and dynamic models need (default 0.98)')
+                   help='top-1 agreement every model needs (default 0.98 for int8 and '
+                   'dynamic, 0.99 for float, float16 and ONNX)')
     p.add_argument('--float_tolerance', type=float,
-                   help='max |probability diff| of the float TFLite model (default 1e-5)')
+                   help='max |probability diff| of the float TFLite model (default 5e-4)')
+    p.add_argument('--float16_tolerance', type=float,
+                   help='max |probability diff| of the float16 TFLite model (default '
+                   '0.05)')
     p.add_argument('--onnx_tolerance', type=float,
-                   help='max |probability diff| of the ONNX model (default 1e-4)')
+                   help='max |probability diff| of the ONNX model (default 5e-4)')
     p.set_defaults(func=run)
     return p
 
@@ -42,7 +47,7 @@ def run(args):
     from jacktf.serve import deploy, tflite, verify
     variants = tflite.parse_variants(args.tflite)
     limits = verify.thresholds(args.float_tolerance, args.min_agreement,
-                               args.onnx_tolerance)
+                               args.onnx_tolerance, args.float16_tolerance)
     experiment = common.experiment_for(args.model_dir, args.gin_file or (), args.gin_param)
     summary = deploy.export_run(
         experiment, checkpoint=args.checkpoint, export_dir=args.export_dir,
@@ -61,4 +66,9 @@ def run(args):
         print(f"{name}: {result['path']} ({result['bytes']} bytes; {v['runtime']}: top-1 "
               f"agreement {v['top1_agreement']:.2%}, max |diff| {v['max_abs_diff']:.3g} "
               f"on {v['images']} images)")
-    return 0
+    for result in summary.get('failed', []):
+        v = result['verification']
+        name = 'ONNX' if result['format'] == 'onnx' else f"TFLite {result['variant']}"
+        common.note(f"{name}: NOT written: {', '.join(v['shortfalls'])} on {v['images']} "
+                    f"images; to write it anyway: {result['flag']}")
+    return 1 if summary.get('failed') else 0

@@ -7,8 +7,10 @@ Layout (``MODEL_DIR/export`` by default, numbered by training step)::
     export/tflite/600/          float.tflite, int8.tflite, ... + float.json, ... + labels.txt
     export/onnx/600/            model.onnx + model.json + labels.txt
 
-Everything is written into hidden folders and renamed into place only when every
-requested format has passed its check, so a failed export leaves nothing behind. An
+Everything is written into hidden folders and renamed into place once the checks are
+done: each format that passed is written, one that fell short is not (it is reported
+with its numbers and the flag that writes it anyway); when every requested TFLite/ONNX
+model fell short nothing is written. An
 existing version is refused unless ``overwrite``; an existing SavedModel of the same
 step is kept (after checking it holds the same weights) when only other formats are
 added.
@@ -135,8 +137,10 @@ def export_all(model, *, export_dir, version, class_names, labels_path=None,
       each TFLite/ONNX entry holds its path, bytes and verification numbers.
 
     Raises:
-      ExportError: a target exists (without ``overwrite``), a conversion failed, or a
-        model fell short of its thresholds (the message has every model's numbers).
+      ExportError: a target exists (without ``overwrite``), a conversion failed, or
+        every TFLite/ONNX model fell short of its thresholds (the message has every
+        model's numbers). When only some fell short, the others and the SavedModel are
+        written and the summary's ``failed`` lists the rest.
       ConfigError: a runtime or converter is not installed, or there is no image to
         verify on.
     """
@@ -228,6 +232,11 @@ def _require_onnx():
 
 
 def _log_summary(summary):
+    for result in summary.get('failed', []):
+        v = result['verification']
+        log.warning('%s NOT written: %s vs the SavedModel: %s - FAILS: %s. To write it '
+                    'anyway: %s.', derived_models.display_name(result), v['runtime'],
+                    verify.describe(v), ', '.join(v['shortfalls']), result['flag'])
     for result in summary.get('tflite', []) + ([summary['onnx']] if 'onnx' in summary
                                                else []):
         v = result['verification']

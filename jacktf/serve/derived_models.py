@@ -26,11 +26,15 @@ def derive(model, targets, folders, reference_path, tflite_variants, onnx,
     SavedModel at ``reference_path``; its file and card are written into a staging
     folder added to ``folders`` (``deploy.export_all`` publishes or discards them).
 
+    A model that falls short of its thresholds is not written; the others are.
+
     Returns:
-      {'tflite': [entry, ...], 'onnx': entry}: file, path, bytes, verification.
+      {'tflite': [entry, ...], 'onnx': entry, 'failed': [entry, ...]}: file, path (not
+      for the failed), bytes, verification; a failed entry also has ``flag``, the
+      command-line option that writes it anyway.
 
     Raises:
-      ExportError: a model fell short of its thresholds (every model's numbers given).
+      ExportError: every model fell short (every model's numbers given).
     """
     section = client_preprocessing.section(model, registry)
     prepare = client_preprocessing.client_function(section, registry)
@@ -51,19 +55,27 @@ def derive(model, targets, folders, reference_path, tflite_variants, onnx,
             results.append(_tflite(variant, folders['tflite'], reference, inputs,
                                    calibration, representative_source, limits[variant],
                                    **tflite_common))
-        model_card.write_labels(folders['tflite'], class_names)
     if onnx:
         folders['onnx'] = staging.staging_dir(targets['onnx'])
         results.append(_onnx(folders['onnx'], reference, inputs, limits['onnx'], **common))
-        model_card.write_labels(folders['onnx'], class_names)
     failed = [r for r in results if r['verification']['shortfalls']]
-    if failed:
+    if len(failed) == len(results):
         raise ExportError(_failure_message(results, failed, verify_source))
-    out = {'tflite': [dict(r, path=os.path.join(targets['tflite'], r['file']))
-                      for r in results if r['format'] == 'tflite']}
+    for key in ('tflite', 'onnx'):  # a folder whose every model fell short is not written
+        if key in folders and all(r in failed for r in results if r['format'] == key):
+            staging.discard(folders.pop(key))
+        elif key in folders:
+            model_card.write_labels(folders[key], class_names)
+    out = {'tflite': [], 'failed': [dict(r, flag=verify.override_flag(
+        r['variant'] if r['format'] == 'tflite' else 'onnx', r['verification']))
+        for r in failed]}
     for r in results:
-        if r['format'] == 'onnx':
-            out['onnx'] = dict(r, path=os.path.join(targets['onnx'], r['file']))
+        if r not in failed:
+            entry = dict(r, path=os.path.join(targets[r['format']], r['file']))
+            if r['format'] == 'onnx':
+                out['onnx'] = entry
+            else:
+                out['tflite'].append(entry)
     return out
 
 
@@ -182,7 +194,8 @@ def _onnx(folder, reference, inputs, limits, *, class_names, model, registry, no
 
 
 def _finish(card, data, folder, reference, got, limits, verify_source, runtime):
-    """Compares, completes the card with the numbers and writes the model and card."""
+    """Compares, completes the card with the numbers and, when it passed, writes the
+    model and its card."""
     stats = verify.compare(reference, got)
     missed = verify.shortfalls(stats, limits)
     client = card.get('mediapipe', {}).get('defaults')
@@ -193,9 +206,11 @@ def _finish(card, data, folder, reference, got, limits, verify_source, runtime):
         stats, runtime=runtime, reference='the float SavedModel (serving_default on the '
         'same image files)', images_from=verify_source, thresholds=dict(limits),
         passed=not missed, shortfalls=missed)
-    with open(os.path.join(folder, card['file']), 'wb') as f:
-        f.write(data)
-    model_card.write_json(os.path.join(folder, model_card.card_path(card['file'])), card)
+    if not missed:
+        with open(os.path.join(folder, card['file']), 'wb') as f:
+            f.write(data)
+        model_card.write_json(os.path.join(folder, model_card.card_path(card['file'])),
+                              card)
     return {'format': card['model_format'], 'variant': card['variant'],
             'file': card['file'], 'bytes': len(data), 'verification': card['verification']}
 
@@ -210,8 +225,11 @@ def _failure_message(results, failed, verify_source):
         f'{display_name(r)}: {verify.describe(r["verification"])}'
         f'{" - FAILS: " + ", ".join(r["verification"]["shortfalls"]) if r in failed else " - ok"}'
         for r in results)
+    flags = ', '.join(verify.override_flag(
+        r['variant'] if r['format'] == 'tflite' else 'onnx', r['verification'])
+        for r in failed)
     return (f'{len(failed)} of the {len(results)} exported models fell short of the float '
             f'SavedModel on {verify_source}, so nothing was written. {lines}. The SavedModel '
             'itself is fine; a quantized model that disagrees may need more or more typical '
-            'representative images (--representative_count), or a threshold you accept '
-            '(--min_agreement, --float_tolerance, --onnx_tolerance).')
+            'representative images (--representative_count); to write them anyway accept '
+            f'what was measured: {flags}.')
