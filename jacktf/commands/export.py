@@ -24,8 +24,9 @@ def add_parser(subparsers, parents):
                    'Needs jacktf[tflite]')
     p.add_argument('--onnx', action='store_true',
                    help='also write an ONNX model (needs jacktf[onnx])')
-    p.add_argument('--representative_count', type=common.positive_int, default=100,
-                   help='TRAIN_FILES images that calibrate the int8 model')
+    p.add_argument('--representative_count', type=common.positive_int, default=300,
+                   help='TRAIN_FILES images that calibrate the int8 model, the same '
+                   'number from each class')
     p.add_argument('--verify_count', type=common.positive_int, default=200,
                    help='EVAL_FILES images each TFLite/ONNX model is checked on against '
                    'the SavedModel')

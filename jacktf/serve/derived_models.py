@@ -18,11 +18,12 @@ from jacktf.serve.export import ExportError
 
 
 def derive(model, targets, folders, reference_path, tflite_variants, onnx,
-             verify_images, verify_source, representative, representative_source, limits,
+             verify_set, verify_source, representative, representative_source, limits,
              registry, class_names, source):
     """Converts, checks and stages the TFLite and ONNX models; their summary entries.
 
-    Each model is run in its own runtime on ``verify_images`` and compared with the
+    Each model is run in its own runtime on ``verify_set`` (encoded images, labels or
+    None) and compared with the
     SavedModel at ``reference_path``; its file and card are written into a staging
     folder added to ``folders`` (``deploy.export_all`` publishes or discards them).
 
@@ -41,11 +42,13 @@ def derive(model, targets, folders, reference_path, tflite_variants, onnx,
     normalize = None
     if section['input'] == 'pixels':
         normalize = lambda x: client_preprocessing.normalize(section['name'], x)  # noqa
+    verify_images, labels = verify_set
     _, serve = saved_models.load_saved_model(reference_path)
     reference = _serve(serve, verify_images)
     inputs = [prepare(data) for data in verify_images]
     common = {'class_names': class_names, 'model': model, 'registry': registry,
-              'normalize': normalize, 'source': source, 'verify_source': verify_source}
+              'normalize': normalize, 'source': source, 'verify_source': verify_source,
+              'labels': labels}
     tflite_common = dict(common, encoded=verify_images)
     results = []
     if tflite_variants:
@@ -147,7 +150,7 @@ def _jacktf_version():
 
 
 def _tflite(variant, folder, reference, inputs, calibration, calibration_source, limits, *,
-            class_names, model, registry, normalize, source, verify_source, encoded):
+            class_names, model, registry, normalize, source, verify_source, encoded, labels):
     file = f'{variant}.tflite'
     flat = tflite.convert(model, variant, calibration, normalize)
     card = _base_card('tflite', variant, file, model=model, class_names=class_names,
@@ -156,7 +159,8 @@ def _tflite(variant, folder, reference, inputs, calibration, calibration_source,
     if variant == 'int8':
         card['representative'] = {'images': len(calibration),
                                   'source': calibration_source,
-                                  'preprocessing': 'eval (as in the card)'}
+                                  'preprocessing': 'eval (as in the card)',
+                                  'weights': 'int8 per output channel (per-axis)'}
     _with_quantization_steps(card)
     flat = tflite.embed_metadata(flat, {
         tflite.CARD_KEY: json.dumps(card), tflite.LABELS_KEY: '\n'.join(class_names)})
@@ -167,12 +171,12 @@ def _tflite(variant, folder, reference, inputs, calibration, calibration_source,
     if card['preprocessing'].get('input') == 'pixels':
         card['mediapipe'] = mediapipe_check.check(flat, encoded, reference,
                                                   card['preprocessing'], class_names)
-    return _finish(card, flat, folder, reference, got, limits, verify_source,
+    return _finish(card, flat, folder, (reference, labels), got, limits, verify_source,
                    f'LiteRT interpreter (ai-edge-litert {tflite.litert_version()})')
 
 
 def _onnx(folder, reference, inputs, limits, *, class_names, model, registry, normalize,
-          source, verify_source):
+          source, verify_source, labels):
     import numpy as np
     file = 'model.onnx'
     card = _base_card('onnx', f'float32, opset {onnx_export.OPSET}', file, model=model,
@@ -189,14 +193,16 @@ def _onnx(folder, reference, inputs, limits, *, class_names, model, registry, no
                                normalize=normalize)
     sess = onnx_export.session(data)
     got = onnx_export.run(sess, np.stack(inputs))
-    return _finish(card, data, folder, reference, got, limits, verify_source,
+    return _finish(card, data, folder, (reference, labels), got, limits, verify_source,
                    f'onnxruntime {onnx_export.versions()["onnxruntime"]}')
 
 
 def _finish(card, data, folder, reference, got, limits, verify_source, runtime):
     """Compares, completes the card with the numbers and, when it passed, writes the
-    model and its card."""
+    model and its card. ``reference``: (SavedModel probabilities, true labels)."""
+    reference, labels = reference
     stats = verify.compare(reference, got)
+    stats.update(verify.accuracies(reference, got, labels))
     missed = verify.shortfalls(stats, limits)
     client = card.get('mediapipe', {}).get('defaults')
     if client and not client['names_from_labels']:

@@ -100,6 +100,17 @@ def compare(reference, candidate):
             'max_abs_diff': float(diff.max()), 'mean_abs_diff': float(diff.mean())}
 
 
+def accuracies(reference, candidate, labels):
+    """{'accuracy', 'saved_model_accuracy'} on images of known label (empty when a
+    label is unknown): what the agreement costs in the metric users track."""
+    if not labels or any(label is None for label in labels):
+        return {}
+    labels = np.asarray(labels)
+    return {'accuracy': float(np.mean(np.asarray(candidate).argmax(1) == labels)),
+            'saved_model_accuracy': float(np.mean(np.asarray(reference).argmax(1) ==
+                                                  labels))}
+
+
 def shortfalls(stats, limits):
     """The ways ``stats`` miss ``limits`` (empty when it passes), as readable phrases."""
     out = []
@@ -123,5 +134,7 @@ def describe_limits(limits):
 
 
 def describe(stats):
+    accuracy = (f', accuracy {stats["accuracy"]:.2%} (SavedModel '
+                f'{stats["saved_model_accuracy"]:.2%})' if 'accuracy' in stats else '')
     return (f'top-1 agreement {stats["top1_agreement"]:.2%} on {stats["images"]} images, '
-            f'max |diff| {stats["max_abs_diff"]:.3g}')
+            f'max |diff| {stats["max_abs_diff"]:.3g}{accuracy}')
