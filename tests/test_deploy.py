@@ -379,3 +379,33 @@ def test_client_geometry_then_inside_normalization_equals_the_preprocessor(name,
         np.testing.assert_allclose(cp.normalize(name, pixels).numpy(),
                                    fn(image, image_size=24, is_training=False).numpy(),
                                    atol=2e-5)
+
+
+def test_train_with_export_writes_the_int8_model_at_the_end(tmp_path):
+    _needs('ai_edge_litert', 'tflite')
+    path = str(tmp_path / 'model')
+    r = run_cli(['jacktf.cli', 'train', '--gin_file', 'gin/tiny_from_scratch.gin',
+                 '--model_dir', path, '--gin_param', 'TRAIN_STEPS = 60',
+                 '--gin_param', 'IMAGE_SIZE = 32',
+                 '--gin_param', 'Trainer.eval_every_steps = None',
+                 '--export', 'tflite:int8'], timeout=TIMEOUT)
+    assert r.returncode in (0, 1), r.stderr[-3000:]  # 1: int8 fell short, named
+    card = json.load(open(os.path.join(path, 'export', 'tflite', '60', 'int8.json'))) \
+        if r.returncode == 0 else None
+    if card:
+        assert card['representative']['images'] == 300
+        assert 'stratified by class' in card['representative']['source']
+    else:
+        assert 'TFLite int8: NOT written' in r.stderr
+    r = run_cli(['jacktf.cli', 'train', '--gin_file', 'gin/tiny_from_scratch.gin',
+                 '--model_dir', path, '--export', 'tflite:int4'], timeout=TIMEOUT)
+    assert r.returncode == 2 and "'int4' is not a TFLite variant" in r.stderr
+
+
+def test_export_target_names():
+    from jacktf.commands.export import parse_targets
+    assert parse_targets(['tflite:float,int8', 'onnx', 'tflite']) == (['float', 'int8'],
+                                                                     True)
+    assert parse_targets(None) == ([], False)
+    with pytest.raises(ConfigError, match='not an export format'):
+        parse_targets(['coreml'])

@@ -55,6 +55,12 @@ def run(args):
         version=args.version, tflite_variants=variants, onnx=args.onnx,
         overwrite=args.overwrite, representative_count=args.representative_count,
         verify_count=args.verify_count, limits=limits)
+    return report(summary)
+
+
+def report(summary):
+    """Prints what an export wrote and what fell short; the exit code (0 all written,
+    1 some fell short)."""
     saved = summary['saved_model']
     parity = ('not checked: no decodable image found' if saved['parity'] is None
               else f"{saved['parity']:.2g}")
@@ -73,3 +79,28 @@ def run(args):
         common.note(f"{name}: NOT written: {', '.join(v['shortfalls'])} on {v['images']} "
                     f"images; to write it anyway: {result['flag']}")
     return 1 if summary.get('failed') else 0
+
+
+def parse_targets(values):
+    """(tflite variants, onnx) from `jacktf train --export` values: 'tflite:int8',
+    'tflite:float,int8', 'tflite' (float), 'onnx'; repeated or comma separated.
+
+    Raises:
+      ConfigError: an unknown format (the message gives the accepted forms).
+    """
+    from jacktf.core.errors import ConfigError
+    from jacktf.serve import tflite
+    variants, onnx = [], False
+    for value in values or ():
+        kind, _, rest = str(value).partition(':')
+        kind = kind.strip().lower()
+        if kind == 'onnx' and not rest:
+            onnx = True
+        elif kind == 'tflite':
+            variants += [v for v in tflite.parse_variants([rest or 'float'])
+                         if v not in variants]
+        else:
+            raise ConfigError(f'--export {value!r} is not an export format: give '
+                              'tflite:VARIANTS (float, float16, dynamic, int8; e.g. '
+                              'tflite:float,int8) or onnx.')
+    return variants, onnx

@@ -19,12 +19,23 @@ def add_parser(subparsers, parents):
                    'remote holder')
     p.add_argument('--eval_timeout', type=float, default=3600,
                    help='continuous_eval: seconds without a new checkpoint before it stops')
+    p.add_argument('--export', action='append', metavar='FORMAT',
+                   help='at the end of training also write and verify these formats, as '
+                   '`jacktf export` does: tflite:VARIANTS (e.g. tflite:int8 or '
+                   'tflite:float,int8) or onnx; repeat for more')
     p.set_defaults(func=run)
     return p
 
 
 def run(args):
+    from jacktf.commands import export
     from jacktf.core import runtime
+    variants, onnx = export.parse_targets(args.export)  # a bad value fails before training
     runtime.train(args.gin_file, args.gin_param, args.model_dir, args.mode,
                   force_unlock=args.force_unlock, eval_timeout=args.eval_timeout)
-    return 0
+    if not (variants or onnx):
+        return 0
+    from jacktf.serve import deploy
+    experiment = common.experiment_for(args.model_dir, args.gin_file, args.gin_param)
+    return export.report(deploy.export_run(experiment, tflite_variants=variants,
+                                           onnx=onnx))
