@@ -209,11 +209,20 @@ def test_predict_prints_the_same_table_for_all_three_formats(model_dir, tmp_path
     np.testing.assert_allclose(np.array(table[float_tflite]), reference, atol=1e-5)
     np.testing.assert_allclose(np.array(table[onnx]), reference, atol=1e-4)
     assert (np.array(table[int8_tflite]).argmax(1) == reference.argmax(1)).all()
-    # The table names each model when several are compared.
+    # Several models: one table, the files as rows, the models as columns, then the
+    # agreement; no LiteRT INFO line on the terminal.
     r = run_cli(['jacktf.cli', 'predict', '--model', saved, '--model', int8_tflite,
-                 paths[0]], timeout=TIMEOUT)
+                 '--model', onnx] + paths, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert f'== {int8_tflite} (tflite int8)' in r.stdout and r.stdout.count('FILE') == 2
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ['FILE', 'SavedModel', 'tflite', 'int8', 'onnx', 'float32']
+    for line, path, p in zip(lines[1:], paths, reference):
+        assert line.split()[:3] == [path, ['stripes', 'dots'][p.argmax()], f'{p.max():.4f}']
+    assert lines[1 + len(paths)] == (f'top-1 agreement with SavedModel: tflite int8 '
+                                     f'{len(paths)}/{len(paths)} (100%), onnx float32 '
+                                     f'{len(paths)}/{len(paths)} (100%)')
+    assert f'  tflite int8: {int8_tflite}' in lines
+    assert 'XNNPACK' not in r.stderr and 'XNNPACK' not in r.stdout
     # Class names come from the labels beside the file; without them, from inside it.
     moved = tmp_path / 'moved'
     moved.mkdir()

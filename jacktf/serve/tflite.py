@@ -27,6 +27,9 @@ from jacktf.serve.export import ExportError, probabilities_function
 VARIANTS = ('float', 'float16', 'dynamic', 'int8')
 LABELS_KEY = 'jacktf_labels'
 CARD_KEY = 'jacktf_card'
+# What LiteRT prints on stderr for every interpreter, whatever TF_CPP_MIN_LOG_LEVEL says
+# (shown with --verbose / JACKTF_VERBOSE=1).
+RUNTIME_NOISE = ('Created TensorFlow Lite XNNPACK delegate',)
 EXTRA = "pip install 'jacktf[tflite]'"
 MISSING = ('TFLite models are verified and run in the LiteRT interpreter (ai-edge-litert), '
            f'which is not installed: {EXTRA}.')
@@ -156,7 +159,13 @@ def interpreter(flat):
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         raise ConfigError(MISSING) from None
-    return Interpreter(model_content=bytes(flat))
+    from jacktf.core import compat
+    if compat.verbose_requested():
+        return Interpreter(model_content=bytes(flat))
+    with compat.filtered_stderr(RUNTIME_NOISE):  # LiteRT's C++ INFO lines
+        interp = Interpreter(model_content=bytes(flat))
+        interp.allocate_tensors()  # where the delegate is made (and says so)
+    return interp
 
 
 def run(interp, images):
