@@ -102,7 +102,8 @@ def test_tflite_variants_verified_in_litert(model_dir, tmp_path):
     assert 'Keeping the existing SavedModel' in r.stdout
     folder = os.path.join(out, 'tflite', str(STEPS))
     assert sorted(os.listdir(folder)) == sorted(
-        [f'{v}.{e}' for v in tflite.VARIANTS for e in ('tflite', 'json')] + ['labels.txt'])
+        [f'{v}.{e}' for v in tflite.VARIANTS for e in ('tflite', 'json')] +
+        ['labels.txt', 'client_test.json'])
     assert open(os.path.join(folder, 'labels.txt')).read().split() == ['stripes', 'dots']
     cards = {v: json.load(open(os.path.join(folder, f'{v}.json'))) for v in tflite.VARIANTS}
     sizes = {v: os.path.getsize(os.path.join(folder, f'{v}.tflite')) for v in tflite.VARIANTS}
@@ -262,7 +263,8 @@ def test_export_keeps_what_passes_and_names_the_rest_with_numbers(model_dir, tmp
     assert 'TFLite float: NOT written: max |diff|' in r.stderr
     assert 'to write it anyway: --float_tolerance ' in r.stderr
     folder = os.path.join(out, 'tflite', str(STEPS))
-    assert sorted(os.listdir(folder)) == ['float16.json', 'float16.tflite', 'labels.txt']
+    assert sorted(os.listdir(folder)) == ['client_test.json', 'float16.json', 'float16.tflite',
+                                          'labels.txt']
     assert os.path.isfile(os.path.join(out, str(STEPS), 'saved_model.pb'))
     # The flag it names writes it.
     flag = r.stderr.split('to write it anyway: ')[1].split()[:2]
@@ -418,3 +420,39 @@ def test_export_target_names():
     assert parse_targets(None) == ([], False)
     with pytest.raises(ConfigError, match='not an export format'):
         parse_targets(['coreml'])
+
+
+def test_verify_client_passes_on_every_format_and_fails_on_another_runs_file(model_dir,
+                                                                              tmp_path):
+    _needs('ai_edge_litert', 'tflite')
+    _needs('onnxruntime', 'onnx')
+    out = str(tmp_path / 'exports')
+    r = _export(model_dir, '--export_dir', out, '--tflite', 'float,int8', '--onnx',
+                '--verify_count', 40)
+    assert r.returncode == 0, r.stderr[-3000:]
+    folder = os.path.join(out, 'tflite', str(STEPS))
+    test = json.load(open(os.path.join(folder, 'client_test.json')))
+    assert test['client_steps']['client_steps'].startswith('resize the whole image')
+    assert len(test['images']) == 6
+    assert sorted(test['models']) == ['float.tflite', 'int8.tflite', 'saved_model']
+    assert test['models']['int8.tflite']['input']['dtype'] == 'uint8'
+    for model in (os.path.join(folder, 'float.tflite'), os.path.join(folder, 'int8.tflite'),
+                  os.path.join(out, 'onnx', str(STEPS), 'model.onnx'),
+                  os.path.join(out, str(STEPS))):
+        r = run_cli(['jacktf.cli', 'verify-client', model], timeout=TIMEOUT)
+        assert r.returncode == 0, (model, r.stdout[-2000:], r.stderr[-2000:])
+        assert 'all 6 images' in r.stdout
+    # Another run (other weights) with this export's client test: exit 1, named.
+    other = str(tmp_path / 'other')
+    r = run_cli(['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', f'--model_dir={other}',
+                 '--gin_param=TRAIN_STEPS = 20', '--gin_param=IMAGE_SIZE = 32',
+                 '--gin_param=Trainer.eval_every_steps = None'], timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = _export(other, '--tflite', 'float', '--verify_count', 20)
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = run_cli(['jacktf.cli', 'verify-client', os.path.join(other, 'export', 'tflite', '20',
+                                                             'float.tflite'),
+                 '--client_test', os.path.join(folder, 'client_test.json')], timeout=TIMEOUT)
+    assert r.returncode == 1, r.stdout[-2000:] + r.stderr[-2000:]
+    assert 'FAIL held_out_' in r.stdout and 'expected' in r.stdout
+    assert 'does NOT give the expected answers' in r.stdout

@@ -12,8 +12,9 @@ import os
 
 import tensorflow as tf
 
-from jacktf.serve import (client_preprocessing, mediapipe_check, model_card, onnx_export,
-                          saved_models, staging, tflite, tflite_metadata, verify)
+from jacktf.serve import (client_preprocessing, client_test, mediapipe_check, model_card,
+                          onnx_export, saved_models, staging, tflite, tflite_metadata,
+                          verify)
 from jacktf.serve.export import ExportError
 
 
@@ -69,6 +70,12 @@ def derive(model, targets, folders, reference_path, tflite_variants, onnx,
             staging.discard(folders.pop(key))
         elif key in folders:
             model_card.write_labels(folders[key], class_names)
+            _write_client_test(folders[key], verify_images, reference, section,
+                               [r for r in results if r['format'] == key and
+                                r not in failed], class_names)
+    for r in results:
+        r.pop('_probabilities', None)
+        r.pop('_input', None)
     out = {'tflite': [], 'failed': [dict(r, flag=verify.override_flag(
         r['variant'] if r['format'] == 'tflite' else 'onnx', r['verification']))
         for r in failed]}
@@ -80,6 +87,18 @@ def derive(model, targets, folders, reference_path, tflite_variants, onnx,
             else:
                 out['tflite'].append(entry)
     return out
+
+
+def _write_client_test(folder, encoded, reference, section, passed, class_names):
+    """client_test.json: a few held-out images with each written model's expected
+    answers (and the SavedModel's)."""
+    chosen = client_test.choose(encoded)
+    entries = {'saved_model': ('saved_model', reference[chosen], None)}
+    for r in passed:
+        entries[r['file']] = (r['variant'] if r['format'] == 'tflite' else 'onnx',
+                              r['_probabilities'][chosen], r['_input'])
+    client_test.write(folder, client_test.build([encoded[i] for i in chosen], section,
+                                                entries, class_names))
 
 
 def _serve(serve, encoded, batch=32):
@@ -218,7 +237,8 @@ def _finish(card, data, folder, reference, got, limits, verify_source, runtime):
         model_card.write_json(os.path.join(folder, model_card.card_path(card['file'])),
                               card)
     return {'format': card['model_format'], 'variant': card['variant'],
-            'file': card['file'], 'bytes': len(data), 'verification': card['verification']}
+            'file': card['file'], 'bytes': len(data), 'verification': card['verification'],
+            '_probabilities': got, '_input': card['input']}
 
 
 def display_name(result):
