@@ -22,7 +22,7 @@ def add_parser(subparsers, parents):
     p.add_argument('--export', action='append', metavar='FORMAT',
                    help='at the end of training also write and verify these formats, as '
                    '`jacktf export` does: tflite:VARIANTS (e.g. tflite:int8 or '
-                   'tflite:float,int8) or onnx; repeat for more')
+                   'tflite:float,int8) or onnx; repeat for more (default: none)')
     p.set_defaults(func=run)
     return p
 
