@@ -38,7 +38,7 @@ def derive(model, targets, folders, reference_path, tflite_variants, onnx,
     Raises:
       ExportError: every model fell short (every model's numbers given).
     """
-    section = client_preprocessing.section(model, registry)
+    section = client_section(model, registry)
     prepare = client_preprocessing.client_function(section, registry)
     normalize = None
     if section['input'] == 'pixels':
@@ -101,6 +101,17 @@ def _write_client_test(folder, encoded, reference, section, passed, class_names)
                                                 entries, class_names))
 
 
+def client_section(model, registry):
+    """The card's client steps (``client_preprocessing``), with the EXIF step every path
+    into jacktf applies first (``image_check.exif_upright``)."""
+    section = dict(client_preprocessing.section(model, registry))
+    section['orientation'] = ('before decoding: apply the EXIF orientation tag, so the '
+                              'photo is upright as a viewer shows it (Android: '
+                              'ExifInterface; iOS: UIImage.imageOrientation; web: '
+                              "createImageBitmap(..., {imageOrientation: 'from-image'}))")
+    return section
+
+
 def _serve(serve, encoded, batch=32):
     import numpy as np
     return np.concatenate([serve(images=tf.constant(list(encoded[i:i + batch])))[
@@ -112,7 +123,7 @@ def _base_card(kind, variant, file, *, model, class_names, registry, source):
             'file': file, 'labels_file': model_card.LABELS_FILE,
             'num_classes': len(class_names),
             'source': dict(source, backbone=model.backbone_name, head=model.head_name),
-            'preprocessing': client_preprocessing.section(model, registry)}
+            'preprocessing': client_section(model, registry)}
 
 
 def _with_quantization_steps(card):
