@@ -24,9 +24,9 @@ def derive(model, targets, folders, reference_path, tflite_variants, onnx,
     """Converts, checks and stages the TFLite and ONNX models; their summary entries.
 
     Each model is run in its own runtime on ``verify_set`` (encoded images, labels or
-    None) and compared with the
-    SavedModel at ``reference_path``; its file and card are written into a staging
-    folder added to ``folders`` (``deploy.export_all`` publishes or discards them).
+    None) and compared with the SavedModel at ``reference_path``; its file and card are
+    written into a staging folder added to ``folders`` (``deploy.export_all`` publishes
+    or discards them), with labels.txt and client_test.json.
 
     A model that falls short of its thresholds is not written; the others are.
 
@@ -73,6 +73,12 @@ def derive(model, targets, folders, reference_path, tflite_variants, onnx,
             _write_client_test(folders[key], verify_images, reference, section,
                                [r for r in results if r['format'] == key and
                                 r not in failed], class_names)
+    return _summary(results, failed, targets)
+
+
+def _summary(results, failed, targets):
+    """derive's return value: the written entries with their paths, and the failed ones
+    with the flag that writes them."""
     for r in results:
         r.pop('_probabilities', None)
         r.pop('_input', None)
