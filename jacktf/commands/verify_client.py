@@ -21,7 +21,8 @@ def run(args):
     from jacktf.serve import client_test, runners
     registry = runtime.load_plugins()
     runner = runners.open_model(args.model, registry)
-    path = client_test.find(args.model, args.client_test)
+    resolved = runner.path if runner.kind == 'saved_model' else args.model  # a version
+    path = client_test.find(resolved, args.client_test)
     content = client_test.load(path)
     entry = client_test.entry_for(content, args.model, runner.kind, path)
     probs = runner.probabilities(client_test.images(content))
