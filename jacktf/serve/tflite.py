@@ -12,10 +12,9 @@ Variants (``jacktf export --tflite float,int8``):
 Every variant takes the client's image (pixels for the built-in preprocessors, with the
 normalization inside; see ``client_preprocessing``) and returns softmax probabilities.
 The labels and the card are stored inside the flatbuffer as metadata entries
-(``jacktf_labels``, ``jacktf_card``) as well as in the files written beside it. The
-TFLite Support metadata format (``TFLITE_METADATA`` with an associated labels file, read
-by the Task Library) needs the tflite-support package, which pins protobuf < 4 and so
-cannot be installed beside TensorFlow 2.21 (protobuf >= 6.31).
+(``jacktf_labels``, ``jacktf_card``) as well as in the files written beside it, and every
+file carries the standard TFLite Model Metadata with labels.txt packed in
+(``tflite_metadata``), which MediaPipe Tasks, ML Kit and Android Studio read.
 """
 
 import numpy as np
