@@ -51,7 +51,8 @@ def main(argv):
     compat.quiet_startup(FLAGS.verbose)  # before anything imports TensorFlow
     with runtime.user_errors(), runtime.collected():
         runtime.setup_logging(verbose=FLAGS.verbose)
-        return train_command.run(FLAGS)
+        from jacktf.commands import export
+        return train_command.run(FLAGS, report_export=export.report)
 
 
 def run():

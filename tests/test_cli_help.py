@@ -93,7 +93,7 @@ def test_every_option_has_help_and_default(path):
 def test_default_is_rendered():
     parser = dict(_subcommands(cli.build_parser()))[('export',)]
     text = parser.format_help()
-    assert '(default: 100)' in text  # --representative_count
+    assert '(default: 300)' in text  # --representative_count
     assert '(required)' in text  # --model_dir
     assert '(default: off)' in text  # --onnx
 

@@ -44,6 +44,10 @@ OPTIONS = (
            'holder'),
     Option('eval_timeout', 'float', default=3600,
            help='continuous_eval: seconds without a new checkpoint before it stops'),
+    Option('export', 'multi', default=(),
+           help='at the end of training also write and verify these formats, as `jacktf '
+           'export` does: tflite:VARIANTS (e.g. tflite:int8 or tflite:float,int8) or '
+           'onnx; repeat for more (default: none)'),
     Option('show_callbacks', 'bool', default=False,
            help='print each event of the training loop and the callbacks that run at it, '
            'in order, then exit without training'),
@@ -83,17 +87,34 @@ def define_flags(flags):
             flags.DEFINE_string(option.name, option.default, option.help)
 
 
-def run(options):
+def run(options, report_export=None):
     """Runs the train command; ``options`` has one attribute per OPTIONS name.
 
+    Args:
+      options: the parsed options (argparse namespace or absl FLAGS).
+      report_export: prints the summary of the ``--export`` formats written at the end
+        and returns the exit code (the commands' `jacktf export` report); None: the
+        summary is only logged.
+
     Returns:
-      0 (errors raise JacktfError, which the callers turn into exit code 2).
+      0, or with ``--export`` 1 when a format fell short (errors raise JacktfError,
+      which the callers turn into exit code 2).
     """
     from jacktf.app import runtime
     if options.show_callbacks:
         print(runtime.show_callbacks(options.gin_file, options.gin_param,
                                      options.model_dir))
         return 0
+    targets = None
+    if options.export:
+        from jacktf.serve import deploy
+        targets = deploy.parse_targets(options.export)  # a bad value fails before training
     runtime.train(options.gin_file, options.gin_param, options.model_dir, options.mode,
                   force_unlock=options.force_unlock, eval_timeout=options.eval_timeout)
-    return 0
+    if not targets or not (targets[0] or targets[1]):
+        return 0
+    from jacktf.serve import deploy
+    experiment = runtime.experiment_from_gin(options.gin_file, options.gin_param,
+                                             options.model_dir)
+    summary = deploy.export_run(experiment, tflite_variants=targets[0], onnx=targets[1])
+    return report_export(summary) if report_export else 0

@@ -1,5 +1,6 @@
 """`jacktf export`: SavedModel (TF Serving layout), TFLite and ONNX models of a run,
-each verified in its own runtime."""
+each verified in its own runtime. Exit 0: all written; 1: some fell short (named, the
+others written); 2: nothing written."""
 
 from jacktf.commands import common
 
@@ -23,17 +24,22 @@ def add_parser(subparsers, parents):
                    'Needs jacktf[tflite]')
     p.add_argument('--onnx', action='store_true',
                    help='also write an ONNX model (needs jacktf[onnx])')
-    p.add_argument('--representative_count', type=common.positive_int, default=100,
-                   help='TRAIN_FILES images that calibrate the int8 model')
+    p.add_argument('--representative_count', type=common.positive_int, default=300,
+                   help='TRAIN_FILES images that calibrate the int8 model, the same '
+                   'number from each class')
     p.add_argument('--verify_count', type=common.positive_int, default=200,
                    help='EVAL_FILES images each TFLite/ONNX model is checked on against '
                    'the SavedModel')
     p.add_argument('--min_agreement', type=float,
-                   help='top-1 agreement the int8 and dynamic models need (default 0.98)')
+                   help='top-1 agreement every model needs (default 0.98 for int8 and '
+                   'dynamic, 0.99 for float, float16 and ONNX)')
     p.add_argument('--float_tolerance', type=float,
-                   help='max |probability diff| of the float TFLite model (default 1e-5)')
+                   help='max |probability diff| of the float TFLite model (default 5e-4)')
+    p.add_argument('--float16_tolerance', type=float,
+                   help='max |probability diff| of the float16 TFLite model (default '
+                   '0.05)')
     p.add_argument('--onnx_tolerance', type=float,
-                   help='max |probability diff| of the ONNX model (default 1e-4)')
+                   help='max |probability diff| of the ONNX model (default 5e-4)')
     p.set_defaults(func=run)
     return p
 
@@ -42,13 +48,19 @@ def run(args):
     from jacktf.serve import deploy, tflite, verify
     variants = tflite.parse_variants(args.tflite)
     limits = verify.thresholds(args.float_tolerance, args.min_agreement,
-                               args.onnx_tolerance)
+                               args.onnx_tolerance, args.float16_tolerance)
     experiment = common.experiment_for(args.model_dir, args.gin_file or (), args.gin_param)
     summary = deploy.export_run(
         experiment, checkpoint=args.checkpoint, export_dir=args.export_dir,
         version=args.version, tflite_variants=variants, onnx=args.onnx,
         overwrite=args.overwrite, representative_count=args.representative_count,
         verify_count=args.verify_count, limits=limits)
+    return report(summary)
+
+
+def report(summary):
+    """Prints what an export wrote and what fell short; the exit code (0 all written,
+    1 some fell short)."""
     saved = summary['saved_model']
     parity = ('not checked: no decodable image found' if saved['parity'] is None
               else f"{saved['parity']:.2g}")
@@ -61,4 +73,16 @@ def run(args):
         print(f"{name}: {result['path']} ({result['bytes']} bytes; {v['runtime']}: top-1 "
               f"agreement {v['top1_agreement']:.2%}, max |diff| {v['max_abs_diff']:.3g} "
               f"on {v['images']} images)")
-    return 0
+    for result in summary.get('failed', []):
+        v = result['verification']
+        name = 'ONNX' if result['format'] == 'onnx' else f"TFLite {result['variant']}"
+        common.note(f"{name}: NOT written: {', '.join(v['shortfalls'])} on {v['images']} "
+                    f"images; to write it anyway: {result['flag']}")
+    return 1 if summary.get('failed') else 0
+
+
+def parse_targets(values):
+    """`jacktf train --export` values -> (tflite variants, onnx): see
+    jacktf.serve.deploy.parse_targets."""
+    from jacktf.serve import deploy
+    return deploy.parse_targets(values)

@@ -94,6 +94,36 @@ def _print_table(rows):
             print(f"{'':<{width}}  CAM overlay: {r['cam']}")
 
 
+def _column_names(opened):
+    """Short, distinct column titles: 'SavedModel', 'tflite int8', 'onnx' (with the
+    model's position when two are alike)."""
+    names = [r.label.split(',')[0] for r in opened]
+    return [f'{n} #{i + 1}' if names.count(n) > 1 else n for i, n in enumerate(names)]
+
+
+def _print_comparison(opened, tables):
+    """One table: the files as rows, the models as columns (top-1 class and its
+    probability), then each model's top-1 agreement with the first."""
+    columns = _column_names(opened)
+    cells = [[f"{row['predictions'][0]['class_name']} {row['predictions'][0]['probability']:.4f}"
+              for row in rows] for rows in tables]
+    width = max(len(r['file']) for r in tables[0] + [{'file': 'FILE'}])
+    widths = [max(len(c) for c in col + [title]) for col, title in zip(cells, columns)]
+    print('  '.join([f'{"FILE":<{width}}'] + [f'{t:<{w}}' for t, w in
+                                             zip(columns, widths)]).rstrip())
+    for i, row in enumerate(tables[0]):
+        print('  '.join([f'{row["file"]:<{width}}'] + [f'{col[i]:<{w}}' for col, w in
+                                                     zip(cells, widths)]).rstrip())
+    first = [row['predictions'][0]['class'] for row in tables[0]]
+    parts = []
+    for title, rows in zip(columns[1:], tables[1:]):
+        same = sum(row['predictions'][0]['class'] == c for row, c in zip(rows, first))
+        parts.append(f'{title} {same}/{len(first)} ({same / len(first):.0%})')
+    print(f'top-1 agreement with {columns[0]}: ' + ', '.join(parts))
+    for title, runner in zip(columns, opened):
+        print(f'  {title}: {runner.path}')
+
+
 def _explain_signature(args, opened):
     """The explain_images signature of the first model, when --cam_dir asks for it."""
     from jacktf.app import runtime
@@ -155,11 +185,10 @@ def run(args):
         _write_cams(explain, tables[0], images, args.cam_dir)
     if args.json:
         print(json.dumps([row for rows in tables for row in rows], indent=2))
+    elif len(opened) > 1:
+        _print_comparison(opened, tables)
     else:
-        for runner, rows in zip(opened, tables):
-            if len(opened) > 1:
-                print(f'== {runner.path} ({runner.label})')
-            _print_table(rows)
+        _print_table(tables[0])
     if skipped:
         for path, reason in skipped:
             common.note(f'skipped {path}: {reason}')

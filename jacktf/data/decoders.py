@@ -133,7 +133,9 @@ def image_folder(*, extensions=IMAGE_EXTENSIONS, allow_empty_classes=False):
             (paths, tf.zeros([len(items)], tf.int64), {'path': paths, 'label': labels}))
 
     def decode(record):
-        return {'encoded': tf.io.read_file(record['path']), 'label': record['label'],
+        encoded = tf.numpy_function(image_check.exif_upright,  # EXIF-rotated photos
+                                    [tf.io.read_file(record['path'])], tf.string)
+        return {'encoded': tf.reshape(encoded, []), 'label': record['label'],
                 'filename': record['path']}
 
     decode.source = source

@@ -1,9 +1,11 @@
 """Listing image folders and checking one image file (PIL only, no TensorFlow).
 
 ``inspect_image`` returns the bytes to store (JPEG kept as it is when it is an RGB or
-grayscale-free baseline JPEG; anything else re-encoded to RGB JPEG), or the reason the
-file is skipped. ``open_image`` is the one function that opens an image file (regular
-files only, a byte cap, the supported formats only). Every image is decoded in full before it is accepted, so truncated
+grayscale-free baseline JPEG; anything else re-encoded to RGB JPEG; a photo with an
+EXIF orientation turned upright first, as ``exif_upright`` does for predict and the
+image-folder reader), or the reason the file is skipped. ``open_image`` is the one
+function that opens an image file (regular files only, a byte cap, the supported
+formats only). Every image is decoded in full before it is accepted, so truncated
 files are caught here and never reach training. ``list_image_folder`` is the one
 listing rule of a class-per-subfolder folder (converter, image_folder decoder, labels):
 operating-system litter such as ``__MACOSX/``, dot-files, ``Thumbs.db`` or ``@eaDir``
@@ -16,7 +18,7 @@ import stat
 import warnings
 
 import numpy as np
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 Image.MAX_IMAGE_PIXELS = None  # jacktf applies its own limit, before decoding
@@ -117,6 +119,33 @@ def to_rgb(image):
     return image.convert('RGB')
 
 
+def orientation(image):
+    """The EXIF orientation of a PIL image (1, upright, when it has none)."""
+    try:
+        return int(image.getexif().get(0x0112, 1) or 1)
+    except (ValueError, TypeError, OSError):
+        return 1
+
+
+def exif_upright(data):
+    """The bytes of an image file as a viewer shows it: the file itself when its EXIF
+    orientation is upright (or absent), else a lossless PNG of the pixels turned as the
+    orientation says (phones store a sideways photo as it was taken, with a tag).
+    ``data``: bytes, or the 0-d array ``tf.numpy_function`` passes."""
+    data = data.item() if hasattr(data, 'item') else data
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        try:
+            image = Image.open(io.BytesIO(bytes(data)), formats=FORMATS)
+        except (OSError, SyntaxError, ValueError):
+            return bytes(data)  # not an image PIL reads: whoever decodes it reports it
+        if orientation(image) == 1:
+            return bytes(data)
+        out = io.BytesIO()
+        ImageOps.exif_transpose(image).save(out, format='PNG')
+    return out.getvalue()
+
+
 def inspect_image(path, max_pixels=DEFAULT_MAX_PIXELS, quality=95, return_original=True,
                   max_bytes=DEFAULT_MAX_BYTES):
     """Returns dict(ok, encoded, format, height, width, converted, reason) for ``path``.
@@ -131,14 +160,19 @@ def inspect_image(path, max_pixels=DEFAULT_MAX_PIXELS, quality=95, return_origin
         return {'ok': False, 'reason': str(e)}
     width, height = image.size
     fmt = (image.format or '').upper()
-    if fmt == 'JPEG' and image.mode == 'RGB':
+    turn = orientation(image)
+    if turn != 1:  # store the photo upright, as a viewer shows it
+        image = ImageOps.exif_transpose(image)
+        width, height = image.size
+    if fmt == 'JPEG' and image.mode == 'RGB' and turn == 1:
         return {'ok': True, 'encoded': data if return_original else None,
                 'format': 'jpeg', 'height': height,
                 'width': width, 'converted': None}
     out = io.BytesIO()
     to_rgb(image).save(out, format='JPEG', quality=quality)
     return {'ok': True, 'encoded': out.getvalue(), 'format': 'jpeg', 'height': height,
-            'width': width, 'converted': f'{fmt or "?"} {image.mode} -> RGB JPEG'}
+            'width': width, 'converted': f'{fmt or "?"} {image.mode} -> RGB JPEG' + (
+                f' (EXIF orientation {turn} applied)' if turn != 1 else '')}
 
 
 # Entries that operating systems, archivers, NAS boxes and notebooks leave in folders.

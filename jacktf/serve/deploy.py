@@ -7,8 +7,10 @@ Layout (``MODEL_DIR/export`` by default, numbered by training step)::
     export/tflite/600/          float.tflite, int8.tflite, ... + float.json, ... + labels.txt
     export/onnx/600/            model.onnx + model.json + labels.txt
 
-Everything is written into hidden folders and renamed into place only when every
-requested format has passed its check, so a failed export leaves nothing behind. An
+Everything is written into hidden folders and renamed into place once the checks are
+done: each format that passed is written, one that fell short is not (it is reported
+with its numbers and the flag that writes it anyway); when every requested TFLite/ONNX
+model fell short nothing is written. An
 existing version is refused unless ``overwrite``; an existing SavedModel of the same
 step is kept (after checking it holds the same weights) when only other formats are
 added.
@@ -20,15 +22,15 @@ import os
 import tensorflow as tf
 
 from jacktf.core.errors import ConfigError
-from jacktf.serve import (derived_models, export, onnx_export, saved_models, staging,
-                          tflite, verify, versions)
+from jacktf.serve import (derived_models, export, onnx_export, samples, saved_models,
+                          staging, tflite, tflite_metadata, verify, versions)
 from jacktf.serve.export import ExportError
 
 log = logging.getLogger('jacktf')
 
 
 def export_run(experiment, *, checkpoint=None, export_dir=None, version=None,
-               tflite_variants=(), onnx=False, overwrite=False, representative_count=100,
+               tflite_variants=(), onnx=False, overwrite=False, representative_count=300,
                verify_count=200, limits=None, registry=None):
     """Exports a training run's checkpoint (the latest by default) in every format asked.
 
@@ -40,7 +42,8 @@ def export_run(experiment, *, checkpoint=None, export_dir=None, version=None,
       tflite_variants: TFLite variants ('float', 'float16', 'dynamic', 'int8').
       onnx: also write an ONNX model.
       overwrite: replace existing exports of this version.
-      representative_count: TRAIN_FILES images that calibrate the int8 model.
+      representative_count: TRAIN_FILES images that calibrate the int8 model (taken
+        evenly from each class, see ``samples.stratified``).
       verify_count: EVAL_FILES images each TFLite/ONNX model is checked on.
       limits: thresholds by format (default ``verify.THRESHOLDS``).
       registry: the Registry of preprocessors (default: the process default).
@@ -61,21 +64,21 @@ def export_run(experiment, *, checkpoint=None, export_dir=None, version=None,
     held_out = experiment.eval_files or experiment.train_files
     derived = bool(tflite_variants or onnx)
     count = int(verify_count) if derived else 4
-    images = export.parity_images(held_out, experiment.decode_fn, count=count,
-                                  scan=count + 64)
-    representative = []
+    images, labels = samples.held_out(held_out, experiment.decode_fn, count)
+    representative, taken = [], {}
     if 'int8' in tflite_variants:
-        representative = export.parity_images(
-            experiment.train_files, experiment.decode_fn, count=int(representative_count),
-            scan=int(representative_count) + 64)
+        representative, taken = samples.stratified(
+            experiment.train_files, experiment.decode_fn, int(representative_count))
     which = 'EVAL_FILES' if experiment.eval_files else 'TRAIN_FILES'
     summary = export_all(
         experiment.model, export_dir=export_dir or os.path.join(experiment.model_dir,
                                                                 'export'),
         version=number, class_names=names, labels_path=labels_path,
         tflite_variants=tflite_variants, onnx=onnx, verify_images=images,
-        verify_source=f'{which} {held_out}', representative=representative,
-        representative_source=f'TRAIN_FILES {experiment.train_files}',
+        verify_source=f'{which} {held_out}', verify_labels=labels,
+        representative=representative,
+        representative_source=f'TRAIN_FILES {experiment.train_files}, stratified by class '
+                              f'(images per label: {taken})',
         overwrite=overwrite, limits=limits, registry=registry,
         source={'checkpoint': path, 'step': number})
     summary['checkpoint'] = path
@@ -111,7 +114,7 @@ def _keep_existing(model, path, parity_images):
 
 def export_all(model, *, export_dir, version, class_names, labels_path=None,
                tflite_variants=(), onnx=False, verify_images=(), verify_source='',
-               representative=(), representative_source='', overwrite=False, limits=None,
+               verify_labels=None, representative=(), representative_source='', overwrite=False, limits=None,
                registry=None, source=None):
     """Writes the SavedModel and the TFLite/ONNX models of ``model`` as one export.
 
@@ -124,6 +127,8 @@ def export_all(model, *, export_dir, version, class_names, labels_path=None,
       verify_images: encoded images the TFLite/ONNX models are checked on (the first
         four also check the SavedModel against the eval path).
       verify_source, representative_source: where the images came from (for the card).
+      verify_labels: the true label of each verify image (None where unknown): each
+        model's accuracy is reported beside its agreement.
       representative: encoded images that calibrate the int8 model.
       overwrite: replace existing folders of this version.
       limits: thresholds by format (default ``verify.THRESHOLDS``).
@@ -135,8 +140,10 @@ def export_all(model, *, export_dir, version, class_names, labels_path=None,
       each TFLite/ONNX entry holds its path, bytes and verification numbers.
 
     Raises:
-      ExportError: a target exists (without ``overwrite``), a conversion failed, or a
-        model fell short of its thresholds (the message has every model's numbers).
+      ExportError: a target exists (without ``overwrite``), a conversion failed, or
+        every TFLite/ONNX model fell short of its thresholds (the message has every
+        model's numbers). When only some fell short, the others and the SavedModel are
+        written and the summary's ``failed`` lists the rest.
       ConfigError: a runtime or converter is not installed, or there is no image to
         verify on.
     """
@@ -177,8 +184,8 @@ def export_all(model, *, export_dir, version, class_names, labels_path=None,
         if derived:
             summary.update(derived_models.derive(
                 model, targets, folders, reference_path, tflite_variants, onnx,
-                verify_images, verify_source, representative, representative_source,
-                limits, registry, class_names,
+                (verify_images, verify_labels), verify_source, representative,
+                representative_source, limits, registry, class_names,
                 dict(source or {}, saved_model=targets['saved_model'])))
         for key, folder in folders.items():  # all checks passed: into place
             if staging.publish(folder, targets[key]):
@@ -215,6 +222,7 @@ def _require_litert():
         import ai_edge_litert.interpreter  # noqa: F401
     except ImportError:
         raise ConfigError(tflite.MISSING) from None
+    tflite_metadata.schema()  # the standard metadata's schema comes with mediapipe
 
 
 def _require_onnx():
@@ -227,6 +235,11 @@ def _require_onnx():
 
 
 def _log_summary(summary):
+    for result in summary.get('failed', []):
+        v = result['verification']
+        log.warning('%s NOT written: %s vs the SavedModel: %s - FAILS: %s. To write it '
+                    'anyway: %s.', derived_models.display_name(result), v['runtime'],
+                    verify.describe(v), ', '.join(v['shortfalls']), result['flag'])
     for result in summary.get('tflite', []) + ([summary['onnx']] if 'onnx' in summary
                                                else []):
         v = result['verification']
@@ -234,3 +247,28 @@ def _log_summary(summary):
                  derived_models.display_name(result), result['path'], result['bytes'],
                  result['bytes'] / 1024,
                  v['runtime'], verify.describe(v), verify.describe_limits(v['thresholds']))
+
+
+def parse_targets(values):
+    """(tflite variants, onnx) from `jacktf train --export` values: 'tflite:int8',
+    'tflite:float,int8', 'tflite' (float), 'onnx'; repeated or comma separated.
+
+    Raises:
+      ConfigError: an unknown format (the message gives the accepted forms).
+    """
+    from jacktf.core.errors import ConfigError
+    from jacktf.serve import tflite
+    variants, onnx = [], False
+    for value in values or ():
+        kind, _, rest = str(value).partition(':')
+        kind = kind.strip().lower()
+        if kind == 'onnx' and not rest:
+            onnx = True
+        elif kind == 'tflite':
+            variants += [v for v in tflite.parse_variants([rest or 'float'])
+                         if v not in variants]
+        else:
+            raise ConfigError(f'--export {value!r} is not an export format: give '
+                              'tflite:VARIANTS (float, float16, dynamic, int8; e.g. '
+                              'tflite:float,int8) or onnx.')
+    return variants, onnx

@@ -12,35 +12,44 @@ import os
 
 import tensorflow as tf
 
-from jacktf.serve import (client_preprocessing, model_card, onnx_export, saved_models,
-                          staging, tflite, verify)
+from jacktf.serve import (client_preprocessing, client_test, mediapipe_check, model_card,
+                          onnx_export, saved_models, staging, tflite, tflite_metadata,
+                          verify)
 from jacktf.serve.export import ExportError
 
 
 def derive(model, targets, folders, reference_path, tflite_variants, onnx,
-             verify_images, verify_source, representative, representative_source, limits,
+             verify_set, verify_source, representative, representative_source, limits,
              registry, class_names, source):
     """Converts, checks and stages the TFLite and ONNX models; their summary entries.
 
-    Each model is run in its own runtime on ``verify_images`` and compared with the
-    SavedModel at ``reference_path``; its file and card are written into a staging
-    folder added to ``folders`` (``deploy.export_all`` publishes or discards them).
+    Each model is run in its own runtime on ``verify_set`` (encoded images, labels or
+    None) and compared with the SavedModel at ``reference_path``; its file and card are
+    written into a staging folder added to ``folders`` (``deploy.export_all`` publishes
+    or discards them), with labels.txt and client_test.json.
+
+    A model that falls short of its thresholds is not written; the others are.
 
     Returns:
-      {'tflite': [entry, ...], 'onnx': entry}: file, path, bytes, verification.
+      {'tflite': [entry, ...], 'onnx': entry, 'failed': [entry, ...]}: file, path (not
+      for the failed), bytes, verification; a failed entry also has ``flag``, the
+      command-line option that writes it anyway.
 
     Raises:
-      ExportError: a model fell short of its thresholds (every model's numbers given).
+      ExportError: every model fell short (every model's numbers given).
     """
-    section = client_preprocessing.section(model, registry)
+    section = client_section(model, registry)
     prepare = client_preprocessing.client_function(section, registry)
     normalize = client_preprocessing.normalizer(model) if section['input'] == 'pixels' \
         else None
+    verify_images, labels = verify_set
     _, serve = saved_models.load_saved_model(reference_path)
     reference = _serve(serve, verify_images)
     inputs = [prepare(data) for data in verify_images]
     common = {'class_names': class_names, 'model': model, 'registry': registry,
-              'normalize': normalize, 'source': source, 'verify_source': verify_source}
+              'normalize': normalize, 'source': source, 'verify_source': verify_source,
+              'labels': labels}
+    tflite_common = dict(common, encoded=verify_images)
     results = []
     if tflite_variants:
         folders['tflite'] = staging.staging_dir(targets['tflite'])
@@ -48,21 +57,64 @@ def derive(model, targets, folders, reference_path, tflite_variants, onnx,
         for variant in tflite_variants:
             results.append(_tflite(variant, folders['tflite'], reference, inputs,
                                    calibration, representative_source, limits[variant],
-                                   **common))
-        model_card.write_labels(folders['tflite'], class_names)
+                                   **tflite_common))
     if onnx:
         folders['onnx'] = staging.staging_dir(targets['onnx'])
         results.append(_onnx(folders['onnx'], reference, inputs, limits['onnx'], **common))
-        model_card.write_labels(folders['onnx'], class_names)
     failed = [r for r in results if r['verification']['shortfalls']]
-    if failed:
+    if len(failed) == len(results):
         raise ExportError(_failure_message(results, failed, verify_source))
-    out = {'tflite': [dict(r, path=os.path.join(targets['tflite'], r['file']))
-                      for r in results if r['format'] == 'tflite']}
+    for key in ('tflite', 'onnx'):  # a folder whose every model fell short is not written
+        if key in folders and all(r in failed for r in results if r['format'] == key):
+            staging.discard(folders.pop(key))
+        elif key in folders:
+            model_card.write_labels(folders[key], class_names)
+            _write_client_test(folders[key], verify_images, reference, section,
+                               [r for r in results if r['format'] == key and
+                                r not in failed], class_names)
+    return _summary(results, failed, targets)
+
+
+def _summary(results, failed, targets):
+    """derive's return value: the written entries with their paths, and the failed ones
+    with the flag that writes them."""
     for r in results:
-        if r['format'] == 'onnx':
-            out['onnx'] = dict(r, path=os.path.join(targets['onnx'], r['file']))
+        r.pop('_probabilities', None)
+        r.pop('_input', None)
+    out = {'tflite': [], 'failed': [dict(r, flag=verify.override_flag(
+        r['variant'] if r['format'] == 'tflite' else 'onnx', r['verification']))
+        for r in failed]}
+    for r in results:
+        if r not in failed:
+            entry = dict(r, path=os.path.join(targets[r['format']], r['file']))
+            if r['format'] == 'onnx':
+                out['onnx'] = entry
+            else:
+                out['tflite'].append(entry)
     return out
+
+
+def _write_client_test(folder, encoded, reference, section, passed, class_names):
+    """client_test.json: a few held-out images with each written model's expected
+    answers (and the SavedModel's)."""
+    chosen = client_test.choose(encoded)
+    entries = {'saved_model': ('saved_model', reference[chosen], None)}
+    for r in passed:
+        entries[r['file']] = (r['variant'] if r['format'] == 'tflite' else 'onnx',
+                              r['_probabilities'][chosen], r['_input'])
+    client_test.write(folder, client_test.build([encoded[i] for i in chosen], section,
+                                                entries, class_names))
+
+
+def client_section(model, registry):
+    """The card's client steps (``client_preprocessing``), with the EXIF step every path
+    into jacktf applies first (``image_check.exif_upright``)."""
+    section = dict(client_preprocessing.section(model, registry))
+    section['orientation'] = ('before decoding: apply the EXIF orientation tag, so the '
+                              'photo is upright as a viewer shows it (Android: '
+                              'ExifInterface; iOS: UIImage.imageOrientation; web: '
+                              "createImageBitmap(..., {imageOrientation: 'from-image'}))")
+    return section
 
 
 def _serve(serve, encoded, batch=32):
@@ -76,7 +128,7 @@ def _base_card(kind, variant, file, *, model, class_names, registry, source):
             'file': file, 'labels_file': model_card.LABELS_FILE,
             'num_classes': len(class_names),
             'source': dict(source, backbone=model.backbone_name, head=model.head_name),
-            'preprocessing': client_preprocessing.section(model, registry)}
+            'preprocessing': client_section(model, registry)}
 
 
 def _with_quantization_steps(card):
@@ -105,8 +157,35 @@ def _io_sections(interp):
     return sections
 
 
+def _metadata_info(card, model):
+    """What the standard TFLite metadata says about the model of ``card``."""
+    prep, source = card['preprocessing'], card['source']
+    return {
+        'name': f'{model.backbone_name} {card["variant"]} ({card["num_classes"]} classes)',
+        'description': (f'Image classifier fine-tuned with jacktf from {model.backbone_name}'
+                        f' ({prep["name"]} preprocessing, {prep["image_size"]}x'
+                        f'{prep["image_size"]} input); {card["variant"]} TFLite. The '
+                        f'jacktf card {model_card.card_path(card["file"])} beside it has '
+                        'the exact client steps.'),
+        'version': str(source.get('step', '')),
+        'author': f'jacktf {_jacktf_version()}',
+        'license': 'Apache-2.0 (TF-Slim ImageNet weights); the fine-tuning data are '
+                   'under their own terms',
+        'labels_file': model_card.LABELS_FILE, 'pixels': prep.get('input') == 'pixels',
+        'float_input': card['input']['dtype'] == 'float32',
+        'client_steps': prep.get('client_steps', ''), 'preprocessing': prep['name']}
+
+
+def _jacktf_version():
+    from importlib import metadata
+    try:
+        return metadata.version('jacktf')
+    except metadata.PackageNotFoundError:
+        return 'dev'
+
+
 def _tflite(variant, folder, reference, inputs, calibration, calibration_source, limits, *,
-            class_names, model, registry, normalize, source, verify_source):
+            class_names, model, registry, normalize, source, verify_source, encoded, labels):
     file = f'{variant}.tflite'
     flat = tflite.convert(model, variant, calibration, normalize)
     card = _base_card('tflite', variant, file, model=model, class_names=class_names,
@@ -115,18 +194,24 @@ def _tflite(variant, folder, reference, inputs, calibration, calibration_source,
     if variant == 'int8':
         card['representative'] = {'images': len(calibration),
                                   'source': calibration_source,
-                                  'preprocessing': 'eval (as in the card)'}
+                                  'preprocessing': 'eval (as in the card)',
+                                  'weights': 'int8 per output channel (per-axis)'}
     _with_quantization_steps(card)
     flat = tflite.embed_metadata(flat, {
         tflite.CARD_KEY: json.dumps(card), tflite.LABELS_KEY: '\n'.join(class_names)})
+    flat = tflite_metadata.populate(flat, _metadata_info(card, model),
+                                    '\n'.join(class_names) + '\n')
     import numpy as np
     got = tflite.run(tflite.interpreter(flat), np.stack(inputs))
-    return _finish(card, flat, folder, reference, got, limits, verify_source,
+    if card['preprocessing'].get('input') == 'pixels':
+        card['mediapipe'] = mediapipe_check.check(flat, encoded, reference,
+                                                  card['preprocessing'], class_names)
+    return _finish(card, flat, folder, (reference, labels), got, limits, verify_source,
                    f'LiteRT interpreter (ai-edge-litert {tflite.litert_version()})')
 
 
 def _onnx(folder, reference, inputs, limits, *, class_names, model, registry, normalize,
-          source, verify_source):
+          source, verify_source, labels):
     import numpy as np
     file = 'model.onnx'
     card = _base_card('onnx', f'float32, opset {onnx_export.OPSET}', file, model=model,
@@ -143,24 +228,33 @@ def _onnx(folder, reference, inputs, limits, *, class_names, model, registry, no
                                normalize=normalize)
     sess = onnx_export.session(data)
     got = onnx_export.run(sess, np.stack(inputs))
-    return _finish(card, data, folder, reference, got, limits, verify_source,
+    return _finish(card, data, folder, (reference, labels), got, limits, verify_source,
                    f'onnxruntime {onnx_export.versions()["onnxruntime"]}')
 
 
 def _finish(card, data, folder, reference, got, limits, verify_source, runtime):
-    """Compares, completes the card with the numbers and writes the model and card."""
+    """Compares, completes the card with the numbers and, when it passed, writes the
+    model and its card. ``reference``: (SavedModel probabilities, true labels)."""
+    reference, labels = reference
     stats = verify.compare(reference, got)
+    stats.update(verify.accuracies(reference, got, labels))
     missed = verify.shortfalls(stats, limits)
+    client = card.get('mediapipe', {}).get('defaults')
+    if client and not client['names_from_labels']:
+        missed.append('MediaPipe ImageClassifier returned no labels.txt names')
     card['bytes'] = len(data)
     card['verification'] = dict(
         stats, runtime=runtime, reference='the float SavedModel (serving_default on the '
         'same image files)', images_from=verify_source, thresholds=dict(limits),
         passed=not missed, shortfalls=missed)
-    with open(os.path.join(folder, card['file']), 'wb') as f:
-        f.write(data)
-    model_card.write_json(os.path.join(folder, model_card.card_path(card['file'])), card)
+    if not missed:
+        with open(os.path.join(folder, card['file']), 'wb') as f:
+            f.write(data)
+        model_card.write_json(os.path.join(folder, model_card.card_path(card['file'])),
+                              card)
     return {'format': card['model_format'], 'variant': card['variant'],
-            'file': card['file'], 'bytes': len(data), 'verification': card['verification']}
+            'file': card['file'], 'bytes': len(data), 'verification': card['verification'],
+            '_probabilities': got, '_input': card['input']}
 
 
 def display_name(result):
@@ -173,8 +267,11 @@ def _failure_message(results, failed, verify_source):
         f'{display_name(r)}: {verify.describe(r["verification"])}'
         f'{" - FAILS: " + ", ".join(r["verification"]["shortfalls"]) if r in failed else " - ok"}'
         for r in results)
+    flags = ', '.join(verify.override_flag(
+        r['variant'] if r['format'] == 'tflite' else 'onnx', r['verification'])
+        for r in failed)
     return (f'{len(failed)} of the {len(results)} exported models fell short of the float '
             f'SavedModel on {verify_source}, so nothing was written. {lines}. The SavedModel '
             'itself is fine; a quantized model that disagrees may need more or more typical '
-            'representative images (--representative_count), or a threshold you accept '
-            '(--min_agreement, --float_tolerance, --onnx_tolerance).')
+            'representative images (--representative_count); to write them anyway accept '
+            f'what was measured: {flags}.')

@@ -60,7 +60,8 @@ def read_image(path, max_pixels=image_check.DEFAULT_MAX_PIXELS):
 
     Returns:
       (encoded, note): the file's own bytes for JPEG/PNG/GIF/BMP/WebP (note None), or a
-      lossless PNG of another format PIL reads (note says so).
+      lossless PNG of another format PIL reads, or of a photo with an EXIF orientation
+      turned upright (note says so).
 
     Raises:
       UnreadableImage: the file is unreadable, empty, not an image, corrupt or
@@ -73,7 +74,12 @@ def read_image(path, max_pixels=image_check.DEFAULT_MAX_PIXELS):
         raise UnreadableImage(str(e)) from None
     fmt = (image.format or '?').upper()
     note = None
-    if fmt not in SERVED_FORMATS:
+    turn = image_check.orientation(image)
+    if turn != 1:  # a phone photo taken sideways: sent upright, as a viewer shows it
+        data = image_check.exif_upright(data)
+        note = (f'EXIF orientation {turn}: sent upright as a lossless PNG (the SavedModel '
+                'and TFLite/ONNX clients decode pixels as stored, without the tag)')
+    elif fmt not in SERVED_FORMATS:
         if image.mode not in ('RGB', 'RGBA', 'L', 'LA'):
             image = image_check.to_rgb(image)  # 16-bit grayscale scaled, not clipped
         out = io.BytesIO()

@@ -12,10 +12,9 @@ Variants (``jacktf export --tflite float,int8``):
 Every variant takes the client's image (pixels for the built-in preprocessors, with the
 normalization inside; see ``client_preprocessing``) and returns softmax probabilities.
 The labels and the card are stored inside the flatbuffer as metadata entries
-(``jacktf_labels``, ``jacktf_card``) as well as in the files written beside it. The
-TFLite Support metadata format (``TFLITE_METADATA`` with an associated labels file, read
-by the Task Library) needs the tflite-support package, which pins protobuf < 4 and so
-cannot be installed beside TensorFlow 2.21 (protobuf >= 6.31).
+(``jacktf_labels``, ``jacktf_card``) as well as in the files written beside it, and every
+file carries the standard TFLite Model Metadata with labels.txt packed in
+(``tflite_metadata``), which MediaPipe Tasks, ML Kit and Android Studio read.
 """
 
 import numpy as np
@@ -27,6 +26,9 @@ from jacktf.serve.export import ExportError, probabilities_function
 VARIANTS = ('float', 'float16', 'dynamic', 'int8')
 LABELS_KEY = 'jacktf_labels'
 CARD_KEY = 'jacktf_card'
+# What LiteRT prints on stderr for every interpreter, whatever TF_CPP_MIN_LOG_LEVEL says
+# (shown with --verbose / JACKTF_VERBOSE=1).
+RUNTIME_NOISE = ('Created TensorFlow Lite XNNPACK delegate',)
 EXTRA = "pip install 'jacktf[tflite]'"
 MISSING = ('TFLite models are verified and run in the LiteRT interpreter (ai-edge-litert), '
            f'which is not installed: {EXTRA}.')
@@ -156,7 +158,13 @@ def interpreter(flat):
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         raise ConfigError(MISSING) from None
-    return Interpreter(model_content=bytes(flat))
+    from jacktf.core import compat
+    if compat.verbose_requested():
+        return Interpreter(model_content=bytes(flat))
+    with compat.filtered_stderr(RUNTIME_NOISE):  # LiteRT's C++ INFO lines
+        interp = Interpreter(model_content=bytes(flat))
+        interp.allocate_tensors()  # where the delegate is made (and says so)
+    return interp
 
 
 def run(interp, images):
