@@ -49,6 +49,9 @@ flags.DEFINE_bool('force_unlock', False, "Take over MODEL_DIR's writer lock (tra
                   'even when its holder looks alive or runs on another host.')
 flags.DEFINE_float('eval_timeout', 3600, 'continuous_eval: stop after this many seconds '
                    'without a new checkpoint.')
+flags.DEFINE_string('seed', None, "The run's seed (default: the recipe's Experiment.seed, "
+                    "0): data order, augmentation, head initialization, dropout; 'none' for "
+                    'a fresh seed each run.')
 flags.DEFINE_bool('verbose', False, "Show TensorFlow's own log lines (start-up banner, "
                   'device discovery, warnings); same as JACKTF_VERBOSE=1.')
 
@@ -62,7 +65,14 @@ def main(argv):
     compat.quiet_startup(FLAGS.verbose)  # before anything imports TensorFlow
     with runtime.user_errors():
         runtime.setup_logging(verbose=FLAGS.verbose)
-        runtime.train(FLAGS.gin_file, FLAGS.gin_param, FLAGS.model_dir, FLAGS.mode,
+        params = list(FLAGS.gin_param)
+        if FLAGS.seed is not None:
+            from jacktf.train import seeding
+            try:
+                params.append(seeding.seed_binding(seeding.parse_seed(FLAGS.seed)))
+            except Exception as e:  # argparse.ArgumentTypeError: a bad --seed
+                runtime.fail(str(e))
+        runtime.train(FLAGS.gin_file, params, FLAGS.model_dir, FLAGS.mode,
                       force_unlock=FLAGS.force_unlock, eval_timeout=FLAGS.eval_timeout)
 
 

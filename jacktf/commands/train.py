@@ -1,6 +1,9 @@
 """`jacktf train`: what `python -m jacktf.run` does, with the same options."""
 
+import argparse
+
 from jacktf.commands import common
+from jacktf.train import seeding
 
 
 def add_parser(subparsers, parents):
@@ -19,12 +22,19 @@ def add_parser(subparsers, parents):
                    'remote holder')
     p.add_argument('--eval_timeout', type=float, default=3600,
                    help='continuous_eval: seconds without a new checkpoint before it stops')
+    p.add_argument('--seed', type=seeding.parse_seed, default=argparse.SUPPRESS,
+                   help="the run's seed (default: the recipe's Experiment.seed, 0): data "
+                   "order, augmentation, head initialization, dropout; 'none' for a "
+                   'fresh seed each run')
     p.set_defaults(func=run)
     return p
 
 
 def run(args):
     from jacktf.core import runtime
-    runtime.train(args.gin_file, args.gin_param, args.model_dir, args.mode,
+    params = list(args.gin_param or ())
+    if hasattr(args, 'seed'):
+        params.append(seeding.seed_binding(args.seed))
+    runtime.train(args.gin_file, params, args.model_dir, args.mode,
                   force_unlock=args.force_unlock, eval_timeout=args.eval_timeout)
     return 0

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from jacktf.core import scopes
 from jacktf.core.errors import ConfigError
+from jacktf.optim import lr_scaling as lr_scaling_lib
 from jacktf.train import balance, stages as stages_lib, step
 
 log = logging.getLogger('jacktf')
@@ -56,7 +57,9 @@ class Trainer:
       moving_average_decay: keep an exponential moving average of the trainable weights
         (saved in checkpoints, used for evaluation and export); None turns it off.
       keep_best: also keep the k checkpoints with the best eval accuracy (MODEL_DIR/best)
-        and export the best one at the end; 0 turns it off.
+        and export the best one at the end (MODEL_DIR/export_best, next to the final
+        one in MODEL_DIR/export); 0 turns it off. Default 1: a run with eval data keeps
+        and exports its best checkpoint.
       jit_compile: compile each replica's forward and backward pass with XLA.
       accumulate_steps: average the gradients of this many batches before each
         optimizer step: the effective batch is accumulate_steps * BATCH_SIZE (the
@@ -82,6 +85,12 @@ class Trainer:
         on the eval preprocessing of each image); False: never.
       feature_cache_memory_mb: cached features up to this size train from memory;
         larger ones from their file under MODEL_DIR/feature_cache.
+      reference_batch_size: the global batch LEARNING_RATE (and the stages' rates) were
+        tuned at (a recipe sets its BATCH_SIZE here); None: no scaling.
+      lr_scaling: how the rates follow another global batch (BATCH_SIZE x
+        accumulate_steps): 'auto' (linear for sgd and momentum, square root for adaptive
+        optimizers), 'linear', 'sqrt', or False (the rates as given). See
+        jacktf.optim.lr_scaling.
     """
 
     def __init__(self, *, train_steps=None, optimizer, lr_schedule=None, learning_rate=0.01,
@@ -89,10 +98,11 @@ class Trainer:
                  aux_loss_weight=0.4, clip_gradient_norm=None, log_every_steps=20, eval_every_steps=None,
                  checkpoint_every_steps=200, checkpoint_every_seconds=None, max_to_keep=3,
                  keep_checkpoint_every_n_hours=None, lr_multipliers=None, nan_retries=2,
-                 nan_lr_factor=0.5, moving_average_decay=None, keep_best=0,
+                 nan_lr_factor=0.5, moving_average_decay=None, keep_best=1,
                  jit_compile=False, accumulate_steps=1, stages=(), callbacks=(),
                  train_epochs=None, eval_every_epochs=None, class_weight=None,
-                 progress_bar=None, feature_cache='auto', feature_cache_memory_mb=1024):
+                 progress_bar=None, feature_cache='auto', feature_cache_memory_mb=1024,
+                 reference_batch_size=None, lr_scaling='auto'):
         if train_steps is not None and train_epochs is not None:
             raise ConfigError(
                 f'TRAIN_STEPS = {train_steps} and TRAIN_EPOCHS = {train_epochs} are both '
@@ -168,6 +178,9 @@ class Trainer:
                               f'{feature_cache!r}.')
         self.feature_cache = feature_cache
         self.feature_cache_memory_mb = float(feature_cache_memory_mb)
+        lr_scaling_lib.check_rule(lr_scaling)
+        self.lr_scaling = lr_scaling
+        self.reference_batch_size = reference_batch_size
         for callback in self.callbacks:
             if not hasattr(callback, 'on_step_end'):
                 raise ConfigError(f'Trainer.callbacks takes callbacks such as '
