@@ -3,7 +3,8 @@
 Each builder writes ROOT/<name>/{train,test}/<class>/<i>.png (an image folder jacktf
 reads directly) and returns {'classes', 'train', 'test', 'source'}. Nothing downloads:
 - digits: scikit-learn's bundled handwritten digit scans (load_digits, 8x8, 10 classes),
-  upscaled to 32x32, dark ink on light paper, grayscale: small centred objects.
+  upscaled to 32x32, dark ink on light paper, grayscale: small centred objects
+  (200 training, 150 test images).
 - textures: scikit-image's bundled photos of brick, grass and gravel (512x512), cut
   into crops of 96-192 pixels; training crops from the top 60% of each photo, test
   crops from the bottom 40% (no overlap).
@@ -12,6 +13,7 @@ reads directly) and returns {'classes', 'train', 'test', 'source'}. Nothing down
   astronaut and rocket) a random crop (25-60% of the photo's area, jittered colour) comes
   from: a recognition task on real photos.
 - demo: jacktf's demo renders (stripes vs dots), a 300-image subset.
+bench/quality.py runs digits, faces and textures by default (the machine's budget).
 """
 
 import os
@@ -37,7 +39,7 @@ def _write(root, name, classes, train, test, source):
             'source': source}
 
 
-def digits(root, n_train=300, n_test=200, seed=0):
+def digits(root, n_train=200, n_test=150, seed=0):
     from sklearn.datasets import load_digits
     data = load_digits()
     order = np.random.default_rng(seed).permutation(len(data.target))

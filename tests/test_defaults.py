@@ -42,8 +42,7 @@ def test_finetune_eval_path_is_the_family_one_and_train_keeps_its_normalization(
     square = _image(48, 48)
     whole = fn(square, image_size=32, is_training=True, flip=False, area_range=(1.0, 1.0),
                aspect_ratio_range=(1.0, 1.0), seed=tf.constant([3, 4], tf.int64))
-    pixels, exact = fn.to_pixels(whole), base.to_pixels
-    assert exact is not None
+    pixels = fn.to_pixels(whole)  # the family's inverse
     expected = tf.image.resize(tf.cast(square, tf.float32), [32, 32], method='bilinear')
     np.testing.assert_allclose(pixels.numpy(), expected.numpy(), atol=1e-3)
 
@@ -199,3 +198,19 @@ def test_the_same_run_twice_gives_the_same_numbers(tmp_path, default_registry, c
     for k in a:  # head initialization, data order, augmentation and dropout: seeded
         np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6, err_msg=k)
     assert any(not np.allclose(a[k], c[k]) for k in a)
+
+
+@pytest.mark.parametrize('flip', [True, False])
+def test_model_passes_flip_and_preprocessing_kwargs(default_registry, flip):
+    model = Model(backbone='resnet_v1_tiny', num_classes=2, image_size=48, flip=flip,
+                  registry=default_registry, preprocessing='simple_finetune',
+                  preprocessing_kwargs={'area_range': (1.0, 1.0),
+                                        'aspect_ratio_range': (1.0, 1.0)})
+    image = _image(48, 48)
+    plain = model.preprocess(image, False).numpy()
+    views = [model.preprocess(image, True, tf.constant([s, 1], tf.int64)).numpy()
+             for s in range(10)]
+    flipped = sum(np.allclose(v, plain[:, ::-1], atol=1e-5) for v in views)
+    same = sum(np.allclose(v, plain, atol=1e-5) for v in views)
+    assert flipped + same == 10  # the whole image: only the flip can differ
+    assert (flipped > 0) == flip

@@ -56,6 +56,8 @@ class Model:
         that warm-starts from a checkpoint its family's fine-tuning one (e.g.
         ``inception_finetune``: random resized crop of 35-100% of the image, flip, no
         colour change; see jacktf.data.finetune_preprocessing).
+      preprocessing_kwargs: extra keyword arguments for the preprocessor, e.g.
+        {'area_range': (0.6, 1.0)} for the fine-tuning ones' random crop.
       flip: random horizontal flips in training, for preprocessors that take ``flip``
         (the fine-tuning ones); False for text, digits and classes told apart by their
         left and right.
@@ -88,7 +90,8 @@ class Model:
                  preprocessing=None, precision='float32', registry=None,
                  backbone_kwargs=None, head_kwargs=None, arg_scope_kwargs=None,
                  batch_norm_params=None, train_batch_norm=None, frozen_bn_scopes=(),
-                 all_bn_frozen=False, train_augmentation=True, flip=True):
+                 all_bn_frozen=False, train_augmentation=True, flip=True,
+                 preprocessing_kwargs=None):
         self.registry = registry or plugins.default_registry()
         net_fn, entry = _resolve(self.registry, 'backbone', backbone)
         head_fn, head_entry = _resolve(self.registry, 'head', head)
@@ -113,6 +116,7 @@ class Model:
         self.preprocessing_given = preprocessing is not None
         self.train_augmentation = bool(train_augmentation)
         self.flip = bool(flip)
+        self.preprocessing_kwargs = dict(preprocessing_kwargs or {})
         self.set_preprocessing(preprocessing or self.card.preprocessing)
         self.frozen_bn_scopes = scopes.parse_scopes(frozen_bn_scopes)
         self.network = SlimNetwork(
@@ -187,7 +191,9 @@ class Model:
         ``seed`` (int [2]) drives the training augmentation of preprocessors that take
         one; None draws a random seed.
         """
-        kwargs = {'seed': seed} if self.preprocess_takes_seed else {}
+        kwargs = dict(self.preprocessing_kwargs)
+        if self.preprocess_takes_seed:
+            kwargs['seed'] = seed
         if self.preprocess_takes_flip:
             kwargs['flip'] = self.flip
         return self._preprocess_fn(image, image_size=self.image_size,
