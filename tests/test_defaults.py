@@ -63,7 +63,7 @@ def test_flip_is_an_option():
 
 
 def test_crop_keeps_at_least_a_third_of_the_image():
-    # A white square on black: any crop of >= 35% of the area keeps some of the centre.
+    # A white square on black: any crop of >= 60% of the area keeps some of the centre.
     image = np.zeros((64, 64, 3), np.uint8)
     image[24:40, 24:40] = 255
     for s in range(20):

@@ -54,7 +54,7 @@ class Model:
       image_size: input size; None uses the backbone card's default.
       preprocessing: a preprocessor name; None uses the card's default, and for a run
         that warm-starts from a checkpoint its family's fine-tuning one (e.g.
-        ``inception_finetune``: random resized crop of 35-100% of the image, flip, no
+        ``inception_finetune``: random resized crop of 60-100% of the image, flip, no
         colour change; see jacktf.data.finetune_preprocessing).
       preprocessing_kwargs: extra keyword arguments for the preprocessor, e.g.
         {'area_range': (0.6, 1.0)} for the fine-tuning ones' random crop.

@@ -4,7 +4,7 @@ The ImageNet training augmentations (``inception``: crops down to 5% of the imag
 colour distortion; ``vgg``: rescale-and-crop) were designed for 90 epochs on a million
 images. Fine-tuning on a few hundred images for ten epochs wants the augmentation of
 fastai's ``aug_transforms`` and of the Keras transfer-learning guide: a random resized
-crop that keeps most of the image (area 0.35-1, aspect 3/4-4/3), an optional horizontal
+crop that keeps most of the image (area 0.6-1, aspect 3/4-4/3), an optional horizontal
 flip, and no colour distortion (colour is often what tells the classes apart).
 
 There is one per backbone family: ``inception_finetune``, ``vgg_finetune`` and
@@ -22,7 +22,7 @@ import tensorflow as tf
 import jacktf
 from jacktf.data import preprocessing as base
 
-AREA_RANGE = (0.35, 1.0)
+AREA_RANGE = (0.6, 1.0)
 ASPECT_RANGE = (3. / 4., 4. / 3.)
 
 
@@ -47,7 +47,7 @@ def random_resized_crop(image, size, seed, *, area_range=AREA_RANGE,
 
 def inception_finetune(image, *, image_size, is_training, flip=True, seed=None,
                        area_range=AREA_RANGE, aspect_ratio_range=ASPECT_RANGE):
-    """Random resized crop (area 0.35-1) + optional flip, [-1, 1]; eval: ``inception``'s."""
+    """Random resized crop (area 0.6-1) + optional flip, [-1, 1]; eval: ``inception``'s."""
     if not is_training:
         return base.inception(image, image_size=image_size, is_training=False)
     image = random_resized_crop(base._to_float(image), image_size, seed, flip=flip,
@@ -58,7 +58,7 @@ def inception_finetune(image, *, image_size, is_training, flip=True, seed=None,
 
 def vgg_finetune(image, *, image_size, is_training, flip=True, seed=None,
                  area_range=AREA_RANGE, aspect_ratio_range=ASPECT_RANGE):
-    """Random resized crop (area 0.35-1) + optional flip, mean-subtracted; eval: ``vgg``'s."""
+    """Random resized crop (area 0.6-1) + optional flip, mean-subtracted; eval: ``vgg``'s."""
     if not is_training:
         return base.vgg(image, image_size=image_size, is_training=False)
     image = random_resized_crop(tf.cast(image, tf.float32), image_size, seed, flip=flip,
@@ -69,7 +69,7 @@ def vgg_finetune(image, *, image_size, is_training, flip=True, seed=None,
 
 def simple_finetune(image, *, image_size, is_training, flip=True, seed=None,
                     area_range=AREA_RANGE, aspect_ratio_range=ASPECT_RANGE):
-    """Random resized crop (area 0.35-1) + optional flip, [-1, 1]; eval: ``simple``'s."""
+    """Random resized crop (area 0.6-1) + optional flip, [-1, 1]; eval: ``simple``'s."""
     if not is_training:
         return base.simple(image, image_size=image_size, is_training=False)
     image = random_resized_crop(base._to_float(image), image_size, seed, flip=flip,
