@@ -47,6 +47,8 @@ VARIANTS = {
     'head_x3': [f'LEARNING_RATE = {BASE_LR * 3:g}', "all/stage.lr_multipliers = {'backbone': 0.033}"],
     'head_x3_area_0.6': [f'LEARNING_RATE = {BASE_LR * 3:g}', "all/stage.lr_multipliers = {'backbone': 0.033}", "Model.preprocessing_kwargs = {'area_range': (0.6, 1.0)}"],
     'head_x3_no_aug': [f'LEARNING_RATE = {BASE_LR * 3:g}', "all/stage.lr_multipliers = {'backbone': 0.033}", 'Model.train_augmentation = False'],
+    'clip': ['Trainer.clip_gradient_norm = 1.0'],
+    'bb_0.03': ["all/stage.lr_multipliers = {'backbone': 0.03}"],
     'lr_x2': [f'LEARNING_RATE = {BASE_LR * 2:g}'],
     'lr_x0.5': [f'LEARNING_RATE = {BASE_LR * 0.5:g}'],
     'no_stages': ['Trainer.stages = []', "Trainer.lr_multipliers = {'backbone': 0.1}",

@@ -214,3 +214,15 @@ def test_model_passes_flip_and_preprocessing_kwargs(default_registry, flip):
     same = sum(np.allclose(v, plain, atol=1e-5) for v in views)
     assert flipped + same == 10  # the whole image: only the flip can differ
     assert (flipped > 0) == flip
+
+
+def test_demo_recipe_fine_tunes_with_the_defaults(tmp_path):
+    from jacktf.core import runtime
+    exp = runtime.experiment_from_gin(['gin/demo.gin'], ['BATCH_SIZE = 8'], str(tmp_path))
+    assert exp.model.preprocessing == 'inception_finetune'  # what show-batch shows
+    assert exp.seed == 0
+    trainer = exp.trainer
+    assert trainer.reference_batch_size == 32 and trainer.keep_best == 1
+    assert [s.trainable_scopes for s in trainer.stages] == [['Predict'], []]
+    assert lr_scaling.apply(trainer, exp.batch_size) == 0.25
+    assert trainer.learning_rate == pytest.approx(0.0025)
