@@ -223,6 +223,17 @@ def test_demo_recipe_fine_tunes_with_the_defaults(tmp_path):
     assert exp.seed == 0
     trainer = exp.trainer
     assert trainer.reference_batch_size == 32 and trainer.keep_best == 1
-    assert [s.trainable_scopes for s in trainer.stages] == [['Predict'], []]
+    head, rest = trainer.stages
+    assert head.trainable_scopes == ['Predict'] and rest.lr_multipliers == {'backbone': 0.1}
+    assert trainer.clip_gradient_norm == 1.0
     assert lr_scaling.apply(trainer, exp.batch_size) == 0.25
     assert trainer.learning_rate == pytest.approx(0.0025)
+
+
+def test_a_bad_seed_is_exit_code_2_naming_the_value():
+    from conftest import run_cli
+    for module in (['jacktf.cli', 'train'], ['jacktf.run']):
+        proc = run_cli(module + ['--gin_file', 'gin/demo.gin', '--seed', 'abc'], timeout=300)
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        assert "--seed must be a whole number >= 0, or none" in proc.stderr
+        assert "'abc'" in proc.stderr and 'Traceback' not in proc.stderr
