@@ -28,7 +28,8 @@ def test_builtins_are_registered_with_provider_builtin(registry):
                                            'rmsprop', 'sgd']
     assert 'exponential_decay' in registry.names('lr_schedule')
     assert registry.names('decoder') == ['image_folder', 'tfexample_classification']
-    assert registry.names('preprocessor') == ['inception', 'simple', 'vgg']
+    assert registry.names('preprocessor') == ['inception', 'inception_finetune', 'simple',
+                                             'simple_finetune', 'vgg', 'vgg_finetune']
     entry = registry.get('backbone', 'resnet_v1_50')
     assert entry.provider == 'builtin'
     assert entry.card.scope == 'resnet_v1_50'

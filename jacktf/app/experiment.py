@@ -13,7 +13,8 @@ import tensorflow as tf
 from jacktf.app.run_files import RunFiles
 from jacktf.core.checkpoint_paths import resolve_checkpoint, step_in_name
 from jacktf.core.errors import ConfigError, RestoreError
-from jacktf.data import augment, label_match, pipeline, sampling as sampling_lib
+from jacktf.data import augment, finetune_preprocessing, label_match, pipeline, \
+    sampling as sampling_lib
 from jacktf.serve import export
 from jacktf.pretrained import resolve_checkpoint as resolve_pretrained
 from jacktf.train import data_plan, lifecycle, recovery, strategy as strategy_lib
@@ -43,7 +44,9 @@ class Experiment(RunFiles):
       scope_map: {model scope: checkpoint scope} for checkpoints with another root.
       shuffle_buffer: examples in the training shuffle buffer.
       eval_batch_size: batch size for evaluation (default batch_size).
-      seed: makes data order and initialization repeatable.
+      seed: makes data order, augmentation, head initialization and dropout
+        repeatable (default 0: the same command twice gives the same numbers); None
+        draws a fresh seed each run (see jacktf.train.seeding).
       skip_corrupt: skip (and count) corrupt, truncated or oversized records instead of
         stopping at the first one.
       max_pixels: records whose image header declares more pixels are bad records.
@@ -70,7 +73,7 @@ class Experiment(RunFiles):
     def __init__(self, *, model_dir, model, trainer, train_files, eval_files=None,
                  batch_size=32, decoder='tfexample_classification', checkpoint_path=None,
                  checkpoint_exclude_scopes=(), scope_map=None, shuffle_buffer=2048,
-                 eval_batch_size=None, seed=None, skip_corrupt=True,
+                 eval_batch_size=None, seed=0, skip_corrupt=True,
                  max_pixels=pipeline.DEFAULT_MAX_PIXELS, export_at_end=True,
                  strategy='default', deterministic=False, after_first_step=None,
                  preview_images=16, augmentations=(), sampling=None,
@@ -100,6 +103,8 @@ class Experiment(RunFiles):
             self.decoder_name = entry.name
             self.decode_fn = decoder()
         self.checkpoint_path = checkpoint_path
+        if checkpoint_path and not model.preprocessing_given:  # fine-tuning augmentation
+            model.set_preprocessing(finetune_preprocessing.finetune_name(model.preprocessing))
         self.checkpoint_exclude_scopes = checkpoint_exclude_scopes
         self.scope_map = scope_map
         self.shuffle_buffer = shuffle_buffer

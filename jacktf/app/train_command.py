@@ -48,6 +48,9 @@ OPTIONS = (
            help='at the end of training also write and verify these formats, as `jacktf '
            'export` does: tflite:VARIANTS (e.g. tflite:int8 or tflite:float,int8) or '
            'onnx; repeat for more (default: none)'),
+    Option('seed', 'string', default=None,
+           help="the run's seed (default: the recipe's Experiment.seed, 0): data order, "
+           "augmentation, head initialization, dropout; 'none' for a fresh seed each run"),
     Option('show_callbacks', 'bool', default=False,
            help='print each event of the training loop and the callbacks that run at it, '
            'in order, then exit without training'),
@@ -109,12 +112,20 @@ def run(options, report_export=None):
     if options.export:
         from jacktf.serve import deploy
         targets = deploy.parse_targets(options.export)  # a bad value fails before training
-    runtime.train(options.gin_file, options.gin_param, options.model_dir, options.mode,
+    params = list(options.gin_param or ())
+    if options.seed is not None:
+        import argparse
+        from jacktf.core.errors import ConfigError
+        from jacktf.train import seeding
+        try:
+            params.append(seeding.seed_binding(seeding.parse_seed(options.seed)))
+        except argparse.ArgumentTypeError as e:  # a bad --seed
+            raise ConfigError(str(e)) from None
+    runtime.train(options.gin_file, params, options.model_dir, options.mode,
                   force_unlock=options.force_unlock, eval_timeout=options.eval_timeout)
     if not targets or not (targets[0] or targets[1]):
         return 0
     from jacktf.serve import deploy
-    experiment = runtime.experiment_from_gin(options.gin_file, options.gin_param,
-                                             options.model_dir)
+    experiment = runtime.experiment_from_gin(options.gin_file, params, options.model_dir)
     summary = deploy.export_run(experiment, tflite_variants=targets[0], onnx=targets[1])
     return report_export(summary) if report_export else 0

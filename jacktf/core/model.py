@@ -51,7 +51,15 @@ class Model:
       num_classes: number of classes; with head 'native' defaults to the official count.
       head: a registered head name or gin reference; 'native' uses the net's own logits.
       image_size: input size; None uses the backbone card's default.
-      preprocessing: a preprocessor name; None uses the card's default.
+      preprocessing: a preprocessor name; None uses the card's default, and for a run
+        that warm-starts from a checkpoint its family's fine-tuning one (e.g.
+        ``inception_finetune``: random resized crop of 60-100% of the image, flip, no
+        colour change; see jacktf.data.finetune_preprocessing).
+      preprocessing_kwargs: extra keyword arguments for the preprocessor, e.g.
+        {'area_range': (0.6, 1.0)} for the fine-tuning ones' random crop.
+      flip: random horizontal flips in training, for preprocessors that take ``flip``
+        (the fine-tuning ones); False for text, digits and classes told apart by their
+        left and right.
       train_augmentation: False gives training images the evaluation preprocessing
         (no random crop, flip or colour change), so each example is the same at every
         step; with a frozen backbone the feature cache then engages by itself.
@@ -81,7 +89,8 @@ class Model:
                  preprocessing=None, precision='float32', registry=None,
                  backbone_kwargs=None, head_kwargs=None, arg_scope_kwargs=None,
                  batch_norm_params=None, train_batch_norm=None, frozen_bn_scopes=(),
-                 all_bn_frozen=False, train_augmentation=True):
+                 all_bn_frozen=False, train_augmentation=True, flip=True,
+                 preprocessing_kwargs=None):
         self.registry = registry or plugins.default_registry()
         net_fn, entry = _resolve(self.registry, 'backbone', backbone)
         head_fn, head_entry = _resolve(self.registry, 'head', head)
@@ -103,12 +112,11 @@ class Model:
         if precision not in PRECISIONS:
             raise ConfigError(f'PRECISION must be one of {PRECISIONS}, got {precision!r}.')
         self.precision = precision  # applied by jacktf.train.strategy.configure_precision
-        self.preprocessing = preprocessing or self.card.preprocessing
+        self.preprocessing_given = preprocessing is not None
         self.train_augmentation = bool(train_augmentation)
-        # The preprocessing card (jacktf.core.preprocessing_card): the train and eval
-        # input, its inverse for pictures and the client steps of the export.
-        self.preprocessing_card = self.registry.get('preprocessor',
-                                                    self.preprocessing).card
+        self.flip = bool(flip)
+        self.preprocessing_kwargs = dict(preprocessing_kwargs or {})
+        self.set_preprocessing(preprocessing or self.card.preprocessing)
         self.frozen_bn_scopes = scopes.parse_scopes(frozen_bn_scopes)
         self.network = SlimNetwork(
             net_fn=net_fn, head_fn=head_fn, card=self.card, num_classes=self.num_classes,
@@ -123,6 +131,13 @@ class Model:
         self.batch_norm_trains = False  # set by set_frozen_batch_norm
         self.set_frozen_batch_norm(None)
         self.built = False
+
+    def set_preprocessing(self, name):
+        """Uses the registered preprocessing ``name`` (for calls made afterwards): its
+        card (jacktf.core.preprocessing_card) gives the train and eval input, its
+        inverse for pictures and the client steps of the export."""
+        self.preprocessing = name
+        self.preprocessing_card = self.registry.get('preprocessor', name).card
 
     def set_frozen_batch_norm(self, is_frozen_variable, warm_started=False):
         """Batch norm runs in inference mode where its moving_mean is frozen.
@@ -171,7 +186,8 @@ class Model:
         """
         return self.preprocessing_card.preprocess(
             image, image_size=self.image_size,
-            is_training=training and self.train_augmentation, seed=seed)
+            is_training=training and self.train_augmentation, seed=seed,
+            options=dict(self.preprocessing_kwargs, flip=self.flip))
 
     def to_pixels(self, images):
         """Preprocessed images [..., S, S, 3] -> uint8 pixels, for looking at them.

@@ -37,6 +37,7 @@ BUILTIN_PLUGINS = (
     'jacktf.optim.schedules',
     'jacktf.data.decoders',
     'jacktf.data.preprocessing',
+    'jacktf.data.finetune_preprocessing',
     'jacktf.data.augment',
     'jacktf.train.callbacks.plugin',
 )

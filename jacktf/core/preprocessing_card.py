@@ -167,6 +167,20 @@ class Geometry:
                  'left': f'(W - {s}) // 2'}]
 
 
+def accepted_options(fn, options):
+    """The items of ``options`` that ``fn`` takes as keyword arguments (all of them when
+    it takes ``**kwargs``)."""
+    if not options:
+        return {}
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return {}
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return dict(options)
+    return {k: v for k, v in options.items() if k in params and k != 'seed'}
+
+
 def _random_seed(seed):
     if seed is None:
         return tf.random.uniform([2], 0, 2 ** 31 - 1, dtype=tf.int64)
@@ -205,17 +219,23 @@ class PreprocessingCard:
             raise ValueError(f'PreprocessingCard.train must be callable or None, got '
                              f'{self.train!r}.')
 
-    def pixels(self, image, *, image_size, is_training, seed=None):
-        """uint8 [H, W, 3] -> float32 pixels [S, S, 3] of the train or the eval path."""
+    def pixels(self, image, *, image_size, is_training, seed=None, options=None):
+        """uint8 [H, W, 3] -> float32 pixels [S, S, 3] of the train or the eval path.
+
+        ``options``: keyword options of the training path (e.g. ``flip``,
+        ``area_range``); those ``train`` does not take are ignored.
+        """
         if is_training and self.train is not None:
-            out = self.train(image, image_size=image_size, seed=_random_seed(seed))
+            out = self.train(image, image_size=image_size, seed=_random_seed(seed),
+                             **accepted_options(self.train, options))
             return tf.reshape(tf.cast(out, tf.float32), [image_size, image_size, 3])
         return self.geometry.apply(image, image_size)
 
-    def preprocess(self, image, *, image_size, is_training, seed=None):
+    def preprocess(self, image, *, image_size, is_training, seed=None, options=None):
         """uint8 [H, W, 3] -> float32 model input [S, S, 3]."""
         return self.normalization.apply(self.pixels(
-            image, image_size=image_size, is_training=is_training, seed=seed))
+            image, image_size=image_size, is_training=is_training, seed=seed,
+            options=options))
 
     def to_pixels(self, inputs):
         """Model inputs [..., 3] -> uint8 pixels (the exact inverse, rounded)."""
@@ -258,8 +278,10 @@ class LegacyPreprocessing:
         except (TypeError, ValueError):
             self.takes_seed = False
 
-    def preprocess(self, image, *, image_size, is_training, seed=None):
-        kwargs = {'seed': seed} if self.takes_seed else {}
+    def preprocess(self, image, *, image_size, is_training, seed=None, options=None):
+        kwargs = accepted_options(self.fn, options)
+        if self.takes_seed:
+            kwargs['seed'] = seed
         return self.fn(image, image_size=image_size, is_training=is_training, **kwargs)
 
     def to_pixels(self, inputs):

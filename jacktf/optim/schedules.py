@@ -92,6 +92,10 @@ def cosine(learning_rate, *, decay_steps=None, warmup_steps=0, alpha=0.0,
            total_steps=None):
     """Linear warmup over warmup_steps, then cosine decay to alpha * lr at decay_steps.
 
+    ``warmup_steps`` below 1 is a fraction of ``decay_steps`` (``cosine.warmup_steps =
+    0.05``: 5% of the run, whatever its length in steps), so a short run is not mostly
+    warmup.
+
     ``decay_steps`` None decays over the whole run (``total_steps``, which the trainer
     passes: TRAIN_STEPS, or TRAIN_EPOCHS in steps), so ``cosine.decay_steps =
     %TRAIN_STEPS`` also fits a run given in TRAIN_EPOCHS.
@@ -99,6 +103,10 @@ def cosine(learning_rate, *, decay_steps=None, warmup_steps=0, alpha=0.0,
     decay_steps = _run_length(decay_steps, total_steps, 'cosine')
     if int(decay_steps) < 1:
         raise jacktf.ConfigError(f'cosine.decay_steps must be at least 1, got {decay_steps}.')
+    if warmup_steps < 0:
+        raise jacktf.ConfigError(f'cosine.warmup_steps must be >= 0, got {warmup_steps}.')
+    if 0 < warmup_steps < 1:  # a fraction of the run
+        warmup_steps = max(1, round(warmup_steps * decay_steps))
     if warmup_steps >= decay_steps:  # a short run (TRAIN_STEPS lowered): warm up half of it
         log.info('cosine: warmup_steps %d is not below decay_steps %d; warming up over %d '
                  'steps.', warmup_steps, decay_steps, decay_steps // 2)

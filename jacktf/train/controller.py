@@ -22,7 +22,9 @@ from jacktf.core import scopes
 from jacktf.core.errors import ConfigError
 from jacktf.data.input_errors import input_errors
 from jacktf.evaluation.evaluate import evaluate
-from jacktf.train import data_plan, feature_cache, recovery, resume, strategy as strategy_lib
+from jacktf.optim import lr_scaling
+from jacktf.train import data_plan, feature_cache, recovery, resume, seeding, \
+    stages as stages_lib, strategy as strategy_lib
 from jacktf.train.callbacks.base import CallbackList
 from jacktf.train.checkpointing import checkpoint_manager
 from jacktf.train.step import averaged_weights
@@ -83,6 +85,7 @@ class Controller:
                 model.set_frozen_batch_norm(trainer.is_frozen,
                                             warm_started=bool(exp.checkpoint_path))
             self.lr_scale = tf.Variable(1.0, trainable=False, name='lr_scale')
+            lr_scaling.apply(trainer, self.batch_size * trainer.accumulate_steps)
             self.optimizer = strategy_lib.wrap_optimizer(
                 trainer.optimizer_factory(trainer.learning_rate_fn(self.lr_scale)),
                 model.precision)
@@ -194,11 +197,13 @@ class Controller:
             'examples not counted'
         log.info('Training %s + %s head on %s: steps %d..%d, batch %d on %d replica(s), '
                  'input %dx%d (%s preprocessing), %s, %s, %d trainable / %d frozen '
-                 'variables, model_dir %s', model.backbone_name, model.head_name,
+                 'variables, %s, model_dir %s%s', model.backbone_name, model.head_name,
                  exp.train_files, self.start_step, trainer.train_steps, self.batch_size,
                  self.strategy.num_replicas_in_sync, model.image_size, model.image_size,
                  model.preprocessing, data, model.precision, len(self.variables),
-                 len(self.frozen), self.model_dir)
+                 len(self.frozen), seeding.describe(exp.seed, self.seed), self.model_dir,
+                 '. Stages: ' + stages_lib.describe(trainer.stages, trainer.stage_spans)
+                 if trainer.stages else '')
         t_start = time.time()
         self.callbacks.on_train_begin(self)
         self.done_line = None

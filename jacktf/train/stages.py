@@ -30,13 +30,19 @@ class Stage:
       learning_rate: the stage's base learning rate (the Trainer's schedule, if any,
         restarts from it at the stage's first step).
       lr_multipliers: {scope rule: factor} of this stage (see Trainer.lr_multipliers).
-      warmup_steps: linear warmup from 0 over the stage's first steps.
+      warmup_steps: linear warmup from 0 over the stage's first steps: a whole number,
+        or a fraction in (0, 1) of the stage's length (so a short run is not mostly
+        warmup).
+      warmup_epochs: the warmup in epochs instead (capped at half the stage).
       train_batch_norm: this stage's Model.train_batch_norm (True, False or scopes).
+      max_fraction: caps a stage given in epochs at this fraction of TRAIN_STEPS (at
+        least 1 step), so a head-only epoch does not eat a short run.
     """
 
     def __init__(self, steps=None, trainable_scopes=_UNSET, freeze_scopes=_UNSET,
                  learning_rate=None, lr_multipliers=_UNSET, warmup_steps=0,
-                 train_batch_norm=_UNSET, epochs=None):
+                 train_batch_norm=_UNSET, epochs=None, warmup_epochs=None,
+                 max_fraction=None):
         if steps is not None and epochs is not None:
             raise ConfigError(f'stage.steps = {steps} and stage.epochs = {epochs} are both '
                               'set: give the stage\'s length one way.')
@@ -52,7 +58,14 @@ class Stage:
         self.trainable_scopes, self.freeze_scopes = trainable_scopes, freeze_scopes
         self.learning_rate = learning_rate
         self.lr_multipliers = lr_multipliers
-        self.warmup_steps = max(0, int(warmup_steps))
+        if warmup_steps < 0 or warmup_epochs is not None and warmup_epochs < 0:
+            raise ConfigError(f'stage.warmup_steps and stage.warmup_epochs must be >= 0, '
+                              f'got {warmup_steps} and {warmup_epochs}.')
+        if max_fraction is not None and not 0 < max_fraction <= 1:
+            raise ConfigError(f'stage.max_fraction must be in (0, 1], got {max_fraction}.')
+        self.warmup_steps = warmup_steps if warmup_steps < 1 else int(warmup_steps)
+        self.warmup_epochs = warmup_epochs
+        self.max_fraction = max_fraction
         self.train_batch_norm = train_batch_norm
 
     def trainer_view(self, trainer):
@@ -92,6 +105,8 @@ def boundaries(stages, train_steps, steps_per_epoch=None):
                 raise ConfigError(f'Stage {i} is given in epochs (epochs = {stage.epochs}) '
                                   'but the length of an epoch is unknown.')
             steps = max(1, round(stage.epochs * steps_per_epoch))
+            if stage.max_fraction is not None and train_steps:
+                steps = max(1, min(steps, round(stage.max_fraction * train_steps)))
             spans.append((start, start + steps))
             start += steps
             continue
@@ -119,6 +134,30 @@ def _length(stage):
     return stage.steps if stage.epochs is None else f'{stage.epochs} epochs'
 
 
+def warmup_length(stage, length, steps_per_epoch=None):
+    """The stage's warmup in steps (fractions of its ``length``, epochs resolved)."""
+    if stage.warmup_epochs is not None and steps_per_epoch:
+        return min(round(stage.warmup_epochs * steps_per_epoch), length // 2)
+    if 0 < stage.warmup_steps < 1:
+        return max(1, round(stage.warmup_steps * length))
+    return int(stage.warmup_steps)
+
+
+def describe(stages, spans, trainable_counts=None):
+    """One line naming each stage: its steps, what trains, its rate and warmup."""
+    parts = []
+    for i, (stage, (start, end)) in enumerate(zip(stages, spans)):
+        what = 'all' if stage.trainable_scopes in (_UNSET, [], ()) else \
+            '+'.join(map(str, stage.trainable_scopes))
+        if trainable_counts:
+            what += f' ({trainable_counts[i]} variables)'
+        rate = f', lr {stage.learning_rate:.3g}' if stage.learning_rate else ''
+        mult = f', multipliers {stage.lr_multipliers}' if \
+            stage.lr_multipliers not in (_UNSET, None, {}) else ''
+        parts.append(f'{i + 1}) steps {start}..{end} trains {what}{rate}{mult}')
+    return '; '.join(parts)
+
+
 def stage_at(spans, step):
     """The index of the stage that the step after ``step`` completed steps belongs to."""
     for i, (_, end) in enumerate(spans):
@@ -135,10 +174,12 @@ class StagedSchedule(tf.keras.optimizers.schedules.LearningRateSchedule):
         self.parts = []
         for stage, (start, end) in zip(stages, spans):
             rate = stage.learning_rate or trainer.learning_rate
-            base = step_lib.schedule_for_run(trainer.lr_schedule_factory, rate,
-                                             trainer.train_steps) \
+            length = max(1, min(end, trainer.train_steps or end) - start)
+            # A schedule with decay_steps None decays over the stage's own length.
+            base = step_lib.schedule_for_run(trainer.lr_schedule_factory, rate, length) \
                 if trainer.lr_schedule_factory else rate
-            self.parts.append((start, end, base, stage.warmup_steps))
+            self.parts.append((start, end, base, warmup_length(
+                stage, length, getattr(trainer, 'steps_per_epoch', None))))
 
     def __call__(self, step):
         step = tf.cast(step, tf.int64)

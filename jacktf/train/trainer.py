@@ -10,10 +10,13 @@ import tensorflow as tf
 
 from jacktf.core import scopes
 from jacktf.core.errors import ConfigError
+from jacktf.optim import lr_scaling as lr_scaling_lib
 from jacktf.train import balance, stages as stages_lib, step
 from jacktf.train.deprecations import deprecated_settings
 
 log = logging.getLogger('jacktf')
+
+
 class Trainer:
     """Trains a Model with a custom loop.
 
@@ -77,6 +80,12 @@ class Trainer:
         callback that uses it (DEPRECATED_OPTIONS: ``progress.every_steps``, ...); a
         value given here still configures that callback for one release, with one
         deprecation line.
+      reference_batch_size: the global batch LEARNING_RATE (and the stages' rates) were
+        tuned at (a recipe sets its BATCH_SIZE here); None: no scaling.
+      lr_scaling: how the rates follow another global batch (BATCH_SIZE x
+        accumulate_steps): 'auto' (linear for sgd and momentum, square root for adaptive
+        optimizers), 'linear', 'sqrt', or False (the rates as given). See
+        jacktf.optim.lr_scaling.
     """
 
     def __init__(self, *, train_steps=None, optimizer, lr_schedule=None, learning_rate=0.01,
@@ -88,7 +97,7 @@ class Trainer:
                  class_weight=None, feature_cache='auto', feature_cache_memory_mb=1024,
                  log_every_steps=None, progress_bar=None, checkpoint_every_steps=None,
                  checkpoint_every_seconds=None, keep_best=None, nan_retries=None,
-                 nan_lr_factor=None):
+                 nan_lr_factor=None, reference_batch_size=None, lr_scaling='auto'):
         _check_length_and_rate(train_steps, train_epochs, eval_every_steps,
                                eval_every_epochs, learning_rate, optimizer)
         self.train_steps = None if train_steps is None else int(train_steps)
@@ -137,6 +146,9 @@ class Trainer:
             checkpoint_every_steps=checkpoint_every_steps,
             checkpoint_every_seconds=checkpoint_every_seconds, keep_best=keep_best,
             nan_retries=nan_retries, nan_lr_factor=nan_lr_factor))
+        lr_scaling_lib.check_rule(lr_scaling)
+        self.lr_scaling = lr_scaling
+        self.reference_batch_size = reference_batch_size
         for callback in self.callbacks:
             if not hasattr(callback, 'on_step_end'):
                 raise ConfigError(f'Trainer.callbacks takes callbacks such as '

@@ -36,12 +36,13 @@ class BestK(Callback):
     (``ctl.best``; ExportAtEnd exports the best one); gin: ``best_k.keep = 3``.
 
     Args:
-      keep: checkpoints kept; 0 turns best-k off (EarlyStopping still keeps one).
+      keep: checkpoints kept (default 1: a run with eval data keeps and exports its
+        best checkpoint); 0 turns best-k off (EarlyStopping still keeps one).
     """
 
     order = 38  # sets ctl.best before EarlyStopping re-ranks it
 
-    def __init__(self, keep=0):
+    def __init__(self, keep=1):
         self.keep = int(keep)
 
     def on_train_begin(self, ctl):

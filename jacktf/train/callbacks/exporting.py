@@ -1,8 +1,12 @@
 """Export at the end of training: the final weights, and the best checkpoint's."""
 
+import logging
+
 from jacktf.train import strategy as strategy_lib
 from jacktf.train.callbacks.base import Callback
 from jacktf.train.step import averaged_weights
+
+log = logging.getLogger('jacktf')
 
 
 class ExportAtEnd(Callback):
@@ -25,3 +29,15 @@ class ExportAtEnd(Callback):
                 ctl.metrics['export_best'], _ = ctl.inputs.export(top['step'],
                                                                   'export_best')
             ctl.checkpoint.restore(ctl.manager.latest_checkpoint)  # back to the final state
+            report_best(ctl, top)
+
+
+def report_best(ctl, top):
+    """Records the best checkpoint in the run's metrics; says so when the final eval is
+    below it (MODEL_DIR/export_best then holds the better model)."""
+    metric = ctl.best.metric
+    final, best = ctl.metrics.get(metric), top[metric]
+    ctl.metrics['best_step'], ctl.metrics[f'best_{metric}'] = top['step'], best
+    if final is not None and top['step'] != ctl.evaluated_at and final < best:
+        log.info('final eval %.4g < best %.4g at step %d: exported the best (%s).', final,
+                 best, top['step'], ctl.metrics['export_best'])
