@@ -59,7 +59,7 @@ VARIANTS = {
 
 def run_one(recipe, data_dir, info, batch, epochs, variant, model_dir, seed=0):
     import tensorflow as tf
-    from jacktf.core import runtime
+    from jacktf.app import runtime
     params = [f"TRAIN_FILES = '{data_dir}/train_tfrecord/train-*.tfrecord'",
               f"EVAL_FILES = '{data_dir}/test_tfrecord/train-*.tfrecord'",
               f"NUM_CLASSES = {info['classes']}", f'BATCH_SIZE = {batch}',
@@ -90,7 +90,7 @@ def main():
             print(markdown_table(json.load(f)))
         return
     root = args.root or tempfile.mkdtemp(prefix='jacktf-quality-')
-    from jacktf.core import runtime
+    from jacktf.app import runtime
     from jacktf.data import converter
     runtime.setup_logging()
     logging.getLogger('jacktf').setLevel(logging.WARNING)

@@ -17,7 +17,7 @@ def add_parser(subparsers, parents):
 
 
 def run(args):
-    from jacktf.core import runtime
+    from jacktf.app import runtime
     from jacktf.serve import client_test, runners
     registry = runtime.load_plugins()
     runner = runners.open_model(args.model, registry)
