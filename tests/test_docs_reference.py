@@ -99,7 +99,7 @@ def test_plugin_pages_cover_the_registry_and_the_zoo():
     for name in inspect.signature(trainer.__init__).parameters:
         if name != 'self':
             assert f'`Trainer.{name}`' in bindings
-    assert '| `Trainer.log_every_steps` | `20` | steps between progress lines' in bindings
+    assert '| `progress.every_steps` | `20` | steps between progress lines' in bindings
     for entry in jacktf.load_registry().entries():
         assert f'\n### {entry.name}\n' in bindings
     backbones = refplugins.backbones_page(src)

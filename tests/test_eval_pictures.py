@@ -207,8 +207,10 @@ def test_tta_flip_equals_plain_eval_on_mirror_symmetric_images(run):
                  run['model_dir'], '--tta', '--gin_param',
                  f"EVAL_FILES = '{run['symmetric']}'"], timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
-    report = json.load(open(os.path.join(run['model_dir'], 'eval', 'saved_model_60',
-                                         'metrics.json')))
+    from jacktf.evaluation import data_reports  # other data than the run's: its own folder
+    folder = data_reports.report_dir(run['model_dir'], run['symmetric'])
+    assert folder != os.path.join(run['model_dir'], 'eval')
+    report = json.load(open(os.path.join(folder, 'saved_model_60', 'metrics.json')))
     assert report['tta']['views'] == 'flip (2 views)'
     assert report['tta']['top_1_accuracy'] == report['top_1_accuracy']
     assert report['tta']['macro_f1'] == report['macro_f1']
