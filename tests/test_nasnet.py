@@ -25,10 +25,13 @@ NETS = {  # name: (module, input size, aux head scope)
 def _official_build(name, size, **kwargs):
     """Builds ``build_<name>`` in a TF1 graph: ({variable: shape}, end_points)."""
     module = NETS[name][0]
+    # As the official training does before it builds the net (drop path reads it).
+    step = v1.train.get_or_create_global_step()
     images = v1.placeholder(tf.float32, [1, size, size, 3])
     with slim.arg_scope(getattr(module, f'{name}_arg_scope')()):
         out, end_points = getattr(module, f'build_{name}')(images, **kwargs)
-    return {v.op.name: v.shape.as_list() for v in v1.global_variables()}, out, end_points
+    return {v.op.name: v.shape.as_list() for v in v1.global_variables()
+            if v is not step}, out, end_points
 
 
 def test_reduction_layers_and_hparams():
