@@ -44,7 +44,8 @@ def imagenet_saved_model(name, registry=None):
     from jacktf.core.model import Model
     from jacktf.core.restore import restore_from_checkpoint
     model = Model(backbone=name, head='native', registry=registry).build()
-    restore_from_checkpoint(model, checkpoint_uri(name))
+    from jacktf.pretrained import resolve_checkpoint
+    restore_from_checkpoint(model, checkpoint_uri(name), resolve_uri=resolve_checkpoint)
     names = builtin.official_class_names(model.num_classes) or \
         [str(i) for i in range(model.num_classes)]
     log.info('Exporting %s with its ImageNet classifier to %s (once).', name, target)
