@@ -91,5 +91,5 @@ def jacktf_register_backbones(registry):
                           default_image_size=224, preprocessing='vgg',
                           input_range=(-123.68, 151.061), num_classes_official=1000,
                           classifier_scopes=[f'{name}/fc8'], features_endpoint=f'{name}/fc7',
-                          cam_endpoint=f'{name}/conv5/conv5_3',
+                          cam_endpoint=f'{name}/conv5/conv5_{_BLOCKS[name][4]}',
                           native_logits_endpoint=f'{name}/fc8')

@@ -67,12 +67,15 @@ def _network(ctx):
 
 
 def _scoped(ctx):
+    from jacktf.core import scopes
     scope = ctx['entry'].card.scope
-    outside = [n for n in ctx['names'] if not n.startswith(scope + '/')]
+    # global_step is the training counter (NASNet's drop path reads it), not a weight.
+    outside = [n for n in ctx['names']
+               if n != 'global_step' and not scopes.rule_matches(scope, n)]
     if outside:
         raise CheckFailed(f'{len(outside)} variable(s) outside the scope {scope!r}, e.g. '
                           f'{outside[0]!r}')
-    return f'all under {scope}/'
+    return f'all under {scope}' if scope.startswith('re:') else f'all under {scope}/'
 
 
 def _end_points(ctx):
