@@ -33,7 +33,8 @@ def evaluate_run(experiment, checkpoint=None, saved_model=None, tta=None,
 
     Args:
       experiment: the run's Experiment.
-      checkpoint: a checkpoint prefix or folder (default: the latest).
+      checkpoint: a checkpoint prefix or folder (default: the run's model, its best
+        checkpoint when best-k kept one, else the latest).
       saved_model: evaluate this SavedModel instead of a checkpoint.
       tta: test-time augmentation modes ('flip', 'crops', 'flip,crops'), or None; the
         report then holds the TTA numbers under 'tta' beside the plain ones.

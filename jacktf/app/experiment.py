@@ -17,7 +17,7 @@ from jacktf.data import augment, finetune_preprocessing, label_match, pipeline, 
     sampling as sampling_lib
 from jacktf.serve import export
 from jacktf.pretrained import resolve_checkpoint as resolve_pretrained
-from jacktf.train import data_plan, lifecycle, recovery, strategy as strategy_lib
+from jacktf.train import checkpointing, data_plan, lifecycle, recovery, strategy as strategy_lib
 from jacktf.train.callbacks import builtin_callbacks
 from jacktf.train.callbacks.tb_text import hyperparameters
 from jacktf.train.controller import Controller
@@ -234,7 +234,9 @@ class Experiment(RunFiles):
 
     def _find_checkpoint(self, checkpoint=None):
         """A checkpoint prefix: ``checkpoint`` (a prefix or a folder's latest), else the
-        latest of MODEL_DIR/checkpoints. Raises ConfigError naming what is missing."""
+        run's model: the best checkpoint best-k kept in MODEL_DIR/best (the one the run
+        exported to export_best/), else the latest of MODEL_DIR/checkpoints. Raises
+        ConfigError naming what is missing."""
         if checkpoint:  # the same forms CHECKPOINT_PATH takes (.index, folders, ...)
             try:
                 return resolve_checkpoint(checkpoint, '--checkpoint',
@@ -243,6 +245,14 @@ class Experiment(RunFiles):
                 raise ConfigError(str(e)) from None
         ckpt_dir = os.path.join(self.model_dir, 'checkpoints')
         path, _ = recovery.recover(ckpt_dir, repair=False)  # the newest that reads whole
+        best = checkpointing.best_entry(self.model_dir)
+        if best is not None:
+            if path is None or step_in_name(path) != best['step']:
+                metric = next((k for k in best if k not in ('step', 'checkpoint')), 'eval')
+                log.info('Using the best checkpoint %s (eval %s %.4g at step %d); for the '
+                         'latest give --checkpoint %s.', best['checkpoint'], metric,
+                         best.get(metric, float('nan')), best['step'], ckpt_dir)
+            return best['checkpoint']
         if path is None:
             state = 'is empty' if tf.io.gfile.isdir(ckpt_dir) else 'does not exist'
             raise ConfigError(f'No checkpoint in {ckpt_dir} (the folder {state}): train '
@@ -264,9 +274,17 @@ class Experiment(RunFiles):
         version = step_in_name(path)  # ckpt-600 -> export/600
         parity = export.parity_images(self.eval_files or self.train_files, self.decode_fn)
         return export.export_saved_model(
-            self.model, export_dir or os.path.join(self.model_dir, 'export'),
+            self.model, export_dir or self.export_base(path),
             class_names=names, labels_path=labels_path, version=version,
             parity_encoded=parity)
+
+    def export_base(self, checkpoint):
+        """Where exports of ``checkpoint`` go: MODEL_DIR/export_best for a checkpoint of
+        MODEL_DIR/best (beside the SavedModel training exported from it), else
+        MODEL_DIR/export."""
+        best_dir = os.path.join(self.model_dir, 'best') + os.sep
+        folder = 'export_best' if checkpoint and checkpoint.startswith(best_dir) else 'export'
+        return os.path.join(self.model_dir, folder)
 
     def export_current(self, version, folder):
         """Exports the model's current weights to MODEL_DIR/folder/version."""

@@ -32,12 +32,14 @@ log = logging.getLogger('jacktf')
 def export_run(experiment, *, checkpoint=None, export_dir=None, version=None,
                tflite_variants=(), onnx=False, overwrite=False, representative_count=300,
                verify_count=200, limits=None, registry=None):
-    """Exports a training run's checkpoint (the latest by default) in every format asked.
+    """Exports a training run's checkpoint (its best by default) in every format asked.
 
     Args:
       experiment: the run's Experiment (from its operative config).
-      checkpoint: a checkpoint prefix or folder; None for MODEL_DIR's latest.
-      export_dir: the export base folder; None for MODEL_DIR/export.
+      checkpoint: a checkpoint prefix or folder; None for the run's model (the best
+        checkpoint best-k kept, else the latest; see Experiment.restore_latest).
+      export_dir: the export base folder; None for MODEL_DIR/export_best for the best
+        checkpoint, else MODEL_DIR/export.
       version: the version number; None for the checkpoint's global step.
       tflite_variants: TFLite variants ('float', 'float16', 'dynamic', 'int8').
       onnx: also write an ONNX model.
@@ -71,8 +73,7 @@ def export_run(experiment, *, checkpoint=None, export_dir=None, version=None,
             experiment.train_files, experiment.decode_fn, int(representative_count))
     which = 'EVAL_FILES' if experiment.eval_files else 'TRAIN_FILES'
     summary = export_all(
-        experiment.model, export_dir=export_dir or os.path.join(experiment.model_dir,
-                                                                'export'),
+        experiment.model, export_dir=export_dir or experiment.export_base(path),
         version=number, class_names=names, labels_path=labels_path,
         tflite_variants=tflite_variants, onnx=onnx, verify_images=images,
         verify_source=f'{which} {held_out}', verify_labels=labels,

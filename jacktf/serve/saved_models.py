@@ -12,6 +12,9 @@ from jacktf.core.errors import DataError
 
 SAVED_MODEL_FILES = ('saved_model.pb', 'saved_model.pbtxt')
 EXPORT_FOLDERS = ('export', 'export_best')
+# A model directory's model is its best (export_best, written when best-k kept a checkpoint
+# by eval), else its final export.
+BEST_FIRST = ('export_best', 'export')
 
 
 def is_saved_model(path):
@@ -49,7 +52,8 @@ def find_saved_model(path):
 
     Accepted: a SavedModel folder (``MODEL_DIR/export/600``), an export base folder of
     numbered versions (``MODEL_DIR/export``, TF Serving's layout; the highest number
-    wins), a model directory holding ``export/`` (or only ``export_best/``), or the
+    wins), a model directory (its ``export_best/`` when best-k kept a checkpoint, else its
+    ``export/``), or the
     ``saved_model.pb`` file itself.
 
     Args:
@@ -78,7 +82,7 @@ def find_saved_model(path):
     if is_saved_model(path):
         return path, None
     candidates = [(path, None)] + [(os.path.join(path, name), name)
-                                   for name in EXPORT_FOLDERS
+                                   for name in BEST_FIRST
                                    if tf.io.gfile.isdir(os.path.join(path, name))]
     for base, folder in candidates:
         found = _newest_version(base)

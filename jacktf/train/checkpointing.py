@@ -32,6 +32,13 @@ def checkpoint_manager(checkpoint, model_dir, trainer):
         keep_checkpoint_every_n_hours=trainer.keep_checkpoint_every_n_hours)
 
 
+def best_entry(model_dir):
+    """The best checkpoint best-k kept in MODEL_DIR/best (its best.json entry: 'step', the
+    metric, 'checkpoint' as a full prefix), or None when there is none whole."""
+    entries = BestCheckpoints(model_dir, 1, None).entries
+    return entries[0] if entries else None
+
+
 class BestCheckpoints:
     """Keeps the k checkpoints with the best eval ``metric`` in MODEL_DIR/best.
 
