@@ -67,6 +67,7 @@ def _cache_lines(caplog):
     return [r.getMessage() for r in caplog.records if 'Feature cache' in r.getMessage()]
 
 
+@pytest.mark.slow  # 10-20 s: whole runs, kept out of the default set's 5 minutes
 def test_head_on_cache_equals_head_trained_normally(setup, tmp_path, caplog):
     """Full batches (BATCH_SIZE = the examples, no shuffle buffer): both ways see every
     example once per step, so the same seed gives the same head; the backbone ran once

@@ -26,6 +26,7 @@ def _train(model, precision, batch, steps):
     return losses, optimizer
 
 
+@pytest.mark.slow  # 10-20 s: whole runs, kept out of the default set's 5 minutes
 def test_float16_step_has_gradients_and_matches_float32_on_cpu(default_registry):
     rng = np.random.RandomState(0)
     batch = (tf.constant(rng.uniform(-1, 1, [8, 32, 32, 3]), tf.float32),

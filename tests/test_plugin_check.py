@@ -81,6 +81,7 @@ def _installed(tmp_path):
                                            ROOT])}
 
 
+@pytest.mark.slow  # 10-20 s: whole runs, kept out of the default set's 5 minutes
 def test_check_a_minimal_plugin_installed_by_entry_point(tmp_path):
     r = run_cli(['jacktf.cli', 'plugins', '--check', 'mini_net', '--json'],
                 env=_installed(tmp_path))
@@ -156,6 +157,20 @@ REPRESENTATIVES = {'inception_v1', 'mobilenet_v1_025', 'mobilenet_v2_035', 'nasn
                    'resnet_v1_50', 'vgg_a'}
 BUILTINS = [pytest.param(name, marks=pytest.mark.slow if name in REPRESENTATIVES
                          else pytest.mark.heavy) for name in ALL_BUILTINS]
+
+
+@pytest.mark.slow
+def test_every_builtin_card_matches_its_graph():
+    """The graph-only steps (network, scoped names, end_points, arg_scope) on all 29
+    built-ins in one process: a card naming a missing end_point or scope fails here."""
+    registry = plugins.load_registry(autoload=False)
+    failed = {}
+    for name in ALL_BUILTINS:
+        rows = plugin_check.check(registry.get('backbone', name), _size(name),
+                                  steps=plugin_check.STEPS[:4])
+        assert [r[0] for r in rows] == list(plugin_check.STEPS[:4])
+        failed.update({f'{name} {r[0]}': r[3] for r in rows if r[1] != 'PASS'})
+    assert not failed, failed
 
 
 @pytest.mark.parametrize('name', BUILTINS)

@@ -44,6 +44,7 @@ def _scalars(directory, tag):
     return {e.step: float(tf.make_ndarray(e.tensor_proto)) for e in acc.Tensors(tag)}
 
 
+@pytest.mark.slow  # 10-20 s: whole runs, kept out of the default set's 5 minutes
 def test_stage_freezes_exactly_switches_rates_and_resumes_in_its_stage(
         tmp_path, default_registry):
     summary = _run(tmp_path, default_registry, 2)  # stopped inside stage 0

@@ -62,6 +62,7 @@ def _experiment(tmp_path, default_registry, learning_rate, **trainer_kwargs):
                       train_files='demo://train', batch_size=8, export_at_end=False)
 
 
+@pytest.mark.slow  # 10-20 s: whole runs, kept out of the default set's 5 minutes
 def test_divergence_guard_names_step_and_variable(tmp_path, default_registry):
     exp = _experiment(tmp_path, default_registry, 1e12, nan_retries=2, nan_lr_factor=0.5)
     with pytest.raises(TrainingDiverged) as e:
