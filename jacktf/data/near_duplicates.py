@@ -123,6 +123,12 @@ class Report:
     pairs: list
     max_distance: int
 
+    def with_splits(self, splits):
+        """This report with ``leaks`` computed for ``splits`` (N split names)."""
+        leaks = [g for g, group in enumerate(self.groups)
+                 if len({splits[i] for i in group}) > 1]
+        return dataclasses.replace(self, leaks=leaks)
+
     def leaked_images(self, splits, split):
         """Indices of the images of ``split`` whose group also has images elsewhere."""
         return sorted(i for g in self.leaks for i in self.groups[g] if splits[i] == split)
@@ -202,3 +208,25 @@ def group_ids(report, extra=None):
     roots = _components(n, links)
     ids = {}
     return np.array([ids.setdefault(r, len(ids)) for r in roots], np.int64)
+
+
+
+def describe(found, *, limit=10):
+    """The lines a command prints for ``found`` (``Report.to_json``, as in dataset.json):
+    the counts, then the label conflicts and the groups across splits (a warning: the
+    validation accuracy counts images the model trained on), up to ``limit`` each."""
+    lines = [f"near-duplicates: {found['groups']} groups of {found['images_in_groups']} "
+             f"images ({found['within_class']} within a class, {found['conflicts']} across "
+             f"classes, {found['leaks']} across splits)."]
+    if found['leaks']:
+        lines.append(f"WARNING: {found['leaks']} groups of near-identical images are on "
+                     'more than one split: the validation accuracy counts images the model '
+                     'trained on.')
+    for title, key in (('label conflict', 'conflict_groups'), ('across splits', 'leak_groups')):
+        for group in found[key][:limit]:
+            lines.append(f'  {title}: ' + ', '.join(
+                f"{m['file']} ({m.get('label')}, {m.get('split')})" for m in group))
+        if len(found[key]) > limit:
+            lines.append(f'  ... and {len(found[key]) - limit} more {title} groups '
+                         '(dataset.json lists all)')
+    return lines
