@@ -4,6 +4,7 @@ one side of the split, label conflicts stop `jacktf convert` (exit 2) unless all
 import io
 import json
 import os
+import types
 
 import numpy as np
 import pytest
@@ -11,8 +12,9 @@ from PIL import Image
 
 from jacktf import cli
 from jacktf.core.errors import DataError
-from jacktf.data import near_duplicates as nd
+from jacktf.data import counts, near_duplicates as nd
 from jacktf.data.converter import convert, split_items
+from jacktf.train import data_plan
 
 
 def _photo(seed, size=96):
@@ -110,6 +112,12 @@ def test_convert_keeps_a_burst_on_one_side_and_lists_it(tmp_path):
     with open(tmp_path / 'out' / 'dataset.json') as f:
         assert json.load(f)['near_duplicates'] == found
     assert info['num_written'] == 15
+    # The run's start line gives the counts from dataset.json.
+    shards = sorted(str(p) for p in (tmp_path / 'out').glob('train-*'))
+    plan = data_plan.DataPlan(counts.from_dataset_json(shards), None, None)
+    trainer = types.SimpleNamespace(class_weights=None, train_steps=10)
+    assert data_plan.describe(plan, trainer).endswith(
+        'near-duplicates 1 groups (0 across classes, 0 across splits)')
 
 
 def test_a_label_conflict_stops_convert_unless_allowed(tmp_path, capsys):
