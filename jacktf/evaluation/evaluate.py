@@ -8,14 +8,18 @@ evaluated by any of them gives the same numbers.
 """
 
 import dataclasses
+import json
 import logging
+import os
 from typing import List
 
 import numpy as np
 import tensorflow as tf
 
 from jacktf.data.input_errors import input_errors, no_records
+from jacktf.core.files import write_atomic
 from jacktf.evaluation import cam as cam_lib
+from jacktf.evaluation import operating_point
 from jacktf.evaluation import report as report_lib
 from jacktf.evaluation import summaries
 from jacktf.evaluation import top_losses as top_losses_lib
@@ -155,8 +159,9 @@ def finish(collector, examples, class_names, labels, probabilities, averaged=Non
     report['misclassified'] = collector.misclassified
     report['listed_in_top_losses'] = len(examples)
     metrics.update({k: v for k, v in report.items()
-                    if k == 'macro_f1' or (k.startswith('top_') and k.endswith(
-                        '_accuracy') and k != 'top_1_accuracy')})
+                    if k in ('macro_f1', 'balanced_accuracy', 'min_recall') or (
+                        k.startswith('top_') and k.endswith('_accuracy') and
+                        k != 'top_1_accuracy')})
     return EvalResult(metrics, report, collector, examples, labels, probabilities,
                       averaged)
 
@@ -183,6 +188,8 @@ def write_outputs(result, directory, *, step=None, writer=None, pictures=True,
       The path of metrics.json.
     """
     report = dict(result.report)
+    if step is not None:
+        report['step'] = int(step)
     if source is not None:
         report['source'] = source
     if eval_files is not None:
@@ -191,6 +198,11 @@ def write_outputs(result, directory, *, step=None, writer=None, pictures=True,
     path, images = report_lib.write_report(
         report, directory, examples=examples, misclassified=result.collector.misclassified,
         step=step, pictures=pictures)
+    point = operating_point.for_export(report)
+    if point is not None:  # what an export of this step stores (see serve.deploy)
+        name = f'step-{int(step)}.json' if step is not None else operating_point.FILE
+        write_atomic(os.path.join(directory, 'operating_points', name) if step is not None
+                     else os.path.join(directory, name), json.dumps(point, indent=2))
     if writer is not None and images:
         summaries.write_images(writer, images, step or 0)
     return path
