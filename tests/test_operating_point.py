@@ -129,3 +129,35 @@ def test_two_class_report_picture_and_export_copy(tmp_path):
         in '\n'.join(lines)
     three = report_lib.classification_report([0, 1, 2], np.eye(3), ['a', 'b', 'c'])
     assert 'threshold_curve' not in three and op.for_export(three) is None
+
+
+@pytest.mark.slow
+def test_a_run_keeps_and_exports_its_best_checkpoint_by_min_recall(tmp_path,
+                                                                    default_registry):
+    import csv
+    from jacktf.app.experiment import Experiment
+    from jacktf.core.model import Model
+    from jacktf.optim.optimizers import sgd
+    from jacktf.train.trainer import Trainer
+    model = Model(backbone='resnet_v1_tiny', num_classes=2, image_size=32,
+                  preprocessing='simple', registry=default_registry)
+    trainer = Trainer(train_steps=6, optimizer=sgd, learning_rate=0.05, log_every_steps=2,
+                      eval_every_steps=2, checkpoint_every_steps=100)
+    trainer.callback_settings['best_k'] = {'keep': 1, 'metric': 'min_recall'}
+    Experiment(model_dir=str(tmp_path), model=model, trainer=trainer,
+               train_files='demo://train', eval_files='demo://validation', batch_size=8,
+               preview_images=0).run('train_and_eval')
+    with open(tmp_path / 'metrics.csv') as f:
+        rows = [(int(r['step']), float(r['eval_min_recall'])) for r in csv.DictReader(f)]
+    assert [s for s, _ in rows] == [2, 4, 6]
+    best_step = max(rows, key=lambda r: (r[1], -r[0]))[0]  # the first of the best
+    with open(tmp_path / 'best' / 'best.json') as f:
+        kept = json.load(f)
+    assert [e['step'] for e in kept] == [best_step]
+    assert kept[0]['min_recall'] == pytest.approx(dict(rows)[best_step], abs=1e-5)
+    for folder, step in (('export_best', best_step), ('export', 6)):
+        with open(tmp_path / folder / str(step) / 'operating_point.json') as f:
+            point = json.load(f)
+        assert point['evaluated']['step'] == step and point['positive_class']
+        assert set(point['for_precision']) == {'0.8', '0.9', '0.95', '0.99'}
+    assert (tmp_path / 'eval' / op.PICTURE).exists()
