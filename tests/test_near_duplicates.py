@@ -141,3 +141,27 @@ def _exit_code(args):
         return cli.main(args)
     except SystemExit as e:
         return e.code
+
+
+def test_the_validation_accuracy_without_the_leaked_images(tmp_path):
+    from jacktf.evaluation.evaluate import EvalResult, without_leaked
+    groups = [[{'file': 'cat/a.jpg', 'label': 'cat', 'split': 'train'},
+               {'file': 'cat/a_copy.jpg', 'label': 'cat', 'split': 'validation'}],
+              [{'file': 'dog/b.jpg', 'label': 'dog', 'split': 'validation'},
+               {'file': 'dog/b2.jpg', 'label': 'dog', 'split': 'train'}]]
+    (tmp_path / 'dataset.json').write_text(json.dumps(
+        {'near_duplicates': {'leak_groups': groups}}))
+    shards = [str(tmp_path / f'validation-0000{i}-of-00002.tfrecord') for i in range(2)]
+    leaked = nd.leaked_files(shards)
+    assert leaked == {'cat/a_copy.jpg', 'dog/b.jpg'}
+    assert nd.leaked_files([str(tmp_path / 'train-00000-of-00001.tfrecord')]) == \
+        {'cat/a.jpg', 'dog/b2.jpg'}
+    # Four eval images: the two leaked ones are right, of the other two one is right.
+    result = EvalResult({}, {}, None, [], labels=np.array([0, 1, 0, 1]),
+                        probabilities=np.array([[.9, .1], [.2, .8], [.3, .7], [.1, .9]]),
+                        filenames=np.array(['cat/a_copy.jpg', 'dog/b.jpg', 'cat/c.jpg',
+                                            'dog/d.jpg']))
+    assert without_leaked(result, leaked) == {'leaked_images': 2,
+                                              'examples_without_leaked': 2,
+                                              'accuracy_without_leaked': 0.5}
+    assert without_leaked(result, set()) is None

@@ -211,6 +211,29 @@ def group_ids(report, extra=None):
 
 
 
+def leaked_files(files):
+    """The file names (as stored in the records' image/filename) of the images of
+    ``files`` (the shards of one split of a conversion) whose near-duplicate group also
+    has images in another split, from the dataset.json next to them; empty when there is
+    none or no such file."""
+    import json
+    import os
+    import re
+    folders = {os.path.dirname(f) for f in files}
+    shard = re.compile(r'^(?P<split>.+)-\d+-of-\d+\.tfrecord$')
+    splits = {m.group('split') for m in (shard.match(os.path.basename(f)) for f in files)
+              if m}
+    if len(folders) != 1 or len(splits) != 1:
+        return set()
+    try:
+        with open(os.path.join(folders.pop(), 'dataset.json')) as f:
+            groups = json.load(f)['near_duplicates']['leak_groups']
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    split = splits.pop()
+    return {m['file'] for group in groups for m in group if m.get('split') == split}
+
+
 def describe(found, *, limit=10):
     """The lines a command prints for ``found`` (``Report.to_json``, as in dataset.json):
     the counts, then the label conflicts and the groups across splits (a warning: the

@@ -46,6 +46,7 @@ class EvalResult:
     labels: np.ndarray = None
     probabilities: np.ndarray = None
     averaged: np.ndarray = None
+    filenames: np.ndarray = None  # [N] str, when the records carry image/filename
 
 
 def _eval_step(model, strategy, views):
@@ -109,7 +110,7 @@ def evaluate(model, dataset, *, class_names, files, counters=None, strategy=None
         return parts[0] if len(parts) == 1 else tf.concat(parts, 0)
 
     loss = hits = count = 0.0
-    labels, plain, averaged = [], [], []
+    labels, plain, averaged, names = [], [], [], []
     with input_errors(files, 'EVAL_FILES', counters):
         for batch in strategy.experimental_distribute_dataset(dataset):
             images, label = batch[0], batch[1]
@@ -118,6 +119,8 @@ def evaluate(model, dataset, *, class_names, files, counters=None, strategy=None
                                  count + float(sums[2]))
             collector.add_confusion(sums[3].numpy())
             info = batch[2] if len(batch) > 2 else {}
+            if info:
+                names.append(local(info['filename']).numpy())
             inputs = local(images)
             labels.append(local(label).numpy())
             plain.append(local(per_example[0]).numpy())
@@ -133,10 +136,34 @@ def evaluate(model, dataset, *, class_names, files, counters=None, strategy=None
     examples = collector.examples(
         lambda inputs: cam_lib.grad_cam(model, np.stack(inputs)),
         display_fn=top_losses_lib.undo_preprocessing(model)) if explain else []
-    return finish(collector, examples, class_names, np.concatenate(labels),
-                  np.concatenate(plain), np.concatenate(averaged) if tta else None,
-                  tta, {'accuracy': hits / count, 'loss': loss / count,
-                        'examples': int(count)})
+    result = finish(collector, examples, class_names, np.concatenate(labels),
+                    np.concatenate(plain), np.concatenate(averaged) if tta else None,
+                    tta, {'accuracy': hits / count, 'loss': loss / count,
+                          'examples': int(count)})
+    if names:
+        result.filenames = np.array([n.decode('utf-8', 'replace') if isinstance(n, bytes)
+                                     else str(n) for n in np.concatenate(names)])
+    return result
+
+
+def without_leaked(result, leaked):
+    """The accuracy of ``result`` without the images named in ``leaked`` (file names of
+    the eval data whose near-duplicate is in another split), or None when there are
+    none or the records carry no file names.
+
+    Returns:
+      {'leaked_images', 'examples_without_leaked', 'accuracy_without_leaked'}.
+    """
+    if not leaked or result.filenames is None:
+        return None
+    out = np.isin(result.filenames, sorted(leaked))
+    if not out.any():
+        return None
+    kept = ~out
+    right = result.probabilities.argmax(1) == result.labels
+    return {'leaked_images': int(out.sum()), 'examples_without_leaked': int(kept.sum()),
+            'accuracy_without_leaked': float(right[kept].mean()) if kept.any()
+            else float('nan')}
 
 
 def finish(collector, examples, class_names, labels, probabilities, averaged=None,
