@@ -166,7 +166,8 @@ def inspect_image(path, max_pixels=DEFAULT_MAX_PIXELS, quality=95, return_origin
     if turn != 1:  # store the photo upright, as a viewer shows it
         image = ImageOps.exif_transpose(image)
         width, height = image.size
-    extra = {'hash': fingerprint(to_rgb(image))} if fingerprint else {}
+    extra = {'hash': fingerprint(image if image.mode == 'RGB' else to_rgb(image))} \
+        if fingerprint else {}
     if fmt == 'JPEG' and image.mode == 'RGB' and turn == 1:
         return {'ok': True, 'encoded': data if return_original else None,
                 'format': 'jpeg', 'height': height,
