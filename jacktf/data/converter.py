@@ -1,13 +1,16 @@
 """ImageFolder -> sharded TFRecords, labels.txt and dataset.json (`jacktf convert`).
 
-Images are checked and normalized in parallel worker processes (``image_check``) while
-the parent writes the records of the ones already checked. The train/validation split
-is made over the files, stratified per class and deterministic for a seed. Corrupt,
-empty, oversized and non-image files are skipped and listed in dataset.json with their
-reason; nothing else is lost. Operating-system litter (``__MACOSX/``, dot-files,
-``Thumbs.db``, ...) is never a class or an image, and a class folder without a usable
-image is an error unless ``allow_empty_classes``. Output goes to a staging folder first
-and is moved into place at the end, so a crash never leaves a half output.
+Images are checked, normalized and hashed (``near_duplicates``, from the pixels the check
+decodes) in parallel worker processes while the parent writes the records of the ones
+already checked to a pool file. The train/validation split is then made over the images
+kept, stratified per class, deterministic for a seed, with each group of near-identical
+images on one side, and the pool's records are copied into the shards. Near-identical
+images in two classes stop the conversion unless ``allow_conflicts``. Corrupt, empty,
+oversized and non-image files are skipped and listed in dataset.json with their reason;
+nothing else is lost. Operating-system litter (``__MACOSX/``, dot-files, ``Thumbs.db``,
+...) is never a class or an image, and a class folder without a usable image is an error
+unless ``allow_empty_classes``. Output goes to a staging folder first and is moved into
+place at the end, so a crash never leaves a half output.
 """
 
 import json
@@ -115,7 +118,8 @@ def _check_all(items, image_dir, pool_path, classes, *, workers, max_pixels, max
                     _progress(n, len(plan), len(skipped), start)
     finally:
         results.close()  # stops the workers
-    return kept, skipped, converted
+    return (kept, sorted(skipped, key=lambda s: s['file']),
+            sorted(converted, key=lambda c: c['file']))
 
 
 def conflict_message(image_dir, report, kept, classes, limit=10):
