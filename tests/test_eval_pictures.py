@@ -46,11 +46,8 @@ def _folder(root, per_class, rng, symmetric, planted=0):
 
 
 def _convert(image_dir, out):
-    # --allow_conflicts: mirror-symmetric noise has half of its 256-bit perceptual hash
-    # fixed, so these distinct images look alike to the near-duplicate check.
     r = run_cli(['jacktf.cli', 'convert', '--image_dir', image_dir, '--output_dir', out,
-                 '--val_fraction', '0', '--num_shards', '1', '--workers', '1',
-                 '--allow_conflicts'],
+                 '--val_fraction', '0', '--num_shards', '1', '--workers', '1'],
                 timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
     return os.path.join(out, 'train-*')

@@ -43,7 +43,7 @@ def test_planted_copies_are_found_and_distinct_photos_are_not_linked():
     photos = [_photo(s) for s in range(24)]
     copies = [c for p in photos[:6] for c in _copies(p)]
     hashes = nd.hash_images(photos + copies)
-    assert hashes.shape == (48, 32) and hashes.dtype == np.uint8
+    assert hashes.shape == (48, 64) and hashes.dtype == np.uint8  # phash + dhash
     labels = list(range(24)) + [i // 4 for i in range(24)]
     report = nd.find_groups(hashes, labels)
     ids = nd.group_ids(report)
@@ -52,6 +52,21 @@ def test_planted_copies_are_found_and_distinct_photos_are_not_linked():
     assert len(set(ids[:24])) == 24  # no two distinct photos share a group
     assert report.counts() == {'groups': 6, 'images_in_groups': 30, 'within_class': 6,
                                'conflicts': 0, 'leaks': 0}
+
+
+def test_mirror_symmetric_noise_is_not_a_near_duplicate():
+    """Half of the DCT hash of a mirror-symmetric image is fixed, so it alone links such
+    distinct images; the gradient hash that confirms each pair does not."""
+    rng = np.random.default_rng(0)
+    images = []
+    for k in range(20):
+        low, high = (165, 256) if k % 2 else (0, 91)
+        image = rng.integers(low, high, (32, 32, 3), dtype=np.uint8)
+        image[:, 16:] = image[:, :16][:, ::-1]
+        images.append(image)
+    hashes = nd.hash_images(images)
+    assert len(nd.near_pairs(hashes[:, :32], nd.DEFAULT_MAX_DISTANCE)) > 20  # DCT hash alone
+    assert nd.find_groups(hashes, [k % 2 for k in range(20)]).groups == []
 
 
 def test_conflicts_leaks_and_group_ids_with_a_csv_group_column():

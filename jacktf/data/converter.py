@@ -161,7 +161,7 @@ def _write_shards(pool_path, staging, splits, kept, classes, num_shards):
 
 def _group(kept, image_dir, classes, *, allow_conflicts, max_distance):
     """The near-duplicate Report of the kept images; DataError on label conflicts."""
-    hashes = np.stack([h for _, _, h in kept]) if kept else np.zeros([0, 32], np.uint8)
+    hashes = np.stack([h for _, _, h in kept]) if kept else near_duplicates.hash_images([])
     report = near_duplicates.find_groups(hashes, [label for _, label, _ in kept],
                                          max_distance=max_distance)
     if report.conflicts and not allow_conflicts:

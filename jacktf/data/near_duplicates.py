@@ -26,9 +26,14 @@ from PIL import Image
 # hash (phash, hash_size 16) separates copies from distinct photos best. Within 64 bits it
 # found 97.0% of 840 planted copies (resized, JPEG q30-95, cropped <= 5%) and linked none
 # of 46,360 distinct-photo pairs; its first false pair appears at 80 bits (a margin).
+# A pair must also be within 80 bits of the 256-bit gradient hash (dhash): that loses no
+# planted copy of the bench, and separates images whose DCT is half zero (synthetic
+# mirror-symmetric patterns), which the DCT hash alone links.
 DEFAULT_METHOD = 'phash'
 DEFAULT_HASH_SIZE = 16
 DEFAULT_MAX_DISTANCE = 64
+CONFIRM_METHOD = 'dhash'
+CONFIRM_MAX_DISTANCE = 80
 METHODS = ('phash', 'dhash', 'ahash', 'whash')
 _CHUNK = 2048  # rows of the pairwise distance matrix computed at once
 
@@ -42,8 +47,10 @@ def _hasher(method):
                                'whash': 'whash'}[method])
 
 
-def hash_image(image, *, method=DEFAULT_METHOD, hash_size=DEFAULT_HASH_SIZE):
-    """The packed hash bits (uint8 [hash_size**2 / 8]) of one image.
+def hash_image(image, *, method=DEFAULT_METHOD, hash_size=DEFAULT_HASH_SIZE,
+               confirm=CONFIRM_METHOD):
+    """The packed hash bits of one image: uint8 [hash_size**2 / 8], followed by as many
+    bytes of the ``confirm`` hash (None: none).
 
     Args:
       image: a PIL image, a path, or an array ([H, W] or [H, W, C], uint8).
@@ -53,41 +60,60 @@ def hash_image(image, *, method=DEFAULT_METHOD, hash_size=DEFAULT_HASH_SIZE):
     elif not isinstance(image, Image.Image):
         with Image.open(image) as opened:
             opened.draft('L', (hash_size * 8, hash_size * 8))  # JPEG: decode small
-            return hash_image(opened.convert('L'), method=method, hash_size=hash_size)
+            return hash_image(opened.convert('L'), method=method, hash_size=hash_size,
+                              confirm=confirm)
     side = hash_size * 16  # the hash reads hash_size * 4 pixels a side: shrink big
     if max(image.size) > 2 * side:  # photos first with a fast box filter
         image = image.reduce(max(image.size) // side)
-    bits = _hasher(method)(image, hash_size=hash_size).hash
-    return np.packbits(np.asarray(bits, bool).reshape(-1))
+    bits = [np.asarray(_hasher(m)(image, hash_size=hash_size).hash, bool).reshape(-1)
+            for m in ([method] + ([confirm] if confirm else []))]
+    return np.packbits(np.concatenate(bits))
 
 
-def hash_images(images, *, method=DEFAULT_METHOD, hash_size=DEFAULT_HASH_SIZE):
-    """uint8 [N, hash_size**2 / 8]: the hash of each image (PIL images, paths or arrays)."""
-    rows = [hash_image(i, method=method, hash_size=hash_size) for i in images]
+def hash_images(images, *, method=DEFAULT_METHOD, hash_size=DEFAULT_HASH_SIZE,
+                confirm=CONFIRM_METHOD):
+    """uint8 [N, bytes]: the hash of each image (PIL images, paths or arrays), see
+    :func:`hash_image`."""
+    rows = [hash_image(i, method=method, hash_size=hash_size, confirm=confirm)
+            for i in images]
     if not rows:
-        return np.zeros([0, hash_size * hash_size // 8], np.uint8)
+        return np.zeros([0, hash_size * hash_size // 8 * (2 if confirm else 1)], np.uint8)
     return np.stack(rows)
 
 
-def near_pairs(hashes, max_distance=DEFAULT_MAX_DISTANCE):
-    """[(i, j, distance)] with i < j for every pair within ``max_distance`` bits.
+def _distances(block, rest):
+    dist = np.zeros([len(block), len(rest)], np.uint16)
+    for w in range(block.shape[1]):
+        dist += np.bitwise_count(block[:, w, None] ^ rest[None, :, w])
+    return dist
 
-    The pairwise comparison runs in chunks (XOR + popcount over 64-bit words): about
-    2.5 s for 10,000 images of 256-bit hashes on an idle core (bench/near_duplicates.py).
+
+def near_pairs(hashes, max_distance=DEFAULT_MAX_DISTANCE, confirm_distance=None):
+    """[(i, j, distance)] with i < j for every pair within ``max_distance`` bits (of the
+    first half of each hash, with ``confirm_distance``: and within that many bits of
+    the second half, the confirm hash).
+
+    The pairwise comparison runs in chunks (XOR + popcount over 64-bit words): 2.5 s
+    for 10,000 images of 256-bit hashes on an idle core (bench/near_duplicates.py).
     """
     hashes = np.asarray(hashes, np.uint8)
     n, width = hashes.shape
     pad = (-width) % 8
+    if confirm_distance is not None and width % 16:
+        raise ValueError(f'hashes of {width} bytes hold no confirm hash: make them with '
+                         'hash_images(..., confirm=...) or pass confirm_distance=None')
     words = np.pad(hashes, ((0, 0), (0, pad))).view(np.uint64)
+    half = words.shape[1] // 2 if confirm_distance is not None else words.shape[1]
     pairs = []
     for start in range(0, n, _CHUNK):
         block = words[start:start + _CHUNK]
         for other in range(start, n, 4 * _CHUNK):
             rest = words[other:other + 4 * _CHUNK]
-            dist = np.zeros([len(block), len(rest)], np.uint16)
-            for w in range(words.shape[1]):
-                dist += np.bitwise_count(block[:, w, None] ^ rest[None, :, w])
-            ii, jj = np.nonzero(dist <= max_distance)
+            dist = _distances(block[:, :half], rest[:, :half])
+            near = dist <= max_distance
+            if confirm_distance is not None and near.any():
+                near &= _distances(block[:, half:], rest[:, half:]) <= confirm_distance
+            ii, jj = np.nonzero(near)
             for i, j in zip(ii, jj):
                 if start + i < other + j:
                     pairs.append((int(start + i), int(other + j), int(dist[i, j])))
@@ -125,6 +151,7 @@ class Report:
     leaks: List[int]
     pairs: list
     max_distance: int
+    confirm_distance: int = None
 
     def with_splits(self, splits):
         """This report with ``leaks`` computed for ``splits`` (N split names)."""
@@ -158,11 +185,13 @@ class Report:
         def listed(which):
             return [[member(i) for i in self.groups[g]] for g in which]
         return {**self.counts(), 'max_distance': self.max_distance,
+                'confirm_distance': self.confirm_distance,
                 'conflict_groups': listed(self.conflicts), 'leak_groups': listed(self.leaks),
                 'within_class_groups': listed(self.within_class)}
 
 
-def find_groups(hashes, labels, splits=None, *, max_distance=DEFAULT_MAX_DISTANCE):
+def find_groups(hashes, labels, splits=None, *, max_distance=DEFAULT_MAX_DISTANCE,
+                confirm_distance=CONFIRM_MAX_DISTANCE):
     """Groups the images whose hashes are within ``max_distance`` bits (transitively).
 
     Args:
@@ -170,6 +199,8 @@ def find_groups(hashes, labels, splits=None, *, max_distance=DEFAULT_MAX_DISTANC
       labels: N class labels (any hashable values).
       splits: N split names ('train', 'validation', ...) or None.
       max_distance: the largest Hamming distance of a near-duplicate pair.
+      confirm_distance: the largest distance of their confirm hashes (None: hashes
+        made without ``confirm``).
 
     Returns:
       A Report.
@@ -179,7 +210,7 @@ def find_groups(hashes, labels, splits=None, *, max_distance=DEFAULT_MAX_DISTANC
     if len(labels) != n or (splits is not None and len(splits) != n):
         raise ValueError(f'{n} hashes but {len(labels)} labels'
                          + (f' and {len(splits)} splits' if splits is not None else ''))
-    pairs = near_pairs(hashes, max_distance)
+    pairs = near_pairs(hashes, max_distance, confirm_distance)
     roots = _components(n, [(i, j) for i, j, _ in pairs])
     members = {}
     for i, r in enumerate(roots):
@@ -190,7 +221,7 @@ def find_groups(hashes, labels, splits=None, *, max_distance=DEFAULT_MAX_DISTANC
         (conflicts if len({labels[i] for i in group}) > 1 else within).append(g)
         if splits is not None and len({splits[i] for i in group}) > 1:
             leaks.append(g)
-    return Report(n, groups, within, conflicts, leaks, pairs, max_distance)
+    return Report(n, groups, within, conflicts, leaks, pairs, max_distance, confirm_distance)
 
 
 def group_ids(report, extra=None):
