@@ -49,7 +49,8 @@ def test_stops_after_patience_evaluations_without_gain_and_exports_the_best(
         rows = list(csv.DictReader(f))
     assert [int(r['step']) for r in rows] == [2, 4, 6]
     assert list(rows[0]) == ['step', 'stage', 'train_loss', 'train_accuracy', 'eval_loss',
-                             'eval_accuracy', 'learning_rate']
+                             'eval_accuracy', 'learning_rate', 'eval_macro_f1',
+                             'eval_balanced_accuracy', 'eval_min_recall']
     assert {r['stage'] for r in rows} == {'0'}
     assert float(rows[-1]['eval_loss']) == pytest.approx(summary['eval_loss'], rel=1e-5)
     assert float(rows[-1]['eval_accuracy']) == pytest.approx(summary['eval_accuracy'])

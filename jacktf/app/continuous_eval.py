@@ -25,6 +25,7 @@ import tensorflow as tf
 from jacktf.core.checkpoint_paths import step_in_name
 from jacktf.core.errors import ConfigError, JacktfError
 from jacktf.core.files import write_atomic
+from jacktf.evaluation.operating_point import MODES
 from jacktf.train import lock as lock_lib
 from jacktf.train import recovery
 from jacktf.train.callbacks import BestK
@@ -79,8 +80,9 @@ class Sidecar:
         self.eval_dir = os.path.join(self.model_dir, 'eval')
         self.state_path = os.path.join(self.eval_dir, STATE_NAME)
         self.train_steps = experiment.trainer.train_steps
-        self.keep_best = next((c.keep for c in experiment.callbacks()
-                               if isinstance(c, BestK)), 0)
+        best_k = next((c for c in experiment.callbacks() if isinstance(c, BestK)), None)
+        self.keep_best = best_k.keep if best_k else 0
+        self.best_metric = best_k.metric if best_k else 'accuracy'
         self.last_step = self._load_state()
         self.evaluated = []
         self.started = self.waiting_since = time.time()
@@ -140,8 +142,10 @@ class Sidecar:
         accuracy = report['top_1_accuracy']  # the scalars: written by evaluate_run
         keep = self.keep_best
         if keep:
-            BestCheckpoints(self.model_dir, keep, CopiedCheckpoint(path)).consider(
-                step, accuracy)
+            best = BestCheckpoints(self.model_dir, keep, CopiedCheckpoint(path))
+            best.rank_by(self.best_metric, MODES[self.best_metric], 0)
+            values = dict(report, accuracy=report['top_1_accuracy'])
+            best.consider(step, values[self.best_metric])
         self._save_state(step, report)
         log.info('continuous_eval: step %d: accuracy %.4f on %d examples (%s).', step,
                  accuracy, report['examples'], path)

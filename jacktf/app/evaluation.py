@@ -61,6 +61,7 @@ def evaluate_run(experiment, checkpoint=None, saved_model=None, tta=None,
     finally:
         experiment.decode_fn = decode_fn
     report = result.report
+    _leakage(experiment, result, report)
     report['absent_classes'] = label_match.absent_classes(names, report['confusion_matrix'])
     label_match.warn_absent(report['absent_classes'], 'EVAL_FILES', experiment.eval_files,
                             len(names))
@@ -74,6 +75,20 @@ def evaluate_run(experiment, checkpoint=None, saved_model=None, tta=None,
              report['top_1_accuracy'], report['examples'], path)
     return dict(report, source=source, eval_files=str(experiment.eval_files),
                 report_path=path)
+
+
+def _leakage(experiment, result, report):
+    """Adds 'leakage' to ``report`` and warns when eval images have near-duplicates in
+    another split (dataset.json's near-duplicate groups): the accuracy without them."""
+    from jacktf.data import near_duplicates
+    leaked = near_duplicates.leaked_files(pipeline.list_files(experiment.eval_files))
+    found = evaluate_lib.without_leaked(result, leaked)
+    if found:
+        report['leakage'] = found
+        log.warning('%d eval images have a near-duplicate in another split (dataset.json): '
+                    'top-1 %.4f without them on %d examples (%.4f with them).',
+                    found['leaked_images'], found['accuracy_without_leaked'],
+                    found['examples_without_leaked'], report['top_1_accuracy'])
 
 
 def _result(experiment, names, checkpoint, saved_model, tta, keep, report_dir):

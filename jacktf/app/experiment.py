@@ -15,7 +15,7 @@ from jacktf.core.checkpoint_paths import resolve_checkpoint, step_in_name
 from jacktf.core.errors import ConfigError, RestoreError
 from jacktf.data import augment, finetune_preprocessing, label_match, pipeline, \
     sampling as sampling_lib
-from jacktf.serve import export
+from jacktf.serve import export, model_card
 from jacktf.pretrained import resolve_checkpoint as resolve_pretrained
 from jacktf.train import checkpointing, data_plan, lifecycle, recovery, strategy as strategy_lib
 from jacktf.train.callbacks import builtin_callbacks
@@ -273,10 +273,12 @@ class Experiment(RunFiles):
         names, labels_path = self.class_names()
         version = step_in_name(path)  # ckpt-600 -> export/600
         parity = export.parity_images(self.eval_files or self.train_files, self.decode_fn)
-        return export.export_saved_model(
+        result = export.export_saved_model(
             self.model, export_dir or self.export_base(path),
             class_names=names, labels_path=labels_path, version=version,
             parity_encoded=parity)
+        model_card.store_operating_point(self.model_dir, version, result[0])
+        return result
 
     def export_base(self, checkpoint):
         """Where exports of ``checkpoint`` go: MODEL_DIR/export_best for a checkpoint of
@@ -289,7 +291,9 @@ class Experiment(RunFiles):
     def export_current(self, version, folder):
         """Exports the model's current weights to MODEL_DIR/folder/version."""
         names, labels_path = self.class_names()
-        return export.export_saved_model(
+        result = export.export_saved_model(
             self.model, os.path.join(self.model_dir, folder), class_names=names,
             labels_path=labels_path, version=version, parity_encoded=export.parity_images(
                 self.eval_files or self.train_files, self.decode_fn))
+        model_card.store_operating_point(self.model_dir, version, result[0])
+        return result

@@ -25,20 +25,28 @@ def add_parser(subparsers, parents):
                    help='files larger than this are skipped without being read')
     p.add_argument('--allow_empty_classes', action='store_true',
                    help='keep a class folder without usable images as a class')
+    p.add_argument('--allow_conflicts', action='store_true',
+                   help='convert near-identical images found in different classes (label '
+                        'conflicts) instead of stopping; they are listed in dataset.json')
     p.set_defaults(func=run)
     return p
 
 
 def run(args):
+    from jacktf.data import near_duplicates
     from jacktf.data.converter import convert
     info = convert(args.image_dir, args.output_dir, val_fraction=args.val_fraction,
                    num_shards=args.num_shards, workers=args.workers, seed=args.seed,
                    overwrite=args.overwrite, max_pixels=args.max_pixels,
-                   allow_empty_classes=args.allow_empty_classes, max_bytes=args.max_bytes)
+                   allow_empty_classes=args.allow_empty_classes, max_bytes=args.max_bytes,
+                   allow_conflicts=args.allow_conflicts)
     per_split = ', '.join(f'{split} {sum(c.values())}' for split, c in info['counts'].items())
     print(f"Wrote {info['num_written']} images of {len(info['classes'])} classes "
           f"({per_split}) to {args.output_dir} in {info['seconds']} s; "
           f"{info['num_skipped']} skipped.")
     for item in info['skipped']:
         print(f"  skipped {item['file']}: {item['reason']}")
+    for line in near_duplicates.describe(info['near_duplicates']):
+        print(line)
     return 0
+

@@ -35,6 +35,9 @@ def run(args):
     print(f"top-1 {report['top_1_accuracy']:.4f}{top_k}  macro-F1 "
           f"{report['macro_f1']:.4f}  on {report['examples']} examples of "
           f"{report['source']} -> {report['report_path']}")
+    from jacktf.evaluation import operating_point
+    for line in operating_point.format_lines(report):
+        print(line)
     if 'tta' in report:
         from jacktf.evaluation.report import format_tta
         print(format_tta(report))

@@ -62,6 +62,19 @@ def from_dataset_json(files, num_classes=None):
     return ExampleCounts(per_class, sum(per_class), path)
 
 
+def near_duplicates(path):
+    """The near-duplicate counts of a converter's dataset.json ('groups', 'conflicts',
+    'leaks', ...), or None (no such file, or written before jacktf grouped them)."""
+    try:
+        with tf.io.gfile.GFile(path) as f:
+            found = json.load(f).get('near_duplicates')
+        return {k: int(found[k]) for k in ('groups', 'images_in_groups', 'within_class',
+                                           'conflicts', 'leaks')}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError,
+            tf.errors.OpError):
+        return None
+
+
 def _label_key(decode_fn):
     """The tf.train.Example feature holding the label, when the decoder says so."""
     for key, (kind, option, _) in (getattr(decode_fn, 'features', None) or {}).items():

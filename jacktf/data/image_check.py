@@ -147,12 +147,14 @@ def exif_upright(data):
 
 
 def inspect_image(path, max_pixels=DEFAULT_MAX_PIXELS, quality=95, return_original=True,
-                  max_bytes=DEFAULT_MAX_BYTES):
+                  max_bytes=DEFAULT_MAX_BYTES, fingerprint=None):
     """Returns dict(ok, encoded, format, height, width, converted, reason) for ``path``.
 
     With ``return_original=False`` a file kept as it is comes back with encoded=None
     (the caller reads the file itself, which is cheaper than shipping it between
-    processes).
+    processes). With ``fingerprint`` (a function of the upright PIL image, e.g.
+    ``near_duplicates.hash_image``) the result also holds its value as 'hash', from the
+    same decoded pixels.
     """
     try:
         data, image = open_image(path, max_pixels, max_bytes)
@@ -164,15 +166,17 @@ def inspect_image(path, max_pixels=DEFAULT_MAX_PIXELS, quality=95, return_origin
     if turn != 1:  # store the photo upright, as a viewer shows it
         image = ImageOps.exif_transpose(image)
         width, height = image.size
+    extra = {'hash': fingerprint(image if image.mode == 'RGB' else to_rgb(image))} \
+        if fingerprint else {}
     if fmt == 'JPEG' and image.mode == 'RGB' and turn == 1:
         return {'ok': True, 'encoded': data if return_original else None,
                 'format': 'jpeg', 'height': height,
-                'width': width, 'converted': None}
+                'width': width, 'converted': None, **extra}
     out = io.BytesIO()
     to_rgb(image).save(out, format='JPEG', quality=quality)
     return {'ok': True, 'encoded': out.getvalue(), 'format': 'jpeg', 'height': height,
             'width': width, 'converted': f'{fmt or "?"} {image.mode} -> RGB JPEG' + (
-                f' (EXIF orientation {turn} applied)' if turn != 1 else '')}
+                f' (EXIF orientation {turn} applied)' if turn != 1 else ''), **extra}
 
 
 # Entries that operating systems, archivers, NAS boxes and notebooks leave in folders.

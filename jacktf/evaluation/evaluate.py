@@ -8,14 +8,18 @@ evaluated by any of them gives the same numbers.
 """
 
 import dataclasses
+import json
 import logging
+import os
 from typing import List
 
 import numpy as np
 import tensorflow as tf
 
 from jacktf.data.input_errors import input_errors, no_records
+from jacktf.core.files import write_atomic
 from jacktf.evaluation import cam as cam_lib
+from jacktf.evaluation import operating_point
 from jacktf.evaluation import report as report_lib
 from jacktf.evaluation import summaries
 from jacktf.evaluation import top_losses as top_losses_lib
@@ -42,6 +46,7 @@ class EvalResult:
     labels: np.ndarray = None
     probabilities: np.ndarray = None
     averaged: np.ndarray = None
+    filenames: np.ndarray = None  # [N] str, when the records carry image/filename
 
 
 def _eval_step(model, strategy, views):
@@ -105,7 +110,7 @@ def evaluate(model, dataset, *, class_names, files, counters=None, strategy=None
         return parts[0] if len(parts) == 1 else tf.concat(parts, 0)
 
     loss = hits = count = 0.0
-    labels, plain, averaged = [], [], []
+    labels, plain, averaged, names = [], [], [], []
     with input_errors(files, 'EVAL_FILES', counters):
         for batch in strategy.experimental_distribute_dataset(dataset):
             images, label = batch[0], batch[1]
@@ -114,6 +119,8 @@ def evaluate(model, dataset, *, class_names, files, counters=None, strategy=None
                                  count + float(sums[2]))
             collector.add_confusion(sums[3].numpy())
             info = batch[2] if len(batch) > 2 else {}
+            if info:
+                names.append(local(info['filename']).numpy())
             inputs = local(images)
             labels.append(local(label).numpy())
             plain.append(local(per_example[0]).numpy())
@@ -129,10 +136,34 @@ def evaluate(model, dataset, *, class_names, files, counters=None, strategy=None
     examples = collector.examples(
         lambda inputs: cam_lib.grad_cam(model, np.stack(inputs)),
         display_fn=top_losses_lib.undo_preprocessing(model)) if explain else []
-    return finish(collector, examples, class_names, np.concatenate(labels),
-                  np.concatenate(plain), np.concatenate(averaged) if tta else None,
-                  tta, {'accuracy': hits / count, 'loss': loss / count,
-                        'examples': int(count)})
+    result = finish(collector, examples, class_names, np.concatenate(labels),
+                    np.concatenate(plain), np.concatenate(averaged) if tta else None,
+                    tta, {'accuracy': hits / count, 'loss': loss / count,
+                          'examples': int(count)})
+    if names:
+        result.filenames = np.array([n.decode('utf-8', 'replace') if isinstance(n, bytes)
+                                     else str(n) for n in np.concatenate(names)])
+    return result
+
+
+def without_leaked(result, leaked):
+    """The accuracy of ``result`` without the images named in ``leaked`` (file names of
+    the eval data whose near-duplicate is in another split), or None when there are
+    none or the records carry no file names.
+
+    Returns:
+      {'leaked_images', 'examples_without_leaked', 'accuracy_without_leaked'}.
+    """
+    if not leaked or result.filenames is None:
+        return None
+    out = np.isin(result.filenames, sorted(leaked))
+    if not out.any():
+        return None
+    kept = ~out
+    right = result.probabilities.argmax(1) == result.labels
+    return {'leaked_images': int(out.sum()), 'examples_without_leaked': int(kept.sum()),
+            'accuracy_without_leaked': float(right[kept].mean()) if kept.any()
+            else float('nan')}
 
 
 def finish(collector, examples, class_names, labels, probabilities, averaged=None,
@@ -155,8 +186,9 @@ def finish(collector, examples, class_names, labels, probabilities, averaged=Non
     report['misclassified'] = collector.misclassified
     report['listed_in_top_losses'] = len(examples)
     metrics.update({k: v for k, v in report.items()
-                    if k == 'macro_f1' or (k.startswith('top_') and k.endswith(
-                        '_accuracy') and k != 'top_1_accuracy')})
+                    if k in ('macro_f1', 'balanced_accuracy', 'min_recall') or (
+                        k.startswith('top_') and k.endswith('_accuracy') and
+                        k != 'top_1_accuracy')})
     return EvalResult(metrics, report, collector, examples, labels, probabilities,
                       averaged)
 
@@ -183,6 +215,8 @@ def write_outputs(result, directory, *, step=None, writer=None, pictures=True,
       The path of metrics.json.
     """
     report = dict(result.report)
+    if step is not None:
+        report['step'] = int(step)
     if source is not None:
         report['source'] = source
     if eval_files is not None:
@@ -191,6 +225,11 @@ def write_outputs(result, directory, *, step=None, writer=None, pictures=True,
     path, images = report_lib.write_report(
         report, directory, examples=examples, misclassified=result.collector.misclassified,
         step=step, pictures=pictures)
+    point = operating_point.for_export(report)
+    if point is not None:  # what an export of this step stores (see serve.deploy)
+        name = f'step-{int(step)}.json' if step is not None else operating_point.FILE
+        write_atomic(os.path.join(directory, 'operating_points', name) if step is not None
+                     else os.path.join(directory, name), json.dumps(point, indent=2))
     if writer is not None and images:
         summaries.write_images(writer, images, step or 0)
     return path

@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from jacktf.core.files import write_atomic
-from jacktf.evaluation import confusion, figures, gallery, top_losses
+from jacktf.evaluation import confusion, figures, gallery, operating_point, top_losses
 
 METRICS_FILE = 'metrics.json'
 CONFUSION_FILE = 'confusion_matrix.png'
@@ -21,7 +21,11 @@ def classification_report(labels, probabilities, class_names, top_k=5):
 
     Besides top-1 it reports ``top_<k>_accuracy`` for k = min(top_k, K - 1), and only
     when that k is at least 2: a top-k over all K classes is always 1.0 and says nothing
-    (so a two-class report has top-1 only).
+    (so a two-class report has top-1 only). The ranking metrics (macro_f1,
+    balanced_accuracy, min_recall and the worst class) come from the confusion matrix
+    (``operating_point.rank_metrics``); per class, precision and recall are at the
+    argmax. With two classes, 'threshold_curve' gives the precision-recall curve of
+    class 1 and the thresholds for target precisions and recalls.
     """
     labels = np.asarray(labels, np.int64)
     probabilities = np.asarray(probabilities, np.float64)
@@ -42,6 +46,7 @@ def classification_report(labels, probabilities, class_names, top_k=5):
         per_class[name] = {'precision': precision, 'recall': recall, 'f1': f1,
                            'support': int(matrix[c, :].sum())}
     n = len(labels)
+    ranked = operating_point.rank_metrics(matrix)
     top_k_report = {}
     if k >= 2:
         top_k_report[f'top_{k}_accuracy'] = (
@@ -52,9 +57,15 @@ def classification_report(labels, probabilities, class_names, top_k=5):
         **top_k_report,
         'per_class': per_class,
         'macro_f1': float(np.mean([v['f1'] for v in per_class.values()])),
+        'balanced_accuracy': ranked['balanced_accuracy'],
+        'min_recall': ranked['min_recall'],
+        'worst_class': None if ranked['worst_class'] is None else
+        class_names[ranked['worst_class']],
         'class_names': list(class_names),
         'confusion_matrix': matrix.tolist(),
         'confusion_matrix_axes': 'rows: true class, columns: predicted class',
+        **({'threshold_curve': operating_point.summary(labels, probabilities, class_names)}
+           if k_classes == 2 and n and 0 < labels.sum() < n else {}),
     }
 
 
@@ -89,6 +100,9 @@ def write_pictures(images, directory, examples=None, class_names=None):
     ``directory``; returns {name: path}."""
     paths = {'confusion_matrix': figures.save_png(
         images['confusion_matrix'], os.path.join(directory, CONFUSION_FILE))}
+    if 'precision_recall' in images:
+        paths['precision_recall'] = figures.save_png(
+            images['precision_recall'], os.path.join(directory, operating_point.PICTURE))
     if 'top_losses' in images:
         paths['top_losses'] = figures.save_png(images['top_losses'],
                                                os.path.join(directory, GALLERY_FILE))
@@ -112,6 +126,11 @@ def write_report(report, directory, *, examples=None, misclassified=0, step=None
     images = draw(matrix=report['confusion_matrix'], class_names=report['class_names'],
                       examples=examples, misclassified=misclassified, step=step,
                       source=os.path.basename(str(report.get('source', ''))))
+    if report.get('threshold_curve'):
+        where = report.get('step')
+        images['precision_recall'] = operating_point.picture(
+            report['threshold_curve'], 'Precision-recall' + (
+                f' \u2014 step {where}' if where is not None else ''))
     write_pictures(images, directory, examples, report['class_names'])
     return path, images
 

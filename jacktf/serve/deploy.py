@@ -22,7 +22,7 @@ import os
 import tensorflow as tf
 
 from jacktf.core.errors import ConfigError
-from jacktf.serve import (derived_models, export, onnx_export, samples, saved_models,
+from jacktf.serve import (derived_models, export, model_card, onnx_export, samples, saved_models,
                           staging, tflite, tflite_metadata, verify, versions)
 from jacktf.serve.export import ExportError
 
@@ -81,9 +81,19 @@ def export_run(experiment, *, checkpoint=None, export_dir=None, version=None,
         representative_source=f'TRAIN_FILES {experiment.train_files}, stratified by class '
                               f'(images per label: {taken})',
         overwrite=overwrite, limits=limits, registry=registry,
-        source={'checkpoint': path, 'step': number})
+        source={'checkpoint': path, 'step': number, **_operating_point(experiment, number)})
+    if not summary['saved_model']['kept']:
+        model_card.store_operating_point(experiment.model_dir, number,
+                                         summary['saved_model']['path'])
     summary['checkpoint'] = path
     return summary
+
+
+def _operating_point(experiment, step):
+    """{'operating_point': ...} for the cards when ``step`` was evaluated with a
+    threshold curve (two classes), else {}."""
+    point = model_card.operating_point_of(experiment.model_dir, step)
+    return {'operating_point': point} if point else {}
 
 
 def _targets(export_dir, version, tflite_variants, onnx):

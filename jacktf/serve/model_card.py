@@ -117,3 +117,29 @@ def read_labels(model_path, num_classes, embedded=None):
                         f'{num_classes} outputs. Put the labels.txt of this export beside '
                         'the model file.')
     return names
+
+
+OPERATING_POINT_FILE = 'operating_point.json'
+
+
+def operating_point_of(model_dir, step):
+    """The operating point (two-class thresholds, ``evaluation.operating_point.
+    for_export``) of the evaluation of ``step`` in MODEL_DIR/eval, or None when that
+    step was not evaluated or has no threshold curve (more than two classes)."""
+    if step is None:
+        return None
+    path = os.path.join(model_dir, 'eval', 'operating_points', f'step-{int(step)}.json')
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def store_operating_point(model_dir, step, folder):
+    """Writes the operating point of ``step`` into an exported model's ``folder``
+    (operating_point.json); returns it, or None when there is none."""
+    point = operating_point_of(model_dir, step)
+    if point is not None and os.path.isdir(folder):
+        write_json(os.path.join(folder, OPERATING_POINT_FILE), point)
+    return point

@@ -97,4 +97,9 @@ def describe(plan, trainer, sampling=None):
             (', ...]' if len(trainer.class_weights) > 10 else ']')
     if sampling:
         text += f', {sampling} sampling'
+    found = counts_lib.near_duplicates(plan.train.source) \
+        if plan.train is not None and plan.train.source != 'counted' else None
+    if found:
+        text += (f", near-duplicates {found['groups']} groups ({found['conflicts']} across "
+                 f"classes, {found['leaks']} across splits)")
     return text

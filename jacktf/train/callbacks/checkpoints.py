@@ -2,6 +2,8 @@
 
 import time
 
+from jacktf.core.errors import ConfigError
+from jacktf.evaluation.operating_point import MODES
 from jacktf.train.callbacks.base import Callback
 from jacktf.train.checkpointing import BestCheckpoints
 
@@ -32,21 +34,30 @@ class PeriodicCheckpoints(Callback):
 
 
 class BestK(Callback):
-    """Keeps the ``keep`` checkpoints with the best eval accuracy in MODEL_DIR/best
-    (``ctl.best``; ExportAtEnd exports the best one); gin: ``best_k.keep = 3``.
+    """Keeps the ``keep`` checkpoints with the best eval ``metric`` in MODEL_DIR/best
+    (``ctl.best``; ExportAtEnd exports the best one); gin: ``best_k.keep = 3``,
+    ``best_k.metric = 'min_recall'``.
 
     Args:
       keep: checkpoints kept (default 1: a run with eval data keeps and exports its
         best checkpoint); 0 turns best-k off (EarlyStopping still keeps one).
+      metric: what ranks them, computed by the one evaluation from its confusion
+        matrix: 'accuracy', 'loss', 'macro_f1', 'balanced_accuracy' or 'min_recall'
+        (the recall of the worst class). EarlyStopping, when used, ranks by its own
+        metric instead.
     """
 
     order = 38  # sets ctl.best before EarlyStopping re-ranks it
 
-    def __init__(self, keep=1):
-        self.keep = int(keep)
+    def __init__(self, keep=1, metric='accuracy'):
+        if metric not in MODES:
+            raise ConfigError(f'best_k.metric must be one of {sorted(MODES)}, got '
+                              f'{metric!r}.')
+        self.keep, self.metric = int(keep), metric
 
     def on_train_begin(self, ctl):
         self.best = ctl.best = BestCheckpoints(ctl.write_dir, self.keep, ctl.checkpoint)
+        self.best.rank_by(self.metric, MODES[self.metric], 0)
 
     def on_eval_end(self, ctl, step, metrics):
-        self.best.consider(step, metrics['accuracy'])
+        self.best.consider(step, metrics[self.best.metric])

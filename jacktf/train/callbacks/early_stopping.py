@@ -7,11 +7,11 @@ import os
 import tensorflow as tf
 
 from jacktf.core.errors import ConfigError
+from jacktf.evaluation.operating_point import MODES as METRICS
 from jacktf.train.callbacks.base import Callback
 from jacktf.train.checkpointing import improved
 
 log = logging.getLogger('jacktf')
-METRICS = {'accuracy': 'max', 'loss': 'min'}
 
 
 class EarlyStopping(Callback):
@@ -25,10 +25,11 @@ class EarlyStopping(Callback):
     best kept value).
 
     Args:
-      metric: 'accuracy' or 'loss'.
+      metric: 'accuracy', 'loss', 'macro_f1', 'balanced_accuracy' or 'min_recall' (the
+        recall of the worst class), all from the one evaluation's confusion matrix.
       patience: evaluations without improvement before stopping.
       min_delta: the smallest change that counts as an improvement.
-      mode: 'max', 'min' or 'auto' (max for accuracy, min for loss).
+      mode: 'max', 'min' or 'auto' (min for loss, max for the others).
     """
 
     def __init__(self, metric='accuracy', patience=3, min_delta=0.0, mode='auto'):

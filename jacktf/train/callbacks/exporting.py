@@ -4,6 +4,7 @@ import logging
 
 from jacktf.train import strategy as strategy_lib
 from jacktf.train.callbacks.base import Callback
+from jacktf.train.checkpointing import improved
 from jacktf.train.step import averaged_weights
 
 log = logging.getLogger('jacktf')
@@ -38,6 +39,8 @@ def report_best(ctl, top):
     metric = ctl.best.metric
     final, best = ctl.metrics.get(metric), top[metric]
     ctl.metrics['best_step'], ctl.metrics[f'best_{metric}'] = top['step'], best
-    if final is not None and top['step'] != ctl.evaluated_at and final < best:
-        log.info('final eval %.4g < best %.4g at step %d: exported the best (%s).', final,
-                 best, top['step'], ctl.metrics['export_best'])
+    mode = getattr(ctl.best, 'mode', 'max')
+    if final is not None and top['step'] != ctl.evaluated_at and \
+            improved(best, final, mode):
+        log.info('final eval %.4g %s best %.4g at step %d: exported the best (%s).', final,
+                 '<' if mode == 'max' else '>', best, top['step'], ctl.metrics['export_best'])

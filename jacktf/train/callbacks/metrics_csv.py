@@ -11,13 +11,15 @@ from jacktf.train.callbacks.base import Callback
 from jacktf.train.step import current_lr
 
 COLUMNS = ('step', 'stage', 'train_loss', 'train_accuracy', 'eval_loss', 'eval_accuracy',
-           'learning_rate')
+           'learning_rate', 'eval_macro_f1', 'eval_balanced_accuracy', 'eval_min_recall')
+RANKED = ('macro_f1', 'balanced_accuracy', 'min_recall')  # best-k / early stopping metrics
 
 
 class MetricsCsv(Callback):
     """Appends step, stage, train loss and accuracy (means over the steps since the
-    previous evaluation), eval loss and accuracy and the learning rate after each
-    evaluation; chief only. A resumed run first drops rows after its start step."""
+    previous evaluation), eval loss and accuracy, the learning rate and the eval's
+    macro-F1, balanced accuracy and worst-class recall after each evaluation; chief
+    only. A resumed run first drops rows after its start step."""
 
     order = 36  # EarlyStopping replays its rows on resume
 
@@ -56,7 +58,8 @@ class MetricsCsv(Callback):
                 'train_accuracy': f'{self.accuracy / n:.6g}' if self.steps else '',
                 'eval_loss': f"{metrics['loss']:.6g}",
                 'eval_accuracy': f"{metrics['accuracy']:.6g}",
-                'learning_rate': f'{current_lr(ctl.optimizer):.6g}'})
+                'learning_rate': f'{current_lr(ctl.optimizer):.6g}',
+                **{f'eval_{k}': f'{metrics[k]:.6g}' for k in RANKED if k in metrics}})
             self._write()
         self.loss = self.accuracy = 0.0
         self.steps = 0
