@@ -60,7 +60,8 @@ def evaluate_run(experiment, checkpoint=None, saved_model=None, tta=None,
     finally:
         experiment.decode_fn = decode_fn
     report = result.report
-    report['absent_classes'] = label_match.absent_classes(names, report['confusion_matrix'])
+    report['absent_classes'] = label_match.absent_classes(names, report.get(
+        'confusion_matrix') or [[s['support']] for s in report['per_label'].values()])
     label_match.warn_absent(report['absent_classes'], 'EVAL_FILES', experiment.eval_files,
                             len(names))
     writer = tf.summary.create_file_writer(report_dir)

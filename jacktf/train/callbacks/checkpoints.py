@@ -38,15 +38,22 @@ class BestK(Callback):
     Args:
       keep: checkpoints kept (default 1: a run with eval data keeps and exports its
         best checkpoint); 0 turns best-k off (EarlyStopping still keeps one).
+      metric: the eval metric ranked (higher is better): None is 'accuracy', and
+        'mAP' for a multi-label model; also 'macro_f1' or 'micro_f1' there.
     """
 
     order = 38  # sets ctl.best before EarlyStopping re-ranks it
 
-    def __init__(self, keep=1):
+    def __init__(self, keep=1, metric=None):
         self.keep = int(keep)
+        self.metric = metric
 
     def on_train_begin(self, ctl):
-        self.best = ctl.best = BestCheckpoints(ctl.write_dir, self.keep, ctl.checkpoint)
+        metric = self.metric or ('mAP' if getattr(ctl.model, 'multi_label', False)
+                                 else 'accuracy')
+        self.best = ctl.best = BestCheckpoints(ctl.write_dir, self.keep, ctl.checkpoint,
+                                               metric=metric)
+        self.best.entries = [e for e in self.best.entries if metric in e]
 
     def on_eval_end(self, ctl, step, metrics):
-        self.best.consider(step, metrics['accuracy'])
+        self.best.consider(step, metrics[self.best.metric])

@@ -11,7 +11,9 @@ from jacktf.train.callbacks.base import Callback
 from jacktf.train.checkpointing import improved
 
 log = logging.getLogger('jacktf')
-METRICS = {'accuracy': 'max', 'loss': 'min'}
+METRICS = {'accuracy': 'max', 'loss': 'min',
+           # multi-label models (jacktf.evaluation.multilabel)
+           'mAP': 'max', 'macro_f1': 'max', 'micro_f1': 'max'}
 
 
 class EarlyStopping(Callback):
@@ -25,7 +27,8 @@ class EarlyStopping(Callback):
     best kept value).
 
     Args:
-      metric: 'accuracy' or 'loss'.
+      metric: 'accuracy' or 'loss'; for multi-label models also 'mAP', 'macro_f1'
+        or 'micro_f1' (their 'accuracy' is the exact-match ratio).
       patience: evaluations without improvement before stopping.
       min_delta: the smallest change that counts as an improvement.
       mode: 'max', 'min' or 'auto' (max for accuracy, min for loss).
