@@ -123,6 +123,7 @@ def main():
            '--gin_param', f'TRAIN_STEPS = {args.steps}',
            '--gin_param', 'Model.head = @multilabel_logits')
     train_seconds = time.time() - start
+    jacktf('export', '--model_dir', model_dir, '--tflite', 'float', '--onnx', '--overwrite')
     from multilabel_parity import test_report
     result = test_report(model_dir, os.path.join(root, 'test'), test_rows,
                          f'{root}/test_tfr/train-*.tfrecord', CLASSES)
