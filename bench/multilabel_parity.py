@@ -28,12 +28,11 @@ def label_sets(probs, thresholds):
     return [tuple(np.flatnonzero(p >= np.asarray(thresholds))) for p in probs]
 
 
-def test_report(model_dir, folder, rows, test_files, classes):
+def test_report(model_dir, folder, rows, classes):
     """mAP / F1 at the tuned thresholds on the test rows; exports' label-set parity."""
     from jacktf.core import plugins
     from jacktf.evaluation import multilabel, multilabel_metrics as mm
     from jacktf.serve import runners
-    del test_files
     paths = [os.path.join(folder, name) for name, _ in rows]
     index = {c: i for i, c in enumerate(classes)}
     truth = _multi_hot(rows, index)
