@@ -43,16 +43,16 @@ def photos():
     return {name: getattr(skimage.data, name)()[..., :3] for name in CLASSES}
 
 
-def composite(rng, sources, labels, crop=(0.45, 0.9)):
+def composite(rng, sources, labels, crop_range=(0.45, 0.9)):
     """A SIZE x SIZE image whose cells hold crops of ``labels``' photos (each crop's
-    side a ``crop`` range share of the photo's shorter side)."""
+    side a ``crop_range`` share of the photo's shorter side)."""
     from PIL import Image
     image = rng.normal(128, 20, [SIZE, SIZE, 3]).clip(0, 255).astype(np.uint8)
     cells = rng.permutation(4)[:len(labels)]
     for cell, label in zip(cells, labels):
         photo = sources[CLASSES[label]]
         h, w = photo.shape[:2]
-        side = int(min(h, w) * rng.uniform(*crop))
+        side = int(min(h, w) * rng.uniform(*crop_range))
         y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
         crop = Image.fromarray(photo[y:y + side, x:x + side]).resize((CELL, CELL))
         crop = np.asarray(crop)
