@@ -6,7 +6,8 @@ Usage: python bench/multilabel.py [--root DIR] [--train 600] [--val 150] [--test
 Data: six real photos of scikit-image (astronaut, chelsea, coffee, rocket,
 immunohistochemistry, hubble_deep_field) are the classes. Each 128x128 image is a 2x2
 grid over a noisy grey background; 1 to 3 of its cells hold a random crop (45-90% of
-the photo's side by default, --crop; flipped at random) of distinct classes, so its label set is known.
+the photo's side by default, --crop; flipped at random) of distinct classes, so its
+label set is known.
 Crops are drawn anew for every image, so test images are unseen crops. Train and
 validation images go through `jacktf convert --labels_csv` (iterative stratification);
 the test images are a separate CSV conversion.

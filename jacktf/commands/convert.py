@@ -8,13 +8,14 @@ def add_parser(subparsers, parents):
                            help='image folder (one subfolder per class) to TFRecords')
     p.add_argument('--image_dir', default=None,
                    help='the folder holding one subfolder of images per class (with '
-                        '--labels_csv: where its relative paths start)')
+                        '--labels_csv: where its relative paths start; default: none, '
+                        'then --labels_csv is needed)')
     p.add_argument('--labels_csv', default=None,
                    help='multi-label: a CSV of `path,labels` rows (labels separated by '
-                        'spaces or |); records get a list of labels')
+                        'spaces or |); records get a list of labels (default: none)')
     p.add_argument('--multi_label', action='store_true',
                    help='multi-label folder: an image may be in several class folders '
-                        '(same content = one image with all their labels)')
+                        '(same content = one image with all their labels; default: off)')
     p.add_argument('--output_dir', required=True,
                    help='where the shards, labels.txt and dataset.json are written')
     p.add_argument('--val_fraction', type=float, default=0.1,
