@@ -102,3 +102,5 @@ def test_multilabel_csv_to_predict_end_to_end(tmp_path, capsys):
             for row in rows] == sets
     assert cli.main(['predict', '--model', export, images[0]]) == 0
     assert "LABELS (probability >= the label's tuned threshold)" in capsys.readouterr().out
+    assert cli.main(['eval', '--model_dir', model_dir]) == 0
+    assert f"mAP {report['mAP']:.4f}" in capsys.readouterr().out  # the same checkpoint

@@ -79,6 +79,10 @@ def evaluate_run(experiment, checkpoint=None, saved_model=None, tta=None,
 def _result(experiment, names, checkpoint, saved_model, tta, keep, report_dir):
     """(EvalResult, source, step or None, report dir) of a checkpoint or a SavedModel."""
     if saved_model:
+        if getattr(experiment.model, 'multi_label', False):
+            raise ConfigError('Evaluating a multi-label SavedModel (--saved_model) is not '
+                              'available: evaluate its checkpoint instead (leave out '
+                              '--saved_model, or give --checkpoint).')
         source, note = export.find_saved_model(saved_model)
         if note:
             log.info(note)
