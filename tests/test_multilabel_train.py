@@ -36,6 +36,17 @@ def test_settings_that_do_not_apply_to_multilabel_say_what_to_use():
         _run(multi, sampling='balanced')
 
 
+def test_best_k_ranks_multilabel_runs_by_map(tmp_path):
+    from jacktf.train.callbacks.checkpoints import BestK
+    for multi, expected in ((True, 'mAP'), (False, 'accuracy')):
+        ctl = types.SimpleNamespace(write_dir=str(tmp_path), checkpoint=None,
+                                    model=types.SimpleNamespace(multi_label=multi))
+        BestK(keep=1).on_train_begin(ctl)
+        assert ctl.best.metric == expected
+    BestK(keep=1, metric='macro_f1').on_train_begin(ctl)
+    assert ctl.best.metric == 'macro_f1'
+
+
 def _dataset(root, count=36, seed=0):
     """Images of 2x2 cells; a cell is red, green or blue when its label is present."""
     rng = np.random.default_rng(seed)
@@ -71,10 +82,10 @@ def test_multilabel_csv_to_predict_end_to_end(tmp_path, capsys):
                  '--gin_param=BATCH_SIZE = 8', '--gin_param=TRAIN_STEPS = 6',
                  '--gin_param=Trainer.eval_every_epochs = None',
                  '--gin_param=Trainer.eval_every_steps = 3',
-                 '--gin_param=Experiment.preview_images = 0'])
+                 '--gin_param=Experiment.preview_images = 0',
+                 '--gin_param=best_k.keep = 0'])  # one export (best-k: a test above)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     assert 'Multi-label data (tfexample_multilabel)' in r.stdout
-    assert 'best checkpoints by eval mAP' in r.stdout
     with open(os.path.join(model_dir, 'eval', 'metrics.json')) as f:
         report = json.load(f)
     assert report['multi_label'] and report['class_names'] == ['blue', 'green', 'red']
