@@ -115,3 +115,22 @@ def test_multilabel_csv_to_predict_end_to_end(tmp_path, capsys):
     assert "LABELS (probability >= the label's tuned threshold)" in capsys.readouterr().out
     assert cli.main(['eval', '--model_dir', model_dir]) == 0
     assert f"mAP {report['mAP']:.4f}" in capsys.readouterr().out  # the same checkpoint
+
+
+def test_multilabel_data_turns_a_linear_head_multilabel(tmp_path, default_registry):
+    from jacktf.app import multilabel_wiring
+    from jacktf.core.model import Model
+    (tmp_path / 'train-00000-of-00001.tfrecord').write_bytes(b'')
+    pattern = str(tmp_path / 'train-*.tfrecord')
+    (tmp_path / 'dataset.json').write_text(json.dumps({'multi_label': False}))
+    model = Model(backbone='mobilenet_v1_025', num_classes=3, image_size=32,
+                  registry=default_registry)
+    single = decoders.tfexample_classification()
+    name, decode = multilabel_wiring.match_decoder(model, 'tfexample_classification',
+                                                   single, pattern)
+    assert (name, decode, model.multi_label) == ('tfexample_classification', single, False)
+    (tmp_path / 'dataset.json').write_text(json.dumps({'multi_label': True}))
+    name, decode = multilabel_wiring.match_decoder(model, 'tfexample_classification',
+                                                   single, pattern)
+    assert name == 'tfexample_multilabel' and decode.multi_label and model.multi_label
+    assert not multilabel_wiring.data_is_multilabel('demo://train')
