@@ -185,3 +185,16 @@ def test_convert_cli_multilabel_and_its_errors(tmp_path, capsys):
                   str(tmp_path / 'out2')])
     assert e.value.code == 2
     assert 'lists 1 images that do not exist' in ''.join(capsys.readouterr())
+
+
+def test_decoder_reads_a_multi_hot_float_feature():
+    feature = {
+        'image/encoded': tf.train.Feature(bytes_list=tf.train.BytesList(value=[b'x'])),
+        'image/class/multi_hot': tf.train.Feature(
+            float_list=tf.train.FloatList(value=[0.0, 1.0, 0.0, 1.0]))}
+    record = tf.train.Example(features=tf.train.Features(
+        feature=feature)).SerializeToString()
+    decode = decoders.tfexample_multilabel(multi_hot_key='image/class/multi_hot')
+    assert decode(tf.constant(record))['label'].numpy().tolist() == [1, 3]
+    plain = decoders.tfexample_multilabel()  # no label feature: no labels
+    assert decode.multi_label and plain(tf.constant(record))['label'].numpy().size == 0
