@@ -23,11 +23,13 @@ def test_builtins_are_registered_with_provider_builtin(registry):
         'mobilenet_v2_140', 'mobilenet_v2_050', 'mobilenet_v2_035', 'mobilenet_v3_large',
         'mobilenet_v3_small', 'nasnet_mobile', 'nasnet_large', 'pnasnet_mobile',
         'pnasnet_large'}
-    assert registry.names('head') == ['dropout_logits', 'logits', 'native']
+    assert registry.names('head') == ['dropout_logits', 'logits', 'multilabel_logits',
+                                      'native']
     assert registry.names('optimizer') == ['adagrad', 'adam', 'adamw', 'momentum',
                                            'rmsprop', 'sgd']
     assert 'exponential_decay' in registry.names('lr_schedule')
-    assert registry.names('decoder') == ['image_folder', 'tfexample_classification']
+    assert registry.names('decoder') == ['image_folder', 'tfexample_classification',
+                                         'tfexample_multilabel']
     assert registry.names('preprocessor') == ['inception', 'inception_finetune', 'simple',
                                              'simple_finetune', 'vgg', 'vgg_finetune']
     entry = registry.get('backbone', 'resnet_v1_50')

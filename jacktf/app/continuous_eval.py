@@ -82,7 +82,8 @@ class Sidecar:
         self.train_steps = experiment.trainer.train_steps
         best_k = next((c for c in experiment.callbacks() if isinstance(c, BestK)), None)
         self.keep_best = best_k.keep if best_k else 0
-        self.best_metric = best_k.metric if best_k else 'accuracy'
+        self.best_metric = (best_k.metric if best_k else None) or (
+            'mAP' if getattr(experiment.model, 'multi_label', False) else 'accuracy')
         self.last_step = self._load_state()
         self.evaluated = []
         self.started = self.waiting_since = time.time()

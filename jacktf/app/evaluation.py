@@ -62,7 +62,8 @@ def evaluate_run(experiment, checkpoint=None, saved_model=None, tta=None,
         experiment.decode_fn = decode_fn
     report = result.report
     _leakage(experiment, result, report)
-    report['absent_classes'] = label_match.absent_classes(names, report['confusion_matrix'])
+    report['absent_classes'] = label_match.absent_classes(names, report.get(
+        'confusion_matrix') or [[s['support']] for s in report['per_label'].values()])
     label_match.warn_absent(report['absent_classes'], 'EVAL_FILES', experiment.eval_files,
                             len(names))
     writer = tf.summary.create_file_writer(report_dir)
@@ -94,6 +95,10 @@ def _leakage(experiment, result, report):
 def _result(experiment, names, checkpoint, saved_model, tta, keep, report_dir):
     """(EvalResult, source, step or None, report dir) of a checkpoint or a SavedModel."""
     if saved_model:
+        if getattr(experiment.model, 'multi_label', False):
+            raise ConfigError('Evaluating a multi-label SavedModel (--saved_model) is not '
+                              'available: evaluate its checkpoint instead (leave out '
+                              '--saved_model, or give --checkpoint).')
         source, note = export.find_saved_model(saved_model)
         if note:
             log.info(note)

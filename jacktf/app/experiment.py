@@ -10,6 +10,7 @@ import os
 
 import tensorflow as tf
 
+from jacktf.app import multilabel_wiring
 from jacktf.app.run_files import RunFiles
 from jacktf.core.checkpoint_paths import resolve_checkpoint, step_in_name
 from jacktf.core.errors import ConfigError, RestoreError
@@ -102,6 +103,9 @@ class Experiment(RunFiles):
                                   'plugins --kind decoder`.')
             self.decoder_name = entry.name
             self.decode_fn = decoder()
+        if not model.native:  # multi-label records, or a multi-label head
+            self.decoder_name, self.decode_fn = multilabel_wiring.match_decoder(
+                model, self.decoder_name, self.decode_fn, train_files)
         self.checkpoint_path = checkpoint_path
         if checkpoint_path and not model.preprocessing_given:  # fine-tuning augmentation
             model.set_preprocessing(finetune_preprocessing.finetune_name(model.preprocessing))
@@ -272,6 +276,7 @@ class Experiment(RunFiles):
         path = self.restore_latest(checkpoint) if restore else None
         names, labels_path = self.class_names()
         version = step_in_name(path)  # ckpt-600 -> export/600
+        self.use_thresholds(version)
         parity = export.parity_images(self.eval_files or self.train_files, self.decode_fn)
         result = export.export_saved_model(
             self.model, export_dir or self.export_base(path),
@@ -291,9 +296,18 @@ class Experiment(RunFiles):
     def export_current(self, version, folder):
         """Exports the model's current weights to MODEL_DIR/folder/version."""
         names, labels_path = self.class_names()
+        self.use_thresholds(version)
         result = export.export_saved_model(
             self.model, os.path.join(self.model_dir, folder), class_names=names,
             labels_path=labels_path, version=version, parity_encoded=export.parity_images(
                 self.eval_files or self.train_files, self.decode_fn))
         model_card.store_operating_point(self.model_dir, version, result[0])
         return result
+
+    def use_thresholds(self, step):
+        """A multi-label model takes the per-label thresholds tuned by the evaluation
+        of ``step`` (else the latest; MODEL_DIR/eval/thresholds.json) for its export."""
+        if getattr(self.model, 'multi_label', False):
+            from jacktf.evaluation import multilabel
+            self.model.label_thresholds = multilabel.thresholds_for(
+                self.model_dir, step, self.model.num_classes)

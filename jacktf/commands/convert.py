@@ -6,8 +6,16 @@ from jacktf.commands import common
 def add_parser(subparsers, parents):
     p = common.add_command(subparsers, 'convert', parents,
                            help='image folder (one subfolder per class) to TFRecords')
-    p.add_argument('--image_dir', required=True,
-                   help='the folder holding one subfolder of images per class')
+    p.add_argument('--image_dir', default=None,
+                   help='the folder holding one subfolder of images per class (with '
+                        '--labels_csv: where its relative paths start; default: none, '
+                        'then --labels_csv is needed)')
+    p.add_argument('--labels_csv', default=None,
+                   help='multi-label: a CSV of `path,labels` rows (labels separated by '
+                        'spaces or |); records get a list of labels (default: none)')
+    p.add_argument('--multi_label', action='store_true',
+                   help='multi-label folder: an image may be in several class folders '
+                        '(same content = one image with all their labels; default: off)')
     p.add_argument('--output_dir', required=True,
                    help='where the shards, labels.txt and dataset.json are written')
     p.add_argument('--val_fraction', type=float, default=0.1,
@@ -33,6 +41,12 @@ def add_parser(subparsers, parents):
 
 
 def run(args):
+    if args.labels_csv or args.multi_label:
+        return _run_multilabel(args)
+    if not args.image_dir:
+        from jacktf.core.errors import DataError
+        raise DataError('jacktf convert needs --image_dir (a folder with one subfolder '
+                        'per class) or --labels_csv (multi-label).')
     from jacktf.data import near_duplicates
     from jacktf.data.converter import convert
     info = convert(args.image_dir, args.output_dir, val_fraction=args.val_fraction,
@@ -50,3 +64,20 @@ def run(args):
         print(line)
     return 0
 
+
+def _run_multilabel(args):
+    from jacktf.data.multilabel_convert import convert_multilabel
+    info = convert_multilabel(args.output_dir, labels_csv=args.labels_csv,
+                              image_dir=args.image_dir, val_fraction=args.val_fraction,
+                              num_shards=args.num_shards, workers=args.workers,
+                              seed=args.seed, overwrite=args.overwrite,
+                              max_pixels=args.max_pixels, max_bytes=args.max_bytes)
+    per_split = ', '.join(f'{split} {n}' for split, n in info['images'].items())
+    print(f"Wrote {info['num_written']} multi-label images of {len(info['classes'])} "
+          f"labels ({per_split}; iterative stratification) to {args.output_dir} in "
+          f"{info['seconds']} s; {info['num_skipped']} skipped. Read them with "
+          "Experiment.decoder = 'tfexample_multilabel' and Model.head = "
+          "@multilabel_logits.")
+    for item in info['skipped']:
+        print(f"  skipped {item['file']}: {item['reason']}")
+    return 0

@@ -30,6 +30,12 @@ def run(args):
     report = experiment.evaluate_latest(checkpoint=args.checkpoint,
                                         saved_model=args.saved_model, tta=args.tta,
                                         top_losses=args.top_losses)
+    if report.get('multi_label'):
+        print(f"mAP {report['mAP']:.4f}  macro-F1 {report['macro_f1']:.4f}  micro-F1 "
+              f"{report['micro_f1']:.4f}  exact match {report['exact_match']:.4f} at the "
+              f"thresholds tuned on these examples; on {report['examples']} examples of "
+              f"{report['source']} -> {report['report_path']}")
+        return 0
     top_k = ''.join(f"  {key.replace('_accuracy', '')} {report[key]:.4f}" for key in report
                     if key.startswith('top_') and key != 'top_1_accuracy')  # K > 2 only
     print(f"top-1 {report['top_1_accuracy']:.4f}{top_k}  macro-F1 "

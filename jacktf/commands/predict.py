@@ -66,6 +66,7 @@ def _predict_rows(runner, images, top_k, tta=None):
     else:
         probs = plain = runner.probabilities([enc for _, enc in images])
     names = runner.class_names
+    thresholds = getattr(runner, 'thresholds', None)
     rows = []
     for (path, _), p, q in zip(images, probs, plain):
         order = p.argsort()[::-1][:top_k]
@@ -74,9 +75,32 @@ def _predict_rows(runner, images, top_k, tta=None):
                                            'probability': float(p[c])},
                                           **({'probability_plain': float(q[c])}
                                              if tta else {})) for c in order]})
+        if thresholds is not None:  # multi-label: the labels at or above their threshold
+            rows[-1]['labels'] = [
+                {'class': int(k), 'class_name': names[k], 'probability': float(p[k]),
+                 'threshold': float(thresholds[k])}
+                for k in p.argsort()[::-1] if p[k] >= thresholds[k]]
         if tta:
             rows[-1]['tta'] = tta_lib.describe(tta)
     return rows
+
+
+def _label_set_text(row):
+    """'chelsea 0.9312, coffee 0.7134', or '(none; highest rocket 0.3100)'."""
+    if row['labels']:
+        return ', '.join(f"{p['class_name']} {p['probability']:.4f}" for p in row['labels'])
+    top = row['predictions'][0]
+    return f"(none; highest {top['class_name']} {top['probability']:.4f})"
+
+
+def _print_label_sets(rows):
+    """Multi-label: one line per file, its predicted label set with probabilities."""
+    width = max(len(r['file']) for r in rows + [{'file': 'FILE'}])
+    print(f'{"FILE":<{width}}  LABELS (probability >= the label\'s tuned threshold)')
+    for r in rows:
+        print(f"{r['file']:<{width}}  {_label_set_text(r)}")
+        if 'cam' in r:
+            print(f"{'':<{width}}  CAM overlay: {r['cam']}")
 
 
 def _print_table(rows):
@@ -105,8 +129,14 @@ def _print_comparison(opened, tables):
     """One table: the files as rows, the models as columns (top-1 class and its
     probability), then each model's top-1 agreement with the first."""
     columns = _column_names(opened)
-    cells = [[f"{row['predictions'][0]['class_name']} {row['predictions'][0]['probability']:.4f}"
-              for row in rows] for rows in tables]
+    multi = all('labels' in rows[0] for rows in tables)  # compare label sets
+
+    def cell(row):
+        if multi:
+            return '|'.join(p['class_name'] for p in row['labels']) or '(none)'
+        return f"{row['predictions'][0]['class_name']} {row['predictions'][0]['probability']:.4f}"
+
+    cells = [[cell(row) for row in rows] for rows in tables]
     width = max(len(r['file']) for r in tables[0] + [{'file': 'FILE'}])
     widths = [max(len(c) for c in col + [title]) for col, title in zip(cells, columns)]
     print('  '.join([f'{"FILE":<{width}}'] + [f'{t:<{w}}' for t, w in
@@ -114,12 +144,14 @@ def _print_comparison(opened, tables):
     for i, row in enumerate(tables[0]):
         print('  '.join([f'{row["file"]:<{width}}'] + [f'{col[i]:<{w}}' for col, w in
                                                      zip(cells, widths)]).rstrip())
-    first = [row['predictions'][0]['class'] for row in tables[0]]
+    key = (lambda row: cell(row)) if multi else (lambda row: row['predictions'][0]['class'])
+    first = [key(row) for row in tables[0]]
     parts = []
     for title, rows in zip(columns[1:], tables[1:]):
-        same = sum(row['predictions'][0]['class'] == c for row, c in zip(rows, first))
+        same = sum(key(row) == c for row, c in zip(rows, first))
         parts.append(f'{title} {same}/{len(first)} ({same / len(first):.0%})')
-    print(f'top-1 agreement with {columns[0]}: ' + ', '.join(parts))
+    what = 'label-set' if multi else 'top-1'
+    print(f'{what} agreement with {columns[0]}: ' + ', '.join(parts))
     for title, runner in zip(columns, opened):
         print(f'  {title}: {runner.path}')
 
@@ -187,6 +219,8 @@ def run(args):
         print(json.dumps([row for rows in tables for row in rows], indent=2))
     elif len(opened) > 1:
         _print_comparison(opened, tables)
+    elif 'labels' in tables[0][0]:
+        _print_label_sets(tables[0])
     else:
         _print_table(tables[0])
     if skipped:

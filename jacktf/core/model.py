@@ -7,7 +7,7 @@ batch-norm policy.
 
 import tensorflow as tf
 
-from jacktf.core import plugins, scopes
+from jacktf.core import multilabel_loss, plugins, scopes
 from jacktf.core.batchnorm import check_batch_norm_params
 from jacktf.core.errors import ConfigError
 from jacktf.core.network import SlimNetwork, check_arg_scope_kwargs
@@ -83,6 +83,12 @@ class Model:
         ['MobilenetV1/Conv2d_13_pointwise'].
       frozen_bn_scopes: batch norms under these scopes run in inference mode.
       all_bn_frozen: every slim batch norm of the network runs in inference mode.
+      multi_label: several labels per image: sigmoid probabilities and binary
+        cross-entropy over multi-hot labels [N, K] (see jacktf.core.multilabel_loss).
+        None (default): the head says (``@multilabel_logits`` is multi-label).
+      pos_weight: multi-label only: the weight of each label's positive term in the
+        binary cross-entropy (one number, or K numbers; > 1 counts a rare label's
+        positives more), None for 1.
     """
 
     def __init__(self, *, backbone, num_classes=None, head='logits', image_size=None,
@@ -90,7 +96,7 @@ class Model:
                  backbone_kwargs=None, head_kwargs=None, arg_scope_kwargs=None,
                  batch_norm_params=None, train_batch_norm=None, frozen_bn_scopes=(),
                  all_bn_frozen=False, train_augmentation=True, flip=True,
-                 preprocessing_kwargs=None):
+                 preprocessing_kwargs=None, multi_label=None, pos_weight=None):
         self.registry = registry or plugins.default_registry()
         net_fn, entry = _resolve(self.registry, 'backbone', backbone)
         head_fn, head_entry = _resolve(self.registry, 'head', head)
@@ -107,6 +113,10 @@ class Model:
         if int(num_classes) < 2:
             raise ConfigError(f'num_classes must be at least 2, got {num_classes}.')
         self.num_classes = int(num_classes)
+        self.multi_label = False
+        self.set_multi_label(bool(getattr(head_entry.factory, 'multi_label', False)
+                                  if multi_label is None else multi_label))
+        self.pos_weight = multilabel_loss.check_pos_weight(pos_weight, self.num_classes)
         self.image_size = _image_size(image_size, self.card.default_image_size,
                                       self.backbone_name)
         if precision not in PRECISIONS:
@@ -131,6 +141,17 @@ class Model:
         self.batch_norm_trains = False  # set by set_frozen_batch_norm
         self.set_frozen_batch_norm(None)
         self.built = False
+
+    def set_multi_label(self, multi_label=True):
+        """Several labels per image: sigmoid, BCE and exact-match ``loss``,
+        ``postprocess`` and ``accuracy`` shadow the single-label static methods."""
+        self.multi_label = bool(multi_label)
+        for name in ('loss', 'postprocess', 'accuracy'):
+            self.__dict__.pop(name, None)
+        if self.multi_label:
+            self.loss = self._binary_cross_entropy
+            self.postprocess = multilabel_loss.postprocess
+            self.accuracy = multilabel_loss.exact_match
 
     def set_preprocessing(self, name):
         """Uses the registered preprocessing ``name`` (for calls made afterwards): its
@@ -233,6 +254,12 @@ class Model:
             return tf.keras.losses.categorical_crossentropy(
                 onehot, logits, from_logits=True, label_smoothing=label_smoothing)
         return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+
+    def _binary_cross_entropy(self, labels, logits, label_smoothing=0.0):
+        """Multi-label ``loss``: per-example BCE summed over labels, self.pos_weight."""
+        weight = None if self.pos_weight == multilabel_loss.BALANCED else self.pos_weight
+        return multilabel_loss.binary_cross_entropy(labels, logits, label_smoothing,
+                                                    pos_weight=weight)
 
     def regularization_loss(self):
         """Sum of the slim regularizers' losses (weight decay), 0 when there are none."""

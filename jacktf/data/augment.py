@@ -305,7 +305,8 @@ def batch_stage(dataset, augmentations, num_classes, seed=None):
 
     def apply(position, images, labels):
         batch_seed = tf.stack([base, position])
-        labels = tf.one_hot(labels, num_classes, dtype=tf.float32)
+        if not labels.dtype.is_floating:  # multi-label batches are multi-hot already
+            labels = tf.one_hot(labels, num_classes, dtype=tf.float32)
         for index, augmentation in stage:
             images, labels = augmentation.augment(images, labels,
                                                   _fold(batch_seed, 1000 + index))

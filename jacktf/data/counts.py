@@ -55,11 +55,13 @@ def from_dataset_json(files, num_classes=None):
             info = json.load(f)
         counts, classes = info['counts'][split], info['classes']
         per_class = [int(counts.get(name, 0)) for name in classes]
+        # multi-label: counts are images per label; the images are counted apart
+        total = int(info['images'][split]) if 'images' in info else sum(per_class)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
     if num_classes is not None and len(per_class) != num_classes:
         return None
-    return ExampleCounts(per_class, sum(per_class), path)
+    return ExampleCounts(per_class, total, path)
 
 
 def near_duplicates(path):
@@ -111,6 +113,8 @@ def count_pass(file_pattern, decode_fn, num_classes, setting='TRAIN_FILES'):
     """
     files = pipeline.list_files(file_pattern)
     start = time.time()
+    if getattr(decode_fn, 'multi_label', False):
+        return _count_multilabel(files, decode_fn, num_classes, setting, start)
     per_class = np.zeros([num_classes], np.int64)
     try:
         for labels in _labels(files, decode_fn):
@@ -130,6 +134,25 @@ def count_pass(file_pattern, decode_fn, num_classes, setting='TRAIN_FILES'):
              'class.', sum(per_class), setting, len(files), '' if len(files) == 1 else 's',
              time.time() - start, short_list(per_class))
     return ExampleCounts(per_class, sum(per_class), 'counted')
+
+
+def _count_multilabel(files, decode_fn, num_classes, setting, start):
+    """Images per label and images of multi-label records (one pass)."""
+    per_class, total = np.zeros([num_classes], np.int64), 0
+    records = tf.data.TFRecordDataset(files, num_parallel_reads=tf.data.AUTOTUNE)
+    for labels in records.map(lambda r: decode_fn(r)['label'],
+                              num_parallel_calls=tf.data.AUTOTUNE):
+        labels = labels.numpy()
+        if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+            raise DataError(f'{setting} holds label {int(labels.max())}, outside '
+                            f'[0, NUM_CLASSES={num_classes}). Fix the data or set '
+                            'NUM_CLASSES.')
+        per_class[np.unique(labels)] += 1
+        total += 1
+    per_class = [int(c) for c in per_class]
+    log.info('Counted %d multi-label examples in %s (%.1f s): %s per label.', total,
+             setting, time.time() - start, short_list(per_class))
+    return ExampleCounts(per_class, total, 'counted')
 
 
 def example_counts(file_pattern, decode_fn, num_classes, setting='TRAIN_FILES'):

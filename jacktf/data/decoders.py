@@ -55,6 +55,42 @@ def tfexample_classification(*, image_key=ex.ENCODED, label_key=ex.LABEL,
     return decode
 
 
+def tfexample_multilabel(*, image_key=ex.ENCODED, label_key=ex.LABEL,
+                         filename_key=ex.FILENAME, multi_hot_key=None):
+    """Multi-label tf.train.Example: image/class/label holds a list of class indexes
+    (written by `jacktf convert --labels_csv`), or ``multi_hot_key`` names a float
+    feature of K 0/1 values. The pipeline turns the labels into a multi-hot [K] vector.
+
+    Args:
+      image_key: the bytes feature holding the encoded image.
+      label_key: the int64 list feature holding the 0-based class indexes.
+      filename_key: the optional bytes feature naming the image file.
+      multi_hot_key: a float list feature holding the multi-hot vector instead of
+        ``label_key`` (None: read ``label_key``).
+    """
+    features = {image_key: tf.io.FixedLenFeature([], tf.string, default_value=''),
+                filename_key: tf.io.FixedLenFeature([], tf.string, default_value='')}
+    if multi_hot_key:
+        features[multi_hot_key] = tf.io.VarLenFeature(tf.float32)
+    else:
+        features[label_key] = tf.io.VarLenFeature(tf.int64)
+
+    def decode(serialized):
+        parsed = tf.io.parse_single_example(serialized, features)
+        if multi_hot_key:
+            hot = tf.sparse.to_dense(parsed[multi_hot_key])
+            labels = tf.cast(tf.where(hot > 0.5)[:, 0], tf.int32)
+        else:
+            labels = tf.cast(tf.sparse.to_dense(parsed[label_key]), tf.int32)
+        return {'encoded': parsed[image_key], 'label': labels,
+                'filename': parsed[filename_key]}
+
+    decode.multi_label = True
+    decode.features = {
+        image_key: ('bytes', 'image_key', 'the encoded image: JPEG/PNG/GIF/BMP bytes')}
+    return decode
+
+
 def _folder_listing(directory, extensions, allow_empty_classes):
     """(classes, items) of an image folder; DataError naming what is wrong with it."""
     if not os.path.isdir(directory):
@@ -145,6 +181,7 @@ def image_folder(*, extensions=IMAGE_EXTENSIONS, allow_empty_classes=False):
 
 @jacktf.hookimpl
 def jacktf_register_decoders(registry):
-    """Registers tfexample_classification and image_folder."""
+    """Registers tfexample_classification, tfexample_multilabel and image_folder."""
     registry.decoder('tfexample_classification', tfexample_classification)
+    registry.decoder('tfexample_multilabel', tfexample_multilabel)
     registry.decoder('image_folder', image_folder)

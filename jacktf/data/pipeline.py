@@ -160,6 +160,21 @@ def _reason_text(code, pixels, max_pixels):
             f' pixels, more than max_pixels = {max_pixels}'])])
 
 
+def _multi_hot(indexes, num_classes, name):
+    """A multi-label record's class indexes -> multi-hot [K]; an index outside
+    [0, num_classes) fails naming the record."""
+    if num_classes is None:
+        raise ValueError('A multi-label decoder needs num_classes.')
+    _raise_unless(tf.reduce_all((indexes >= 0) & (indexes < num_classes)),
+                  lambda: tf.strings.join([
+                      'Labels ', tf.strings.reduce_join(tf.strings.as_string(indexes),
+                                                        separator=' '),
+                      f' out of range [0, NUM_CLASSES={num_classes}) in ', name(),
+                      '. Fix the data or set NUM_CLASSES (the lines of labels.txt).']))
+    hot = tf.reduce_sum(tf.one_hot(indexes, num_classes, dtype=tf.float32), 0)
+    return tf.minimum(hot, 1.0)  # an empty list: no label (all negatives)
+
+
 def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_training,
                  num_classes=None, shuffle_files=None, shuffle_buffer=2048, repeat=None,
                  cycle_length=4, cache=False, input_context=None, seed=None,
@@ -288,9 +303,13 @@ def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_train
     ds = ds.enumerate().map(lambda k, item: (
         tf.stack([tf.constant(base, tf.int64), k * pipelines + pipeline_id]), *item))
 
+    multi_label = bool(getattr(decode_fn, 'multi_label', False))
+
     def parse(element_seed, path, index, fields, ok):
         label = fields['label']
-        if num_classes is not None:
+        if multi_label:  # class indexes [n] -> multi-hot float32 [K]
+            label = _multi_hot(label, num_classes, lambda: name_of(path, index))
+        elif num_classes is not None:
             missing = tf.where(tf.equal(label, -1),
                                ' (-1: the record has no label feature)', '')
             _raise_unless(tf.logical_and(label >= 0, label < num_classes),

@@ -101,6 +101,15 @@ def evaluate(model, dataset, *, class_names, files, counters=None, strategy=None
     Raises:
       DataError: a bad or damaged record, or no usable record in ``files``.
     """
+    if getattr(model, 'multi_label', False):  # sigmoid per label: mAP, F1, thresholds
+        from jacktf.evaluation import multilabel
+        if tta:
+            from jacktf.core.errors import ConfigError
+            raise ConfigError('Test-time augmentation (--tta) is not available for '
+                              'multi-label models; evaluate without it.')
+        return multilabel.evaluate(model, dataset, class_names=class_names, files=files,
+                                   counters=counters, strategy=strategy,
+                                   top_losses=top_losses)
     strategy = strategy or tf.distribute.get_strategy()
     collector = EvalCollector(model.num_classes, top_losses)
     step = _eval_step(model, strategy, bool(tta))
@@ -214,6 +223,12 @@ def write_outputs(result, directory, *, step=None, writer=None, pictures=True,
     Returns:
       The path of metrics.json.
     """
+    if result.report.get('multi_label'):
+        from jacktf.evaluation import multilabel
+        result.report.update({k: str(v) for k, v in (('source', source),
+                                                     ('eval_files', eval_files)) if v})
+        return multilabel.write_outputs(result, directory, step=step, writer=writer,
+                                        pictures=pictures)
     report = dict(result.report)
     if step is not None:
         report['step'] = int(step)

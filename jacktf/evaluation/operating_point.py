@@ -14,6 +14,7 @@ from jacktf.evaluation import figures
 
 # metric -> 'max' or 'min' (which is better)
 MODES = {'accuracy': 'max', 'loss': 'min', 'macro_f1': 'max', 'balanced_accuracy': 'max',
+         'mAP': 'max', 'micro_f1': 'max',  # multi-label models (evaluation/multilabel.py)
          'min_recall': 'max'}
 TARGETS = (0.8, 0.9, 0.95, 0.99)  # precisions / recalls the report gives thresholds for
 CURVE_POINTS = 101  # points of the curve kept in metrics.json

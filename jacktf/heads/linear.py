@@ -1,4 +1,5 @@
-"""Linear heads: ``logits`` (the seed's), ``dropout_logits``, and ``native``."""
+"""Linear heads: ``logits`` (the seed's), ``dropout_logits``, ``multilabel_logits``
+(sigmoid per label) and ``native``."""
 
 import tensorflow as tf
 import tf_slim as slim
@@ -41,6 +42,24 @@ def dropout_logits(features, *, num_classes, is_training, dropout_keep_prob=0.8,
                   weight_decay=weight_decay, zero_init=zero_init)
 
 
+def multilabel_logits(features, *, num_classes, is_training, weight_decay=0.0,
+                      zero_init=True, dropout_keep_prob=None):
+    """The ``logits`` head for several labels per image: the Model then applies a
+    sigmoid per label and binary cross-entropy (see jacktf.core.multilabel_loss).
+
+    ``dropout_keep_prob`` (e.g. 0.8) adds dropout on the pooled features.
+    """
+    if dropout_keep_prob is not None:
+        return dropout_logits(features, num_classes=num_classes, is_training=is_training,
+                              dropout_keep_prob=dropout_keep_prob,
+                              weight_decay=weight_decay, zero_init=zero_init)
+    return logits(features, num_classes=num_classes, is_training=is_training,
+                  weight_decay=weight_decay, zero_init=zero_init)
+
+
+multilabel_logits.multi_label = True
+
+
 def native(features, *, num_classes, is_training):
     """The backbone's own logits layer, with its official scope (see Model)."""
     raise RuntimeError('The native head is built by the backbone itself; Model calls '
@@ -52,8 +71,11 @@ native.uses_backbone_logits = True
 
 @jacktf.hookimpl
 def jacktf_register_heads(registry):
-    """Registers logits, dropout_logits and native."""
+    """Registers logits, dropout_logits, multilabel_logits and native."""
     registry.head('logits', logits)
+    registry.head('multilabel_logits', multilabel_logits,
+                  summary='Sigmoid per label (several labels per image), binary '
+                          'cross-entropy.')
     registry.head('dropout_logits', dropout_logits)
     registry.head('native', native,
                   summary="The backbone's own logits layer with its official scope.")

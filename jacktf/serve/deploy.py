@@ -62,6 +62,9 @@ def export_run(experiment, *, checkpoint=None, export_dir=None, version=None,
             raise ConfigError(f'{flag} must be at least 1, got {value}.')
     path = experiment.restore_latest(checkpoint)
     number = versions.export_version(path, version)
+    use_thresholds = getattr(experiment, 'use_thresholds', None)
+    if use_thresholds is not None:  # a multi-label model's tuned thresholds
+        use_thresholds(versions.checkpoint_step(path))
     names, labels_path = experiment.class_names()
     held_out = experiment.eval_files or experiment.train_files
     derived = bool(tflite_variants or onnx)

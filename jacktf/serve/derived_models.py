@@ -15,6 +15,7 @@ import tensorflow as tf
 from jacktf.serve import (client_preprocessing, client_test, mediapipe_check, model_card,
                           onnx_export, saved_models, staging, tflite, tflite_metadata,
                           verify)
+from jacktf.serve import export
 from jacktf.serve.export import ExportError
 
 
@@ -124,11 +125,18 @@ def _serve(serve, encoded, batch=32):
 
 
 def _base_card(kind, variant, file, *, model, class_names, registry, source):
-    return {'format': model_card.CARD_FORMAT, 'model_format': kind, 'variant': variant,
+    card = {'format': model_card.CARD_FORMAT, 'model_format': kind, 'variant': variant,
             'file': file, 'labels_file': model_card.LABELS_FILE,
             'num_classes': len(class_names),
             'source': dict(source, backbone=model.backbone_name, head=model.head_name),
             'preprocessing': client_section(model, registry)}
+    thresholds = export.label_thresholds(model)
+    if thresholds is not None:  # multi-label: a sigmoid per label, a label set per image
+        card['multi_label'] = {
+            'activation': 'sigmoid', 'thresholds': thresholds,
+            'rule': 'label k is predicted when probabilities[k] >= thresholds[k] '
+                    '(thresholds tuned on the validation split)'}
+    return card
 
 
 def _with_quantization_steps(card):
@@ -166,7 +174,7 @@ def _metadata_info(card, model):
                         f' ({prep["name"]} preprocessing, {prep["image_size"]}x'
                         f'{prep["image_size"]} input); {card["variant"]} TFLite. The '
                         f'jacktf card {model_card.card_path(card["file"])} beside it has '
-                        'the exact client steps.'),
+                        'the exact client steps.' + _multilabel_note(card)),
         'version': str(source.get('step', '')),
         'author': f'jacktf {_jacktf_version()}',
         'license': 'Apache-2.0 (TF-Slim ImageNet weights); the fine-tuning data are '
@@ -174,6 +182,17 @@ def _metadata_info(card, model):
         'labels_file': model_card.LABELS_FILE, 'pixels': prep.get('input') == 'pixels',
         'float_input': card['input']['dtype'] == 'float32',
         'client_steps': prep.get('client_steps', ''), 'preprocessing': prep['name']}
+
+
+def _multilabel_note(card):
+    """The multi-label rule and thresholds, for the TFLite metadata's description."""
+    section = card.get('multi_label')
+    if not section:
+        return ''
+    pairs = ', '.join(f'{t:.4f}' for t in section['thresholds'])
+    return (' Multi-label: the outputs are sigmoid probabilities per label; label k is '
+            f'predicted when probability k >= threshold k, thresholds [{pairs}] in '
+            'labels.txt order.')
 
 
 def _jacktf_version():

@@ -12,7 +12,10 @@ loads in a process that imports TensorFlow alone. Signatures:
   head on globally pooled features this is the class activation map, up to scale).
 
 Outputs: ``probabilities`` [N, K], ``classes`` [N], ``class_names`` [N], and
-``top_k_classes`` / ``top_k_probabilities`` / ``top_k_class_names`` [N, k].
+``top_k_classes`` / ``top_k_probabilities`` / ``top_k_class_names`` [N, k]. A
+multi-label model's probabilities are sigmoids, and it adds ``thresholds`` [N, K] (the
+per-label thresholds tuned on the validation split), ``predicted`` [N, K] (0/1) and
+``label_set`` [N] (the predicted label names joined by '|').
 
 Finding and loading an export (``find_saved_model``, ``load_saved_model``) is
 ``saved_models``' job.
@@ -39,8 +42,35 @@ class ExportError(JacktfError):
     """The export failed its parity check or could not be written."""
 
 
-def _outputs(logits, class_names, top_k):
-    probabilities = tf.nn.softmax(tf.cast(logits, tf.float32))
+def label_thresholds(model):
+    """A multi-label model's per-label thresholds (``model.label_thresholds``, tuned on
+    the validation split; 0.5 each when there are none), None for a single-label one."""
+    if not getattr(model, 'multi_label', False):
+        return None
+    values = getattr(model, 'label_thresholds', None)
+    return [float(t) for t in values] if values is not None else \
+        [0.5] * model.num_classes
+
+
+def _multilabel_outputs(logits, class_names, top_k, thresholds):
+    """The single-label outputs over sigmoid probabilities, plus ``thresholds`` [K],
+    ``predicted`` [N, K] (1 where probability >= threshold) and ``label_set`` [N]
+    (the predicted names joined by '|')."""
+    probabilities = tf.sigmoid(tf.cast(logits, tf.float32))
+    predicted = probabilities >= thresholds
+    result = _outputs(None, class_names, top_k, probabilities)
+    names = tf.where(predicted, class_names[tf.newaxis], '')
+    joined = tf.strings.reduce_join(names, axis=-1, separator='|')
+    joined = tf.strings.regex_replace(joined, r'\|+', '|')
+    result.update({'thresholds': tf.broadcast_to(thresholds, tf.shape(probabilities)),
+                   'predicted': tf.cast(predicted, tf.int32),
+                   'label_set': tf.strings.regex_replace(joined, r'^\||\|$', '')})
+    return result
+
+
+def _outputs(logits, class_names, top_k, probabilities=None):
+    if probabilities is None:
+        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32))
     classes = tf.argmax(probabilities, -1, output_type=tf.int32)
     top_p, top_c = tf.math.top_k(probabilities, k=top_k)
     return {'probabilities': probabilities, 'classes': classes,
@@ -66,8 +96,10 @@ def probabilities_function(model, batch_size=None, normalize=None):
     def probabilities(images):
         if normalize is not None:
             images = normalize(images)
-        logits = model.predict(images, training=False)['logits']
-        return {'probabilities': tf.nn.softmax(tf.cast(logits, tf.float32))}
+        logits = tf.cast(model.predict(images, training=False)['logits'], tf.float32)
+        if getattr(model, 'multi_label', False):  # thresholds: in the card/metadata
+            return {'probabilities': tf.sigmoid(logits)}
+        return {'probabilities': tf.nn.softmax(logits)}
 
     return probabilities
 
@@ -92,6 +124,15 @@ class ServingModule(tf.Module):
                 [None, None, None, 3], tf.uint8, name='images')])
         if labels_path:
             self.labels_asset = tf.saved_model.Asset(labels_path)
+        thresholds = label_thresholds(model)
+        self.label_thresholds = None if thresholds is None else tf.Variable(
+            thresholds, dtype=tf.float32, trainable=False, name='label_thresholds')
+
+    def _outputs(self, logits):
+        if self.label_thresholds is None:
+            return _outputs(logits, self.class_names, self.top_k)
+        return _multilabel_outputs(logits, self.class_names, self.top_k,
+                                   self.label_thresholds)
 
     def preprocess_batch(self, images_uint8):
         model = self._model
@@ -110,19 +151,19 @@ class ServingModule(tf.Module):
         batch = tf.map_fn(self._decode, images,
                           fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
         logits = self._model.predict(batch, training=False)['logits']
-        return _outputs(logits, self.class_names, self.top_k)
+        return self._outputs(logits)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8,
                                                 name='images')])
     def serve_images(self, images):
         logits = self._model.predict(self.preprocess_batch(images), training=False)['logits']
-        return _outputs(logits, self.class_names, self.top_k)
+        return self._outputs(logits)
 
     def _explain(self, images):
         from jacktf.evaluation import cam as cam_lib
         logits, cam = cam_lib.explain(lambda x: self._model.predict(x, training=False),
                                       self.cam_endpoint, self.preprocess_batch(images))
-        result = _outputs(logits, self.class_names, self.top_k)
+        result = self._outputs(logits)
         result['cam'] = cam
         return result
 

@@ -1,6 +1,7 @@
 """One interface over the three deployment formats, for ``jacktf predict`` and the
-export's verification: ``runner.probabilities(encoded_images)`` and
-``runner.class_names``.
+export's verification: ``runner.probabilities(encoded_images)``,
+``runner.class_names`` and ``runner.thresholds`` (a multi-label model's per-label
+thresholds, from the SavedModel or the card; None for a single-label one).
 
 * a SavedModel gets the file's bytes (its ``serving_default`` decodes and preprocesses);
 * a .tflite (LiteRT) or .onnx (onnxruntime) model gets what its card says a client
@@ -30,6 +31,8 @@ class SavedModelRunner:
         names = getattr(self.module, 'class_names', None)
         self.class_names = [n.decode() for n in names.numpy()] if names is not None \
             else None
+        found = getattr(self.module, 'label_thresholds', None)  # multi-label exports
+        self.thresholds = None if found is None else [float(t) for t in found.numpy()]
 
     def probabilities(self, encoded, batch=32):
         import tensorflow as tf
@@ -51,6 +54,8 @@ class _FileRunner:
                                                   embedded.get('labels'))
         self._prepare = client_preprocessing.client_function(self.card['preprocessing'],
                                                              registry)
+        section = self.card.get('multi_label')  # sigmoid per label, and its thresholds
+        self.thresholds = [float(t) for t in section['thresholds']] if section else None
 
     @property
     def label(self):

@@ -20,15 +20,20 @@ def _decodable(files, decode_fn, scan):
         except (tf.errors.InvalidArgumentError, ValueError):
             continue
         label = record.get('label')
-        yield record['encoded'].numpy(), None if label is None else int(label.numpy())
+        value = None if label is None else label.numpy()
+        if value is not None and value.ndim:  # multi-label: a tuple of class indexes
+            value = tuple(int(v) for v in value)
+        yield record['encoded'].numpy(), None if value is None else (
+            value if isinstance(value, tuple) else int(value))
 
 
 def held_out(files, decode_fn, count, scan=None):
-    """([encoded bytes], [label or None]) of the first ``count`` decodable images."""
+    """([encoded bytes], [label or None]) of the first ``count`` decodable images
+    (None for multi-label records: top-1 accuracy does not apply to them)."""
     encoded, labels = [], []
     for data, label in _decodable(files, decode_fn, scan or count + 64):
         encoded.append(data)
-        labels.append(label)
+        labels.append(None if isinstance(label, tuple) else label)
         if len(encoded) == count:
             break
     return encoded, labels
@@ -45,6 +50,8 @@ def stratified(files, decode_fn, count, scan=None):
     """
     groups = collections.OrderedDict()
     for data, label in _decodable(files, decode_fn, scan or 8 * count):
+        if isinstance(label, tuple):  # multi-label: grouped by the first label
+            label = label[0] if label else -1
         groups.setdefault(label, []).append(data)
     out, taken = [], collections.Counter()
     queues = {label: iter(items) for label, items in groups.items()}

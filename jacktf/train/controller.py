@@ -296,8 +296,10 @@ class Controller:
                 files=inputs.eval_files, counters=self.counters, strategy=self.strategy,
                 explain=self.chief)
         metrics = self.evaluation.metrics
-        log.info('eval at step %d: accuracy %.4f  loss %.4f  (%d examples)', step,
-                 metrics['accuracy'], metrics['loss'], metrics['examples'])
+        extra = ''.join(f'  {k} {metrics[k]:.4f}' for k in ('mAP', 'macro_f1')
+                        if k in metrics)  # multi-label: accuracy is the exact match
+        log.info('eval at step %d: accuracy %.4f  loss %.4f%s  (%d examples)', step,
+                 metrics['accuracy'], metrics['loss'], extra, metrics['examples'])
         self.metrics, self.evaluated_at = dict(metrics), step
         self.callbacks.on_eval_end(self, step, self.metrics)
         return self.metrics

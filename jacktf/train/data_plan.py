@@ -10,7 +10,8 @@ import collections
 import logging
 import math
 
-from jacktf.core.errors import DataError
+from jacktf.core import multilabel_loss
+from jacktf.core.errors import ConfigError, DataError
 from jacktf.data import counts as counts_lib, pipeline, sampling
 from jacktf.train.balance import BALANCED
 
@@ -46,7 +47,14 @@ def prepare(experiment, model, trainer):
       DataError / ConfigError: from counting, or bad class weights.
     """
     num_classes = model.num_classes
-    if needs_counts(experiment, trainer):
+    if getattr(model, 'multi_label', False):
+        multilabel_checks(experiment, model, trainer)
+    elif getattr(model, 'pos_weight', None) is not None:
+        raise ConfigError('Model.pos_weight applies to multi-label models only (Model.head '
+                          '= @multilabel_logits); for one label per image use '
+                          'Trainer.class_weight.')
+    balanced_pos = getattr(model, 'pos_weight', None) == BALANCED
+    if needs_counts(experiment, trainer) or balanced_pos:
         train = counts_lib.example_counts(experiment.train_files, experiment.decode_fn,
                                           num_classes)
     else:
@@ -61,6 +69,10 @@ def prepare(experiment, model, trainer):
             eval_ = None
     spe = steps_per_epoch(train.total, experiment.batch_size, trainer.accumulate_steps) \
         if train else None
+    if balanced_pos:
+        model.pos_weight = multilabel_loss.balanced_pos_weight(train.per_class, train.total)
+        log.info('Balanced positive weights per label (negatives / positives): %s.',
+                 counts_lib.short_list([round(w, 3) for w in model.pos_weight]))
     names = pipeline.labels_for(experiment.train_files)
     trainer.resolve(spe, train.per_class if train else None, names, num_classes)
     if getattr(experiment, 'sampling', None):
@@ -74,6 +86,31 @@ def prepare(experiment, model, trainer):
                                     sampling.acceptance(train.per_class)]),
                  100 * sampling.kept_fraction(train.per_class))
     return DataPlan(train, eval_, spe)
+
+
+def multilabel_checks(experiment, model, trainer):
+    """A multi-label run has a multi-label decoder and no per-class rebalancing.
+
+    Raises:
+      ConfigError: naming the setting that does not apply and what to use instead.
+    """
+    if not getattr(experiment.decode_fn, 'multi_label', False):
+        raise ConfigError(
+            f'The model is multi-label (Model.head = @{model.head_name}) but the decoder '
+            f'{experiment.decoder_name!r} gives one label per image. Set '
+            "Experiment.decoder = 'tfexample_multilabel' (records written by `jacktf "
+            'convert --labels_csv`), or use Model.head = @logits.')
+    if trainer.class_weight is not None:
+        raise ConfigError(
+            f'Trainer.class_weight = {trainer.class_weight!r} does not apply to a '
+            'multi-label model (an image has several classes). Weigh each label\'s '
+            "positives instead: Model.pos_weight = 'balanced' (negatives / positives "
+            'per label) or a list of K weights.')
+    if getattr(experiment, 'sampling', None):
+        raise ConfigError(
+            f'Experiment.sampling = {experiment.sampling!r} does not apply to a '
+            'multi-label model (an image has several classes). Use Model.pos_weight = '
+            "'balanced' instead.")
 
 
 def describe(plan, trainer, sampling=None):

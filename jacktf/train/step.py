@@ -78,6 +78,9 @@ def make_train_step(trainer, model, optimizer, variables, global_batch, strategy
         raw_gradients = tf.function(raw_gradients, jit_compile=True)
 
     def hits_of(logits, labels):
+        if getattr(model, 'multi_label', False):  # exact label sets (at 0.5)
+            n = tf.cast(tf.shape(labels)[0], tf.float32)
+            return model.accuracy(labels, logits) * n
         if labels.dtype.is_floating:  # soft labels: the class with the largest weight
             labels = tf.argmax(labels, -1, output_type=tf.int32)
         return tf.reduce_sum(tf.cast(tf.equal(

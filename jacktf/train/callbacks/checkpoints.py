@@ -43,21 +43,24 @@ class BestK(Callback):
         best checkpoint); 0 turns best-k off (EarlyStopping still keeps one).
       metric: what ranks them, computed by the one evaluation from its confusion
         matrix: 'accuracy', 'loss', 'macro_f1', 'balanced_accuracy' or 'min_recall'
-        (the recall of the worst class). EarlyStopping, when used, ranks by its own
-        metric instead.
+        (the recall of the worst class); for a multi-label model 'mAP', 'macro_f1' or
+        'micro_f1'. None: 'accuracy', or 'mAP' for a multi-label model. EarlyStopping,
+        when used, ranks by its own metric instead.
     """
 
     order = 38  # sets ctl.best before EarlyStopping re-ranks it
 
-    def __init__(self, keep=1, metric='accuracy'):
-        if metric not in MODES:
+    def __init__(self, keep=1, metric=None):
+        if metric is not None and metric not in MODES:
             raise ConfigError(f'best_k.metric must be one of {sorted(MODES)}, got '
                               f'{metric!r}.')
         self.keep, self.metric = int(keep), metric
 
     def on_train_begin(self, ctl):
+        metric = self.metric or ('mAP' if getattr(ctl.model, 'multi_label', False)
+                                 else 'accuracy')
         self.best = ctl.best = BestCheckpoints(ctl.write_dir, self.keep, ctl.checkpoint)
-        self.best.rank_by(self.metric, MODES[self.metric], 0)
+        self.best.rank_by(metric, MODES[metric], 0)
 
     def on_eval_end(self, ctl, step, metrics):
         self.best.consider(step, metrics[self.best.metric])

@@ -26,7 +26,9 @@ class EarlyStopping(Callback):
 
     Args:
       metric: 'accuracy', 'loss', 'macro_f1', 'balanced_accuracy' or 'min_recall' (the
-        recall of the worst class), all from the one evaluation's confusion matrix.
+        recall of the worst class), all from the one evaluation's confusion matrix; for
+        multi-label models 'mAP', 'macro_f1' or 'micro_f1' (their 'accuracy' is the
+        exact-match ratio).
       patience: evaluations without improvement before stopping.
       min_delta: the smallest change that counts as an improvement.
       mode: 'max', 'min' or 'auto' (min for loss, max for the others).

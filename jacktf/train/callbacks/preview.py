@@ -45,7 +45,8 @@ def caption(label, names):
     if label.ndim == 0:
         return name(int(label))
     order = np.argsort(-label)
-    parts = [f'{name(int(i))} {label[i]:.2f}' for i in order[:2] if label[i] > 0.005]
+    shown = 2 if label.sum() <= 1.005 else 4  # a multi-hot label: up to 4 of its labels
+    parts = [f'{name(int(i))} {label[i]:.2f}' for i in order[:shown] if label[i] > 0.005]
     return ' / '.join(parts)
 
 
