@@ -15,6 +15,7 @@ from jacktf.core.checkpoint_paths import resolve_checkpoint, step_in_name
 from jacktf.core.errors import ConfigError, RestoreError
 from jacktf.data import augment, finetune_preprocessing, label_match, pipeline, \
     sampling as sampling_lib
+from jacktf.evaluation import unknown as unknown_lib
 from jacktf.serve import export
 from jacktf.pretrained import resolve_checkpoint as resolve_pretrained
 from jacktf.train import data_plan, lifecycle, recovery, strategy as strategy_lib
@@ -68,6 +69,11 @@ class Experiment(RunFiles):
         Trainer.class_weight = 'balanced' (use one, not both).
       callback_factories: {gin name: factory} of the configurable built-in callbacks
         (jacktf.train.callbacks.CONFIGURABLE; runtime passes their gin versions).
+      unknown_keep: the share of EVAL_FILES images the "unknown" threshold keeps
+        (jacktf.evaluation.unknown), calibrated when training ends, before the export;
+        None: no calibration (the export answers without "unknown").
+      unknown_score: the out-of-distribution score: 'energy' (default), 'max_softmax'
+        or 'max_logit'.
     """
 
     def __init__(self, *, model_dir, model, trainer, train_files, eval_files=None,
@@ -77,7 +83,8 @@ class Experiment(RunFiles):
                  max_pixels=pipeline.DEFAULT_MAX_PIXELS, export_at_end=True,
                  strategy='default', deterministic=False, after_first_step=None,
                  preview_images=16, augmentations=(), sampling=None,
-                 callback_factories=None):
+                 callback_factories=None, unknown_keep=unknown_lib.DEFAULT_KEEP,
+                 unknown_score=unknown_lib.DEFAULT_SCORE):
         # First: multi-worker collectives must be configured before any TF op runs.
         self.strategy = strategy_lib.make_strategy(strategy)
         if not model_dir:
@@ -125,6 +132,9 @@ class Experiment(RunFiles):
         sampling_lib.check_sampling(sampling)
         self.sampling = sampling
         self.callback_factories = callback_factories
+        if unknown_keep is not None:
+            unknown_lib.check_options(unknown_keep, unknown_score)
+        self.unknown_keep, self.unknown_score = unknown_keep, unknown_score
         self.plan = None  # the run's DataPlan, made when training starts
         self.eval_label_map = None  # EVAL_FILES' labels -> the model's (label_match)
         self.state = lifecycle.RunState(model_dir)
@@ -266,12 +276,29 @@ class Experiment(RunFiles):
         return export.export_saved_model(
             self.model, export_dir or os.path.join(self.model_dir, 'export'),
             class_names=names, labels_path=labels_path, version=version,
-            parity_encoded=parity)
+            parity_encoded=parity, unknown=unknown_lib.read(path) if path else None)
 
     def export_current(self, version, folder):
-        """Exports the model's current weights to MODEL_DIR/folder/version."""
+        """Calibrates the "unknown" answer of the model's current weights (those of
+        checkpoints/ckpt-VERSION, or best/ckpt-VERSION for export_best) and exports them
+        to MODEL_DIR/folder/version."""
         names, labels_path = self.class_names()
         return export.export_saved_model(
             self.model, os.path.join(self.model_dir, folder), class_names=names,
             labels_path=labels_path, version=version, parity_encoded=export.parity_images(
-                self.eval_files or self.train_files, self.decode_fn))
+                self.eval_files or self.train_files, self.decode_fn),
+            unknown=self._calibrate_current(version, folder))
+
+    def _calibrate_current(self, version, folder):
+        """The calibration of the current weights (see export_current), or None when
+        ``unknown_keep`` is None or there is no EVAL_FILES."""
+        if self.unknown_keep is None:
+            return None
+        if not self.eval_files:
+            log.info('unknown: not calibrated (no EVAL_FILES): the export answers without '
+                     '"unknown".')
+            return None
+        from jacktf.app import unknown as unknown_app
+        checkpoint = os.path.join(self.model_dir, 'best' if folder == 'export_best' else
+                                  'checkpoints', f'ckpt-{int(version)}')
+        return unknown_app.calibrate_current(self, checkpoint)

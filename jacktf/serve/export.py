@@ -12,7 +12,10 @@ loads in a process that imports TensorFlow alone. Signatures:
   head on globally pooled features this is the class activation map, up to scale).
 
 Outputs: ``probabilities`` [N, K], ``classes`` [N], ``class_names`` [N], and
-``top_k_classes`` / ``top_k_probabilities`` / ``top_k_class_names`` [N, k].
+``top_k_classes`` / ``top_k_probabilities`` / ``top_k_class_names`` [N, k]; a model
+calibrated for an "unknown" answer (``jacktf.evaluation.unknown``) adds ``ood_score``
+float32 [N] and ``is_unknown`` bool [N] (the score below the calibrated threshold), and
+holds ``unknown_score`` (the score's name) and ``unknown_threshold``.
 
 Finding and loading an export (``find_saved_model``, ``load_saved_model``) is
 ``saved_models``' job.
@@ -26,6 +29,7 @@ import tensorflow as tf
 
 from jacktf.core import card as cards
 from jacktf.core.errors import JacktfError
+from jacktf.evaluation import unknown as unknown_lib
 from jacktf.serve import limits
 from jacktf.serve import staging as staging_lib
 # Finding and loading a SavedModel lives in saved_models; these names stay importable.
@@ -39,14 +43,20 @@ class ExportError(JacktfError):
     """The export failed its parity check or could not be written."""
 
 
-def _outputs(logits, class_names, top_k):
+def _outputs(logits, class_names, top_k, unknown=None):
+    """The signature outputs; ``unknown``: (score name, threshold variable) or None."""
     probabilities = tf.nn.softmax(tf.cast(logits, tf.float32))
     classes = tf.argmax(probabilities, -1, output_type=tf.int32)
     top_p, top_c = tf.math.top_k(probabilities, k=top_k)
-    return {'probabilities': probabilities, 'classes': classes,
-            'class_names': tf.gather(class_names, classes),
-            'top_k_classes': top_c, 'top_k_probabilities': top_p,
-            'top_k_class_names': tf.gather(class_names, top_c)}
+    out = {'probabilities': probabilities, 'classes': classes,
+           'class_names': tf.gather(class_names, classes),
+           'top_k_classes': top_c, 'top_k_probabilities': top_p,
+           'top_k_class_names': tf.gather(class_names, top_c)}
+    if unknown is not None:
+        score = unknown_lib.tf_scores(logits, unknown[0])
+        out['ood_score'] = score
+        out['is_unknown'] = tf.less(score, unknown[1])
+    return out
 
 
 def probabilities_function(model, batch_size=None, normalize=None):
@@ -76,7 +86,7 @@ class ServingModule(tf.Module):
     """What the SavedModel holds: variables, class names and the traced signatures."""
 
     def __init__(self, model, class_names, labels_path=None,
-                 max_pixels=limits.DEFAULT_MAX_PIXELS):
+                 max_pixels=limits.DEFAULT_MAX_PIXELS, unknown=None):
         super().__init__(name='jacktf_serving')
         self._model = model
         self.model_variables = list(model.variables)
@@ -92,6 +102,13 @@ class ServingModule(tf.Module):
                 [None, None, None, 3], tf.uint8, name='images')])
         if labels_path:
             self.labels_asset = tf.saved_model.Asset(labels_path)
+        self._unknown = None
+        if unknown:  # a calibration of jacktf.evaluation.unknown
+            self.unknown_score = tf.Variable(unknown['score'], trainable=False,
+                                             name='unknown_score')
+            self.unknown_threshold = tf.Variable(unknown['threshold'], dtype=tf.float32,
+                                                 trainable=False, name='unknown_threshold')
+            self._unknown = (unknown['score'], self.unknown_threshold)
 
     def preprocess_batch(self, images_uint8):
         model = self._model
@@ -110,19 +127,19 @@ class ServingModule(tf.Module):
         batch = tf.map_fn(self._decode, images,
                           fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
         logits = self._model.predict(batch, training=False)['logits']
-        return _outputs(logits, self.class_names, self.top_k)
+        return _outputs(logits, self.class_names, self.top_k, self._unknown)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8,
                                                 name='images')])
     def serve_images(self, images):
         logits = self._model.predict(self.preprocess_batch(images), training=False)['logits']
-        return _outputs(logits, self.class_names, self.top_k)
+        return _outputs(logits, self.class_names, self.top_k, self._unknown)
 
     def _explain(self, images):
         from jacktf.evaluation import cam as cam_lib
         logits, cam = cam_lib.explain(lambda x: self._model.predict(x, training=False),
                                       self.cam_endpoint, self.preprocess_batch(images))
-        result = _outputs(logits, self.class_names, self.top_k)
+        result = _outputs(logits, self.class_names, self.top_k, self._unknown)
         result['cam'] = cam
         return result
 
@@ -173,10 +190,11 @@ def check_parity(model, loaded, encoded_images, atol=1e-4):
 
 
 def write_saved_model(model, folder, *, class_names, labels_path=None,
-                      max_pixels=limits.DEFAULT_MAX_PIXELS):
+                      max_pixels=limits.DEFAULT_MAX_PIXELS, unknown=None):
     """Writes the serving module of ``model`` into ``folder`` (which may exist, empty);
-    ``serving_default`` refuses images declaring more than ``max_pixels`` pixels."""
-    module = ServingModule(model, class_names, labels_path, max_pixels)
+    ``serving_default`` refuses images declaring more than ``max_pixels`` pixels; with
+    ``unknown`` (a calibration) the signatures add ``ood_score`` and ``is_unknown``."""
+    module = ServingModule(model, class_names, labels_path, max_pixels, unknown)
     signatures = {'serving_default': module.serve_encoded,
                   'predict_images': module.serve_images}
     if module.cam_endpoint:
@@ -189,7 +207,7 @@ def write_saved_model(model, folder, *, class_names, labels_path=None,
 
 
 def export_saved_model(model, export_dir, *, class_names, labels_path=None, version=None,
-                       parity_encoded=None, atol=1e-4, overwrite=True):
+                       parity_encoded=None, atol=1e-4, overwrite=True, unknown=None):
     """Writes ``export_dir/<version>/`` atomically and checks its parity.
 
     Args:
@@ -202,6 +220,8 @@ def export_saved_model(model, export_dir, *, class_names, labels_path=None, vers
       atol: the largest probability difference the parity check accepts.
       overwrite: replace an existing export of the same version (with a log line);
         False refuses.
+      unknown: the calibration of these weights (``jacktf.evaluation.unknown``), or
+        None for an export without the unknown outputs.
 
     Returns:
       (path, parity difference or None).
@@ -222,7 +242,8 @@ def export_saved_model(model, export_dir, *, class_names, labels_path=None, vers
         raise ExportError(already_exported(target, version))
     staging = staging_lib.staging_dir(target)
     try:
-        write_saved_model(model, staging, class_names=class_names, labels_path=labels_path)
+        write_saved_model(model, staging, class_names=class_names, labels_path=labels_path,
+                          unknown=unknown)
         diff = None
         if parity_encoded:
             diff = check_parity(model, tf.saved_model.load(staging), parity_encoded, atol)
