@@ -143,7 +143,13 @@ def main():
     p.add_argument('--keep', type=float, default=0.95)
     p.add_argument('--root', default=None)
     p.add_argument('--out', default=None)
+    p.add_argument('--table', default=None, metavar='JSON',
+                   help='print the markdown table of an earlier result and exit')
     args = p.parse_args()
+    if args.table:
+        with open(args.table) as f:
+            print(markdown_table(json.load(f)))
+        return
     root = args.root or tempfile.mkdtemp(prefix='jacktf-unknown-')
     import logging
     from jacktf.app import runtime
@@ -172,6 +178,21 @@ def main():
     if args.out:
         _write(args.out, result)
     emit(result)
+
+
+def markdown_table(result):
+    """One row per trained set x score: test flagged, each OOD set flagged, AUROC."""
+    lines = ['| trained on (test accuracy) | score | own test images flagged | '
+             'unrelated images flagged (per set) | all unrelated flagged | AUROC |',
+             '|---|---|---:|---|---:|---:|']
+    for row in result['runs']:
+        for kind, s in row['scores'].items():
+            per_set = ', '.join(f'{o} {v:.0%}' for o, v in s['ood_flagged'].items())
+            best = ' (default)' if kind == 'energy' else ''
+            lines.append(f"| {row['dataset']} ({row['test_accuracy']:.0%}) | {kind}{best} | "
+                         f"{s['test_flagged']:.1%} | {per_set} | {s['ood_flagged_all']:.1%} | "
+                         f"{s['auroc']:.3f} |")
+    return '\n'.join(lines)
 
 
 def _write(path, result):

@@ -130,6 +130,12 @@ def test_tflite_variants_verified_in_litert(model_dir, tmp_path):
     meta = tflite.read_metadata(flat)
     assert meta[tflite.LABELS_KEY].decode().split() == ['stripes', 'dots']
     assert json.loads(meta[tflite.CARD_KEY])['input'] == int8['input']
+    # The run was calibrated at the end of training: the card and the standard metadata
+    # carry the probability threshold of its "unknown" answer (jacktf.evaluation.unknown).
+    from jacktf.serve import tflite_metadata
+    assert int8['unknown']['score'] == 'max_softmax' and 0.5 < int8['unknown']['threshold'] < 1
+    assert (f"unknown when the largest probability < {int8['unknown']['threshold']:.9g}"
+            in tflite_metadata.read(flat)['description'])
     # A client that follows the card's words by hand gets the SavedModel's answers.
     paths = _images(str(tmp_path))
     expected = _serve(os.path.join(out, str(STEPS)), paths)
