@@ -212,7 +212,7 @@ def test_fine_tune_calibrate_export_predict_unknown(tmp_path, capsys):
     code, out, err = _main(['predict', '--model', model_dir] + paths, capsys)
     assert code == 0, err
     top = served['probabilities'].numpy()[2]
-    name = ['stripes', 'dots'][int(top.argmax())]
+    name = served['class_names'].numpy()[2].decode()
     assert f'{paths[2]}  unknown (closest: {name} {top.max():.2f})' in out
     assert out.count('unknown (closest') == int(served['is_unknown'].numpy().sum())
     code, out, err = _main(['predict', '--no_unknown', '--model', model_dir, paths[2]], capsys)

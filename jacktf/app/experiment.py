@@ -10,6 +10,7 @@ import os
 
 import tensorflow as tf
 
+from jacktf.app import unknown as unknown_app
 from jacktf.app.run_files import RunFiles
 from jacktf.core.checkpoint_paths import resolve_checkpoint, step_in_name
 from jacktf.core.errors import ConfigError, RestoreError
@@ -287,18 +288,4 @@ class Experiment(RunFiles):
             self.model, os.path.join(self.model_dir, folder), class_names=names,
             labels_path=labels_path, version=version, parity_encoded=export.parity_images(
                 self.eval_files or self.train_files, self.decode_fn),
-            unknown=self._calibrate_current(version, folder))
-
-    def _calibrate_current(self, version, folder):
-        """The calibration of the current weights (see export_current), or None when
-        ``unknown_keep`` is None or there is no EVAL_FILES."""
-        if self.unknown_keep is None:
-            return None
-        if not self.eval_files:
-            log.info('unknown: not calibrated (no EVAL_FILES): the export answers without '
-                     '"unknown".')
-            return None
-        from jacktf.app import unknown as unknown_app
-        checkpoint = os.path.join(self.model_dir, 'best' if folder == 'export_best' else
-                                  'checkpoints', f'ckpt-{int(version)}')
-        return unknown_app.calibrate_current(self, checkpoint)
+            unknown=unknown_app.for_export(self, version, folder))

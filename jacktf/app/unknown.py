@@ -7,6 +7,7 @@ it) and by ``jacktf calibrate`` for runs that already exist.
 """
 
 import logging
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -77,3 +78,18 @@ def calibrate_run(experiment, checkpoint=None, keep=None, score=None):
                                   score or experiment.unknown_score)
     path = experiment.restore_latest(checkpoint)
     return calibrate_current(experiment, path, keep, score)
+
+
+def for_export(experiment, version, folder):
+    """The calibration of the current weights, those of ``checkpoints/ckpt-VERSION``
+    (``best/ckpt-VERSION`` for export_best), written beside them; None when
+    ``Experiment.unknown_keep`` is None or there is no EVAL_FILES."""
+    if experiment.unknown_keep is None:
+        return None
+    if not experiment.eval_files:
+        log.info('unknown: not calibrated (no EVAL_FILES): the export answers without '
+                 '"unknown".')
+        return None
+    checkpoint = os.path.join(experiment.model_dir, 'best' if folder == 'export_best'
+                              else 'checkpoints', f'ckpt-{int(version)}')
+    return calibrate_current(experiment, checkpoint)
