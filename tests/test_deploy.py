@@ -159,6 +159,10 @@ def test_tflite_variants_verified_in_litert(model_dir, tmp_path):
         runner = runners.open_model(os.path.join(folder, f'{variant}.tflite'), registry)
         np.testing.assert_array_equal(runner.probabilities(
             [open(p, 'rb').read() for p in paths]), got)
+        # The card's unknown threshold applied to the largest probability (predict).
+        out = runner.predict([open(p, 'rb').read() for p in paths])
+        np.testing.assert_array_equal(out['is_unknown'], out['probabilities'].max(1) <
+                                      np.float32(cards[variant]['unknown']['threshold']))
 
 
 def test_onnx_verified_in_onnxruntime(model_dir, tmp_path):
