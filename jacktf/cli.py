@@ -18,7 +18,7 @@ from jacktf.app import runtime
 
 # The subcommand modules of jacktf/commands/, in the order `jacktf --help` lists them.
 COMMANDS = ('train', 'lr_find', 'show_batch', 'convert', 'plugins', 'pretrained',
-            'checkpoint', 'export', 'verify_client', 'evaluate', 'predict')
+            'checkpoint', 'calibrate', 'export', 'verify_client', 'evaluate', 'predict')
 
 VERBOSE_HELP = ("show TensorFlow's own log lines (start-up banner, device discovery, "
                 'warnings); same as JACKTF_VERBOSE=1 (default: hidden)')

@@ -130,6 +130,12 @@ def test_tflite_variants_verified_in_litert(model_dir, tmp_path):
     meta = tflite.read_metadata(flat)
     assert meta[tflite.LABELS_KEY].decode().split() == ['stripes', 'dots']
     assert json.loads(meta[tflite.CARD_KEY])['input'] == int8['input']
+    # The run was calibrated at the end of training: the card and the standard metadata
+    # carry the probability threshold of its "unknown" answer (jacktf.evaluation.unknown).
+    from jacktf.serve import tflite_metadata
+    assert int8['unknown']['score'] == 'max_softmax' and 0.5 < int8['unknown']['threshold'] < 1
+    assert (f"unknown when the largest probability < {int8['unknown']['threshold']:.9g}"
+            in tflite_metadata.read(flat)['description'])
     # A client that follows the card's words by hand gets the SavedModel's answers.
     paths = _images(str(tmp_path))
     expected = _serve(os.path.join(out, str(STEPS)), paths)
@@ -153,6 +159,10 @@ def test_tflite_variants_verified_in_litert(model_dir, tmp_path):
         runner = runners.open_model(os.path.join(folder, f'{variant}.tflite'), registry)
         np.testing.assert_array_equal(runner.probabilities(
             [open(p, 'rb').read() for p in paths]), got)
+        # The card's unknown threshold applied to the largest probability (predict).
+        out = runner.predict([open(p, 'rb').read() for p in paths])
+        np.testing.assert_array_equal(out['is_unknown'], out['probabilities'].max(1) <
+                                      np.float32(cards[variant]['unknown']['threshold']))
 
 
 def test_onnx_verified_in_onnxruntime(model_dir, tmp_path):
@@ -212,8 +222,8 @@ def test_predict_prints_the_same_table_for_all_three_formats(model_dir, tmp_path
     assert (np.array(table[int8_tflite]).argmax(1) == reference.argmax(1)).all()
     # Several models: one table, the files as rows, the models as columns, then the
     # agreement; no LiteRT INFO line on the terminal.
-    r = run_cli(['jacktf.cli', 'predict', '--model', saved, '--model', int8_tflite,
-                 '--model', onnx] + paths, timeout=TIMEOUT)
+    r = run_cli(['jacktf.cli', 'predict', '--no_unknown', '--model', saved, '--model',
+                 int8_tflite, '--model', onnx] + paths, timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
     lines = r.stdout.splitlines()
     assert lines[0].split() == ['FILE', 'SavedModel', 'tflite', 'int8', 'onnx', 'float32']

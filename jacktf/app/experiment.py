@@ -10,12 +10,13 @@ import os
 
 import tensorflow as tf
 
-from jacktf.app import multilabel_wiring
+from jacktf.app import multilabel_wiring, unknown as unknown_app
 from jacktf.app.run_files import RunFiles
 from jacktf.core.checkpoint_paths import resolve_checkpoint, step_in_name
 from jacktf.core.errors import ConfigError, RestoreError
 from jacktf.data import augment, finetune_preprocessing, label_match, pipeline, \
     sampling as sampling_lib
+from jacktf.evaluation import unknown as unknown_lib
 from jacktf.serve import export, model_card
 from jacktf.pretrained import resolve_checkpoint as resolve_pretrained
 from jacktf.train import checkpointing, data_plan, lifecycle, recovery, strategy as strategy_lib
@@ -69,6 +70,11 @@ class Experiment(RunFiles):
         Trainer.class_weight = 'balanced' (use one, not both).
       callback_factories: {gin name: factory} of the configurable built-in callbacks
         (jacktf.train.callbacks.CONFIGURABLE; runtime passes their gin versions).
+      unknown_keep: the share of EVAL_FILES images the "unknown" threshold keeps
+        (jacktf.evaluation.unknown), calibrated when training ends, before the export;
+        None: no calibration (the export answers without "unknown").
+      unknown_score: the out-of-distribution score: 'energy' (default), 'max_softmax'
+        or 'max_logit'.
     """
 
     def __init__(self, *, model_dir, model, trainer, train_files, eval_files=None,
@@ -78,7 +84,8 @@ class Experiment(RunFiles):
                  max_pixels=pipeline.DEFAULT_MAX_PIXELS, export_at_end=True,
                  strategy='default', deterministic=False, after_first_step=None,
                  preview_images=16, augmentations=(), sampling=None,
-                 callback_factories=None):
+                 callback_factories=None, unknown_keep=unknown_lib.DEFAULT_KEEP,
+                 unknown_score=unknown_lib.DEFAULT_SCORE):
         # First: multi-worker collectives must be configured before any TF op runs.
         self.strategy = strategy_lib.make_strategy(strategy)
         if not model_dir:
@@ -129,6 +136,9 @@ class Experiment(RunFiles):
         sampling_lib.check_sampling(sampling)
         self.sampling = sampling
         self.callback_factories = callback_factories
+        if unknown_keep is not None:
+            unknown_lib.check_options(unknown_keep, unknown_score)
+        self.unknown_keep, self.unknown_score = unknown_keep, unknown_score
         self.plan = None  # the run's DataPlan, made when training starts
         self.eval_label_map = None  # EVAL_FILES' labels -> the model's (label_match)
         self.state = lifecycle.RunState(model_dir)
@@ -281,7 +291,7 @@ class Experiment(RunFiles):
         result = export.export_saved_model(
             self.model, export_dir or self.export_base(path),
             class_names=names, labels_path=labels_path, version=version,
-            parity_encoded=parity)
+            parity_encoded=parity, unknown=unknown_lib.read(path) if path else None)
         model_card.store_operating_point(self.model_dir, version, result[0])
         return result
 
@@ -294,13 +304,16 @@ class Experiment(RunFiles):
         return os.path.join(self.model_dir, folder)
 
     def export_current(self, version, folder):
-        """Exports the model's current weights to MODEL_DIR/folder/version."""
+        """Calibrates the "unknown" answer of the model's current weights (those of
+        checkpoints/ckpt-VERSION, or best/ckpt-VERSION for export_best) and exports them
+        to MODEL_DIR/folder/version."""
         names, labels_path = self.class_names()
         self.use_thresholds(version)
         result = export.export_saved_model(
             self.model, os.path.join(self.model_dir, folder), class_names=names,
             labels_path=labels_path, version=version, parity_encoded=export.parity_images(
-                self.eval_files or self.train_files, self.decode_fn))
+                self.eval_files or self.train_files, self.decode_fn),
+            unknown=unknown_app.for_export(self, version, folder))
         model_card.store_operating_point(self.model_dir, version, result[0])
         return result
 

@@ -66,6 +66,9 @@ def report(summary):
               else f"{saved['parity']:.2g}")
     kept = '; the existing export, kept' if saved['kept'] else ''
     print(f"SavedModel: {saved['path']} (parity max |diff| {parity}{kept})")
+    if saved.get('unknown') and not saved['kept']:
+        print(f"  unknown answer: {saved['unknown']['rule']} (outputs ood_score, "
+              'is_unknown)')
     for result in summary.get('tflite', []) + [summary[k] for k in ('onnx',)
                                                if k in summary]:
         name = 'ONNX' if result['format'] == 'onnx' else f"TFLite {result['variant']}"

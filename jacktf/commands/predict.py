@@ -30,6 +30,9 @@ def add_parser(subparsers, parents):
     p.add_argument('--tta', nargs='?', const='flip', metavar='MODES',
                    help='average over test-time augmentation views: flip, crops or '
                    'flip,crops (alone: flip; default: none)')
+    p.add_argument('--no_unknown', action='store_true',
+                   help='always name the closest class: no "unknown (closest: ...)" '
+                   'answer, even when the model is calibrated for one')
     p.set_defaults(func=run)
     return p
 
@@ -58,17 +61,24 @@ def _read_inputs(inputs):
     return images, skipped
 
 
-def _predict_rows(runner, images, top_k, tta=None):
+def _predict_rows(runner, images, top_k, tta=None, unknown=True):
+    """One row per image; with ``unknown`` and a calibrated model, 'unknown' (the flag
+    of the plain image, also under TTA), 'ood_score' and 'unknown_rule'."""
+    encoded = [enc for _, enc in images]
+    flags = None
     if tta:  # ranked by the TTA probabilities, the plain ones beside them
         from jacktf.evaluation import tta as tta_lib
-        plain, probs = tta_lib.runner_probabilities(runner.probabilities,
-                                                    [enc for _, enc in images], tta)
+        plain, probs = tta_lib.runner_probabilities(runner.probabilities, encoded, tta)
+        if unknown and runner.unknown:
+            flags = runner.predict(encoded)
     else:
-        probs = plain = runner.probabilities([enc for _, enc in images])
+        flags = runner.predict(encoded)
+        probs = plain = flags['probabilities']
+        flags = flags if unknown and runner.unknown else None
     names = runner.class_names
     thresholds = getattr(runner, 'thresholds', None)
     rows = []
-    for (path, _), p, q in zip(images, probs, plain):
+    for i, ((path, _), p, q) in enumerate(zip(images, probs, plain)):
         order = p.argsort()[::-1][:top_k]
         rows.append({'file': path, 'model': runner.path, 'format': runner.kind,
                      'predictions': [dict({'class': int(c), 'class_name': names[c],
@@ -82,6 +92,10 @@ def _predict_rows(runner, images, top_k, tta=None):
                 for k in p.argsort()[::-1] if p[k] >= thresholds[k]]
         if tta:
             rows[-1]['tta'] = tta_lib.describe(tta)
+        if flags is not None:
+            rows[-1].update(unknown=bool(flags['is_unknown'][i]),
+                            ood_score=float(flags['ood_score'][i]),
+                            unknown_rule=runner.unknown['rule'])
     return rows
 
 
@@ -103,6 +117,14 @@ def _print_label_sets(rows):
             print(f"{'':<{width}}  CAM overlay: {r['cam']}")
 
 
+def _answer(row):
+    """'unknown (closest: cat 0.41)' for a flagged row, else None."""
+    if not row.get('unknown'):
+        return None
+    top = row['predictions'][0]
+    return f"unknown (closest: {top['class_name']} {top['probability']:.2f})"
+
+
 def _print_table(rows):
     width = max(len(r['file']) for r in rows)
     cwidth = max([len(p['class_name']) for r in rows for p in r['predictions']] + [5])
@@ -110,9 +132,11 @@ def _print_table(rows):
     print(f'{"FILE":<{width}}  {"CLASS":<{cwidth}}  PROBABILITY' +
           (f"  (TTA {rows[0]['tta']}; PLAIN)" if tta else ''))
     for r in rows:
+        if _answer(r):  # the answer first, then the closest classes
+            print(f"{r['file']:<{width}}  {_answer(r)}")
         for j, p in enumerate(r['predictions']):
             plain = f"  {p['probability_plain']:.4f}" if tta else ''
-            print(f"{r['file'] if j == 0 else '':<{width}}  "
+            print(f"{r['file'] if j == 0 and not _answer(r) else '':<{width}}  "
                   f"{p['class_name']:<{cwidth}}  {p['probability']:.4f}{plain}")
         if 'cam' in r:
             print(f"{'':<{width}}  CAM overlay: {r['cam']}")
@@ -134,7 +158,8 @@ def _print_comparison(opened, tables):
     def cell(row):
         if multi:
             return '|'.join(p['class_name'] for p in row['labels']) or '(none)'
-        return f"{row['predictions'][0]['class_name']} {row['predictions'][0]['probability']:.4f}"
+        return _answer(row) or (f"{row['predictions'][0]['class_name']} "
+                                f"{row['predictions'][0]['probability']:.4f}")
 
     cells = [[cell(row) for row in rows] for rows in tables]
     width = max(len(r['file']) for r in tables[0] + [{'file': 'FILE'}])
@@ -212,7 +237,8 @@ def run(args):
         if runner.note:
             common.note(runner.note)
     explain = _explain_signature(args, opened)
-    tables = [_predict_rows(runner, images, args.top_k, tta) for runner in opened]
+    tables = [_predict_rows(runner, images, args.top_k, tta, not args.no_unknown)
+              for runner in opened]
     if explain is not None:
         _write_cams(explain, tables[0], images, args.cam_dir)
     if args.json:

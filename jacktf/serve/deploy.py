@@ -22,6 +22,7 @@ import os
 import tensorflow as tf
 
 from jacktf.core.errors import ConfigError
+from jacktf.evaluation import unknown as unknown_lib
 from jacktf.serve import (derived_models, export, model_card, onnx_export, samples, saved_models,
                           staging, tflite, tflite_metadata, verify, versions)
 from jacktf.serve.export import ExportError
@@ -75,6 +76,12 @@ def export_run(experiment, *, checkpoint=None, export_dir=None, version=None,
         representative, taken = samples.stratified(
             experiment.train_files, experiment.decode_fn, int(representative_count))
     which = 'EVAL_FILES' if experiment.eval_files else 'TRAIN_FILES'
+    unknown = unknown_lib.read(path)
+    if unknown is None:
+        log.info('%s has no unknown calibration (%s): the export answers without '
+                 '"unknown". To add it: jacktf calibrate --model_dir %s --checkpoint %s, '
+                 'then export again with --overwrite.', path, unknown_lib.metadata_path(path),
+                 experiment.model_dir, path)
     summary = export_all(
         experiment.model, export_dir=export_dir or experiment.export_base(path),
         version=number, class_names=names, labels_path=labels_path,
@@ -84,7 +91,8 @@ def export_run(experiment, *, checkpoint=None, export_dir=None, version=None,
         representative_source=f'TRAIN_FILES {experiment.train_files}, stratified by class '
                               f'(images per label: {taken})',
         overwrite=overwrite, limits=limits, registry=registry,
-        source={'checkpoint': path, 'step': number, **_operating_point(experiment, number)})
+        source={'checkpoint': path, 'step': number, **_operating_point(experiment, number)},
+        unknown=unknown)
     if not summary['saved_model']['kept']:
         model_card.store_operating_point(experiment.model_dir, number,
                                          summary['saved_model']['path'])
@@ -128,8 +136,8 @@ def _keep_existing(model, path, parity_images):
 
 def export_all(model, *, export_dir, version, class_names, labels_path=None,
                tflite_variants=(), onnx=False, verify_images=(), verify_source='',
-               verify_labels=None, representative=(), representative_source='', overwrite=False, limits=None,
-               registry=None, source=None):
+               verify_labels=None, representative=(), representative_source='',
+               overwrite=False, limits=None, registry=None, source=None, unknown=None):
     """Writes the SavedModel and the TFLite/ONNX models of ``model`` as one export.
 
     Args:
@@ -148,6 +156,9 @@ def export_all(model, *, export_dir, version, class_names, labels_path=None,
       limits: thresholds by format (default ``verify.THRESHOLDS``).
       registry: the Registry of preprocessors (default: the process default).
       source: facts about the weights for the cards (checkpoint, step).
+      unknown: the calibration of these weights (``jacktf.evaluation.unknown``): the
+        SavedModel gains ``ood_score`` / ``is_unknown``, the TFLite/ONNX cards and the
+        TFLite metadata carry the probability threshold; None: no unknown answer.
 
     Returns:
       {'version', 'saved_model': {path, parity, kept}, 'tflite': [...], 'onnx': ...};
@@ -189,18 +200,19 @@ def export_all(model, *, export_dir, version, class_names, labels_path=None,
         else:
             folders['saved_model'] = staging.staging_dir(targets['saved_model'])
             export.write_saved_model(model, folders['saved_model'],
-                                     class_names=class_names, labels_path=labels_path)
+                                     class_names=class_names, labels_path=labels_path,
+                                     unknown=unknown)
             diff = export.check_parity(model, tf.saved_model.load(
                 folders['saved_model']), parity) if parity else None
             reference_path = folders['saved_model']
         summary['saved_model'] = {'path': targets['saved_model'], 'parity': diff,
-                                  'kept': keep}
+                                  'kept': keep, 'unknown': unknown}
         if derived:
             summary.update(derived_models.derive(
                 model, targets, folders, reference_path, tflite_variants, onnx,
                 (verify_images, verify_labels), verify_source, representative,
                 representative_source, limits, registry, class_names,
-                dict(source or {}, saved_model=targets['saved_model'])))
+                dict(source or {}, saved_model=targets['saved_model']), unknown))
         for key, folder in folders.items():  # all checks passed: into place
             if staging.publish(folder, targets[key]):
                 log.info('Replaced the existing export %s (--overwrite).', targets[key])

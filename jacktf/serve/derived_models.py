@@ -12,6 +12,7 @@ import os
 
 import tensorflow as tf
 
+from jacktf.evaluation import unknown as unknown_lib
 from jacktf.serve import (client_preprocessing, client_test, mediapipe_check, model_card,
                           onnx_export, saved_models, staging, tflite, tflite_metadata,
                           verify)
@@ -21,7 +22,7 @@ from jacktf.serve.export import ExportError
 
 def derive(model, targets, folders, reference_path, tflite_variants, onnx,
              verify_set, verify_source, representative, representative_source, limits,
-             registry, class_names, source):
+             registry, class_names, source, unknown=None):
     """Converts, checks and stages the TFLite and ONNX models; their summary entries.
 
     Each model is run in its own runtime on ``verify_set`` (encoded images, labels or
@@ -30,6 +31,9 @@ def derive(model, targets, folders, reference_path, tflite_variants, onnx,
     or discards them), with labels.txt and client_test.json.
 
     A model that falls short of its thresholds is not written; the others are.
+    ``unknown`` (a calibration, or None): each card gets the ``unknown`` section of a
+    probabilities-only model (``unknown.probability_rule``), and the TFLite metadata
+    description its sentence.
 
     Returns:
       {'tflite': [entry, ...], 'onnx': entry, 'failed': [entry, ...]}: file, path (not
@@ -49,7 +53,7 @@ def derive(model, targets, folders, reference_path, tflite_variants, onnx,
     inputs = [prepare(data) for data in verify_images]
     common = {'class_names': class_names, 'model': model, 'registry': registry,
               'normalize': normalize, 'source': source, 'verify_source': verify_source,
-              'labels': labels}
+              'labels': labels, 'unknown': unknown}
     tflite_common = dict(common, encoded=verify_images)
     results = []
     if tflite_variants:
@@ -124,7 +128,7 @@ def _serve(serve, encoded, batch=32):
         'probabilities'].numpy() for i in range(0, len(encoded), batch)])
 
 
-def _base_card(kind, variant, file, *, model, class_names, registry, source):
+def _base_card(kind, variant, file, *, model, class_names, registry, source, unknown):
     card = {'format': model_card.CARD_FORMAT, 'model_format': kind, 'variant': variant,
             'file': file, 'labels_file': model_card.LABELS_FILE,
             'num_classes': len(class_names),
@@ -136,6 +140,8 @@ def _base_card(kind, variant, file, *, model, class_names, registry, source):
             'activation': 'sigmoid', 'thresholds': thresholds,
             'rule': 'label k is predicted when probabilities[k] >= thresholds[k] '
                     '(thresholds tuned on the validation split)'}
+    if unknown and thresholds is None:  # probabilities out: the app applies the threshold
+        card['unknown'] = unknown_lib.probability_rule(unknown)
     return card
 
 
@@ -174,7 +180,9 @@ def _metadata_info(card, model):
                         f' ({prep["name"]} preprocessing, {prep["image_size"]}x'
                         f'{prep["image_size"]} input); {card["variant"]} TFLite. The '
                         f'jacktf card {model_card.card_path(card["file"])} beside it has '
-                        'the exact client steps.' + _multilabel_note(card)),
+                        'the exact client steps.' + _multilabel_note(card) + (
+                            ' ' + unknown_lib.describe(card['unknown'])
+                            if 'unknown' in card else '')),
         'version': str(source.get('step', '')),
         'author': f'jacktf {_jacktf_version()}',
         'license': 'Apache-2.0 (TF-Slim ImageNet weights); the fine-tuning data are '
@@ -204,11 +212,12 @@ def _jacktf_version():
 
 
 def _tflite(variant, folder, reference, inputs, calibration, calibration_source, limits, *,
-            class_names, model, registry, normalize, source, verify_source, encoded, labels):
+            class_names, model, registry, normalize, source, verify_source, encoded, labels,
+            unknown):
     file = f'{variant}.tflite'
     flat = tflite.convert(model, variant, calibration, normalize)
     card = _base_card('tflite', variant, file, model=model, class_names=class_names,
-                      registry=registry, source=source)
+                      registry=registry, source=source, unknown=unknown)
     card['input'], card['output'] = _io_sections(tflite.interpreter(flat))
     if variant == 'int8':
         card['representative'] = {'images': len(calibration),
@@ -230,11 +239,12 @@ def _tflite(variant, folder, reference, inputs, calibration, calibration_source,
 
 
 def _onnx(folder, reference, inputs, limits, *, class_names, model, registry, normalize,
-          source, verify_source, labels):
+          source, verify_source, labels, unknown):
     import numpy as np
     file = 'model.onnx'
     card = _base_card('onnx', f'float32, opset {onnx_export.OPSET}', file, model=model,
-                      class_names=class_names, registry=registry, source=source)
+                      class_names=class_names, registry=registry, source=source,
+                      unknown=unknown)
     size = model.image_size
     card['input'] = model_card.tensor_section('images', [1, size, size, 3], 'float32',
                                               batch_dynamic=True)

@@ -15,7 +15,10 @@ Outputs: ``probabilities`` [N, K], ``classes`` [N], ``class_names`` [N], and
 ``top_k_classes`` / ``top_k_probabilities`` / ``top_k_class_names`` [N, k]. A
 multi-label model's probabilities are sigmoids, and it adds ``thresholds`` [N, K] (the
 per-label thresholds tuned on the validation split), ``predicted`` [N, K] (0/1) and
-``label_set`` [N] (the predicted label names joined by '|').
+``label_set`` [N] (the predicted label names joined by '|'). A single-label model
+calibrated for an "unknown" answer (``jacktf.evaluation.unknown``) adds ``ood_score``
+float32 [N] and ``is_unknown`` bool [N] (the score below the calibrated threshold), and
+holds ``unknown_score`` (the score's name) and ``unknown_threshold``.
 
 Finding and loading an export (``find_saved_model``, ``load_saved_model``) is
 ``saved_models``' job.
@@ -29,6 +32,7 @@ import tensorflow as tf
 
 from jacktf.core import card as cards
 from jacktf.core.errors import JacktfError
+from jacktf.evaluation import unknown as unknown_lib
 from jacktf.serve import limits
 from jacktf.serve import staging as staging_lib
 # Finding and loading a SavedModel lives in saved_models; these names stay importable.
@@ -68,15 +72,22 @@ def _multilabel_outputs(logits, class_names, top_k, thresholds):
     return result
 
 
-def _outputs(logits, class_names, top_k, probabilities=None):
+def _outputs(logits, class_names, top_k, probabilities=None, unknown=None):
+    """The signature outputs; ``probabilities`` None: the softmax of ``logits``;
+    ``unknown``: (score name, threshold variable) or None."""
     if probabilities is None:
         probabilities = tf.nn.softmax(tf.cast(logits, tf.float32))
     classes = tf.argmax(probabilities, -1, output_type=tf.int32)
     top_p, top_c = tf.math.top_k(probabilities, k=top_k)
-    return {'probabilities': probabilities, 'classes': classes,
-            'class_names': tf.gather(class_names, classes),
-            'top_k_classes': top_c, 'top_k_probabilities': top_p,
-            'top_k_class_names': tf.gather(class_names, top_c)}
+    out = {'probabilities': probabilities, 'classes': classes,
+           'class_names': tf.gather(class_names, classes),
+           'top_k_classes': top_c, 'top_k_probabilities': top_p,
+           'top_k_class_names': tf.gather(class_names, top_c)}
+    if unknown is not None:
+        score = unknown_lib.tf_scores(logits, unknown[0])
+        out['ood_score'] = score
+        out['is_unknown'] = tf.less(score, unknown[1])
+    return out
 
 
 def probabilities_function(model, batch_size=None, normalize=None):
@@ -108,7 +119,7 @@ class ServingModule(tf.Module):
     """What the SavedModel holds: variables, class names and the traced signatures."""
 
     def __init__(self, model, class_names, labels_path=None,
-                 max_pixels=limits.DEFAULT_MAX_PIXELS):
+                 max_pixels=limits.DEFAULT_MAX_PIXELS, unknown=None):
         super().__init__(name='jacktf_serving')
         self._model = model
         self.model_variables = list(model.variables)
@@ -127,10 +138,17 @@ class ServingModule(tf.Module):
         thresholds = label_thresholds(model)
         self.label_thresholds = None if thresholds is None else tf.Variable(
             thresholds, dtype=tf.float32, trainable=False, name='label_thresholds')
+        self._unknown = None
+        if unknown and thresholds is None:  # a calibration of jacktf.evaluation.unknown
+            self.unknown_score = tf.Variable(unknown['score'], trainable=False,
+                                             name='unknown_score')
+            self.unknown_threshold = tf.Variable(unknown['threshold'], dtype=tf.float32,
+                                                 trainable=False, name='unknown_threshold')
+            self._unknown = (unknown['score'], self.unknown_threshold)
 
     def _outputs(self, logits):
         if self.label_thresholds is None:
-            return _outputs(logits, self.class_names, self.top_k)
+            return _outputs(logits, self.class_names, self.top_k, unknown=self._unknown)
         return _multilabel_outputs(logits, self.class_names, self.top_k,
                                    self.label_thresholds)
 
@@ -214,10 +232,11 @@ def check_parity(model, loaded, encoded_images, atol=1e-4):
 
 
 def write_saved_model(model, folder, *, class_names, labels_path=None,
-                      max_pixels=limits.DEFAULT_MAX_PIXELS):
+                      max_pixels=limits.DEFAULT_MAX_PIXELS, unknown=None):
     """Writes the serving module of ``model`` into ``folder`` (which may exist, empty);
-    ``serving_default`` refuses images declaring more than ``max_pixels`` pixels."""
-    module = ServingModule(model, class_names, labels_path, max_pixels)
+    ``serving_default`` refuses images declaring more than ``max_pixels`` pixels; with
+    ``unknown`` (a calibration) the signatures add ``ood_score`` and ``is_unknown``."""
+    module = ServingModule(model, class_names, labels_path, max_pixels, unknown)
     signatures = {'serving_default': module.serve_encoded,
                   'predict_images': module.serve_images}
     if module.cam_endpoint:
@@ -230,7 +249,7 @@ def write_saved_model(model, folder, *, class_names, labels_path=None,
 
 
 def export_saved_model(model, export_dir, *, class_names, labels_path=None, version=None,
-                       parity_encoded=None, atol=1e-4, overwrite=True):
+                       parity_encoded=None, atol=1e-4, overwrite=True, unknown=None):
     """Writes ``export_dir/<version>/`` atomically and checks its parity.
 
     Args:
@@ -243,6 +262,8 @@ def export_saved_model(model, export_dir, *, class_names, labels_path=None, vers
       atol: the largest probability difference the parity check accepts.
       overwrite: replace an existing export of the same version (with a log line);
         False refuses.
+      unknown: the calibration of these weights (``jacktf.evaluation.unknown``), or
+        None for an export without the unknown outputs.
 
     Returns:
       (path, parity difference or None).
@@ -263,7 +284,8 @@ def export_saved_model(model, export_dir, *, class_names, labels_path=None, vers
         raise ExportError(already_exported(target, version))
     staging = staging_lib.staging_dir(target)
     try:
-        write_saved_model(model, staging, class_names=class_names, labels_path=labels_path)
+        write_saved_model(model, staging, class_names=class_names, labels_path=labels_path,
+                          unknown=unknown)
         diff = None
         if parity_encoded:
             diff = check_parity(model, tf.saved_model.load(staging), parity_encoded, atol)

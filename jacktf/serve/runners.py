@@ -1,7 +1,11 @@
 """One interface over the three deployment formats, for ``jacktf predict`` and the
 export's verification: ``runner.probabilities(encoded_images)``,
-``runner.class_names`` and ``runner.thresholds`` (a multi-label model's per-label
-thresholds, from the SavedModel or the card; None for a single-label one).
+``runner.class_names``, ``runner.thresholds`` (a multi-label model's per-label
+thresholds, from the SavedModel or the card; None for a single-label one) and, for a
+model calibrated for an "unknown" answer, ``runner.unknown`` (the rule) and
+``runner.predict(encoded_images)`` (probabilities, ``ood_score`` and ``is_unknown``; a
+SavedModel computes them, a .tflite/.onnx runner applies its card's probability
+threshold).
 
 * a SavedModel gets the file's bytes (its ``serving_default`` decodes and preprocesses);
 * a .tflite (LiteRT) or .onnx (onnxruntime) model gets what its card says a client
@@ -15,6 +19,7 @@ import os
 import numpy as np
 
 from jacktf.core.errors import DataError
+from jacktf.evaluation import unknown as unknown_lib
 from jacktf.serve import client_preprocessing, model_card, onnx_export, saved_models, tflite
 
 KINDS = ('saved_model', 'tflite', 'onnx')
@@ -33,15 +38,27 @@ class SavedModelRunner:
             else None
         found = getattr(self.module, 'label_thresholds', None)  # multi-label exports
         self.thresholds = None if found is None else [float(t) for t in found.numpy()]
+        self.unknown = None
+        if 'is_unknown' in self.serve.structured_outputs:
+            score = self.module.unknown_score.numpy().decode()
+            threshold = float(self.module.unknown_threshold.numpy())
+            self.unknown = {'score': score, 'threshold': threshold,
+                            'rule': unknown_lib.rule(score, threshold)}
+
+    def predict(self, encoded, batch=32):
+        """{'probabilities' [N, K]} and, when calibrated, 'ood_score' and 'is_unknown'."""
+        import tensorflow as tf
+        keys = ('probabilities', 'ood_score', 'is_unknown') if self.unknown else (
+            'probabilities',)
+        parts = [self.serve(images=tf.constant(list(encoded[i:i + batch])))
+                 for i in range(0, len(encoded), batch)]
+        out = {k: np.concatenate([p[k].numpy() for p in parts]) for k in keys}
+        if self.class_names is None:
+            self.class_names = [str(i) for i in range(out['probabilities'].shape[1])]
+        return out
 
     def probabilities(self, encoded, batch=32):
-        import tensorflow as tf
-        out = [self.serve(images=tf.constant(list(encoded[i:i + batch])))[
-            'probabilities'].numpy() for i in range(0, len(encoded), batch)]
-        probs = np.concatenate(out)
-        if self.class_names is None:
-            self.class_names = [str(i) for i in range(probs.shape[1])]
-        return probs
+        return self.predict(encoded, batch)['probabilities']
 
 
 class _FileRunner:
@@ -56,6 +73,18 @@ class _FileRunner:
                                                              registry)
         section = self.card.get('multi_label')  # sigmoid per label, and its thresholds
         self.thresholds = [float(t) for t in section['thresholds']] if section else None
+        self.unknown = self.card.get('unknown')  # a max-probability threshold
+
+    def predict(self, encoded):
+        """{'probabilities'} and, when the card has an unknown threshold, 'ood_score'
+        (the largest probability) and 'is_unknown'."""
+        probs = self.probabilities(encoded)
+        out = {'probabilities': probs}
+        if self.unknown:
+            out['ood_score'] = probs.max(-1).astype(np.float32)
+            out['is_unknown'] = unknown_lib.is_unknown(out['ood_score'],
+                                                       self.unknown['threshold'])
+        return out
 
     @property
     def label(self):
