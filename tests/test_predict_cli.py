@@ -103,7 +103,9 @@ def test_resolver_accepts_what_people_give_and_names_what_is_wrong(model_dir, tm
     newest = os.path.join(model_dir, 'export', '20')
     assert export.find_saved_model(newest + '/') == (newest, None)
     assert export.find_saved_model(os.path.join(newest, 'saved_model.pb'))[0] == newest
-    assert export.find_saved_model(model_dir)[0] == newest
+    # A model directory: its best (export_best/, written because best-k kept one).
+    assert export.find_saved_model(model_dir)[0] == os.path.join(model_dir, 'export_best',
+                                                                 '20')
     # The model's checkpoints folder: names what it holds and says to export.
     with pytest.raises(DataError) as e:
         export.find_saved_model(os.path.join(model_dir, 'checkpoints'))
