@@ -183,3 +183,28 @@ def test_backbone_options_need_data(capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(['train'])
     assert e.value.code == 2 and 'Give DATA' in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_train_data_then_eval_and_predict_on_a_labelled_folder(pets, tmp_path, capsys):
+    """`jacktf train DATA` end to end (tiny: 32 px, 2 steps), then `jacktf eval
+    --model_dir M DATA` and `jacktf predict` on a labelled test folder."""
+    from jacktf import cli
+    assert cli.main(['train', pets, '--epochs', '1', '--batch_size', '4',
+                     '--image_size', '32']) == 0
+    out = capsys.readouterr().out
+    assert 'validation accuracy' in out and 'on 2 images; lowest recall: ' in out
+    assert f'predict: jacktf predict --model {os.path.join("runs", "pets")} IMAGE...' in out
+    config = open(os.path.join('runs', 'pets', 'operative_config.gin')).read()
+    assert "Experiment.decoder = 'image_list'" in config and 'split.json#train' in config
+    test = good_image_folder(str(tmp_path / 'test_pets'), per_class=3, seed=9)
+    with open(os.path.join(test, 'cat', '.DS_Store'), 'wb') as f:
+        f.write(b'\0Bud1')
+    assert cli.main(['eval', '--model_dir', os.path.join('runs', 'pets'), test]) == 0
+    assert ' on 6 examples of ' in capsys.readouterr().out
+    report = str(tmp_path / 'report')
+    assert cli.main(['predict', '--model', os.path.join('runs', 'pets'), test,
+                     '--report_dir', report]) == 0
+    out = capsys.readouterr().out
+    assert 'on 6 labelled images' in out and 'CLASS  RECALL  PRECISION  IMAGES' in out
+    assert os.path.exists(os.path.join(report, 'confusion_matrix.png'))
