@@ -41,9 +41,10 @@ def main(argv):
         digits_folder.write(work, test_fraction=0.0)
         folder = os.path.join(work, 'digits')
     source = sources.open_source(folder)
-    kept, skipped = sources.checked(source)
+    kept, skipped, turned = sources.checked(source)
     split_path = os.path.join(work, 'run', split_file.NAME)
-    split_file.write(split_path, split_file.make(source, kept, skipped, fraction=0.1))
+    split_file.write(split_path, split_file.make(source, kept, skipped, fraction=0.1,
+                                                 turned=turned))
     records = os.path.join(work, 'records')
     converter.convert(folder, records, val_fraction=0.1, num_shards=4, progress=False)
     registry = plugins.load_registry()

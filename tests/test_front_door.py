@@ -58,7 +58,8 @@ def test_folder_form_skips_litter_and_bad_files_as_convert_does(tmp_path):
     add_litter(root)
     source = sources.open_source(root)
     assert (source.form, source.classes, source.name) == ('folder', ['cat', 'dog'], 'pets')
-    kept, skipped = sources.checked(source)
+    kept, skipped, turned = sources.checked(source)
+    assert turned == []
     assert sorted(rel for rel, _ in skipped) == sorted(
         k for k, v in expected.items() if v == 'skipped')
     assert sorted(rel for rel, _, _ in kept) == sorted(

@@ -23,8 +23,7 @@ def use_data(experiment, data):
     if source.form == 'tfrecord':
         files, decoder = source.eval_files or source.train_files, 'tfexample_classification'
     else:
-        kept, skipped = sources.checked(source)
-        content, split = split_file.for_eval(source, kept, skipped)
+        content, split = split_file.for_eval(source, *sources.checked(source))
         path = os.path.join(experiment.model_dir, 'eval', 'data', f'{source.name}.json')
         split_file.write(path, content)
         files, decoder = split_file.ref(path, split), 'image_list'

@@ -153,12 +153,13 @@ def _split(source, path, seed, fraction, groups, notes):
         split_file.check_matches(path, content, source)
         notes.append(f'split: the run\'s own {path} (made {content.get("made")})')
         return content
-    kept, skipped = sources.checked(source)
+    kept, skipped, turned = sources.checked(source)
     group_list = None
     if groups is not None:
         group_list = [groups.get(rel) for rel, _, split in kept if split in (None, 'train')]
     content = split_file.make(source, kept, skipped, fraction=fraction,
-                              seed=0 if seed is None else seed, groups=group_list)
+                              seed=0 if seed is None else seed, groups=group_list,
+                              turned=turned)
     split_file.write(path, content)
     return content
 

@@ -133,20 +133,25 @@ def image_folder(*, extensions=IMAGE_EXTENSIONS, allow_empty_classes=False):
 
 
 def _path_records(items):
-    """(file, index, record) elements of [(image path, label)] (one file, one record)."""
-    paths = tf.constant([p for p, _ in items])
-    labels = tf.constant([label for _, label in items], tf.int32)
+    """(file, index, record) elements of [(image path, label[, turned])] (one file, one
+    record). Items with a third element say which files an EXIF orientation turns (the
+    others are read as they are, without a Python call per image); items without one
+    are all looked at."""
+    paths = tf.constant([item[0] for item in items])
+    labels = tf.constant([item[1] for item in items], tf.int32)
+    turned = tf.constant([bool(item[2]) if len(item) > 2 else True for item in items])
     return tf.data.Dataset.from_tensor_slices(
-        (paths, tf.zeros([len(items)], tf.int64), {'path': paths, 'label': labels}))
+        (paths, tf.zeros([len(items)], tf.int64),
+         {'path': paths, 'label': labels, 'turned': turned}))
 
 
 def _path_decoder(source, check):
     """The decode of records that name an image file (image_folder, image_list)."""
     def decode(record):
-        encoded = tf.numpy_function(image_check.exif_upright,  # EXIF-rotated photos
-                                    [tf.io.read_file(record['path'])], tf.string)
-        return {'encoded': tf.reshape(encoded, []), 'label': record['label'],
-                'filename': record['path']}
+        data = tf.io.read_file(record['path'])
+        encoded = tf.cond(record['turned'], lambda: tf.reshape(tf.numpy_function(
+            image_check.exif_upright, [data], tf.string), []), lambda: data)
+        return {'encoded': encoded, 'label': record['label'], 'filename': record['path']}
 
     decode.source = source
     decode.check = check

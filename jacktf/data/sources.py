@@ -206,24 +206,27 @@ def checked(source, *, workers=None, max_pixels=image_check.DEFAULT_MAX_PIXELS,
     """Checks every file of ``source`` as `jacktf convert` does.
 
     Returns:
-      (kept entries, [(relative path, reason)] of the skipped files); each skipped
-      file is named once in the log.
+      (kept entries, [(relative path, reason)] of the skipped files, [relative paths of
+      the kept files an EXIF orientation turns]); each skipped file is named once in
+      the log.
     """
     jobs = [(os.path.join(source.root, rel), max_pixels, max_bytes)
             for rel, _, _ in source.entries]
     workers = 1 if len(jobs) < 200 else check_pool.memory_capped_workers(
         workers or os.cpu_count() or 1, max_pixels, max_bytes)
-    kept, skipped = [], []
+    kept, skipped, turned = [], [], []
     results = check_pool.checked(converter.check_file, jobs, workers,
                                  name=lambda job: job[0])
     try:
         for entry, result in zip(source.entries, results):
             if result['ok']:
                 kept.append(entry)
+                if 'EXIF orientation' in (result.get('converted') or ''):
+                    turned.append(entry[0])
             else:
                 skipped.append((entry[0], result['reason']))
                 log.warning('skipping %s: %s', os.path.join(source.root, entry[0]),
                             result['reason'])
     finally:
         results.close()
-    return kept, skipped
+    return kept, skipped, turned

@@ -38,7 +38,7 @@ def parse_ref(pattern):
     return path, split
 
 
-def make(source, kept, skipped, *, fraction=None, seed=0, groups=None):
+def make(source, kept, skipped, *, fraction=None, seed=0, groups=None, turned=()):
     """The content of split.json for ``source`` (a DataSource) and its checked files.
 
     Data without a validation split gets one (:func:`splits.stratified_split` over the
@@ -73,7 +73,8 @@ def make(source, kept, skipped, *, fraction=None, seed=0, groups=None):
                'groups': groups is not None}
     return dict({'version': VERSION, 'data': source.data, 'form': source.form,
                  'root': source.root, 'classes': list(source.classes), 'files': files,
-                 'skipped': [list(s) for s in skipped]}, **how)
+                 'skipped': [list(s) for s in skipped],
+                 'exif_turned': sorted(turned)}, **how)
 
 
 def write(path, content):
@@ -148,7 +149,7 @@ def verify(path):
     return content
 
 
-def for_eval(source, kept, skipped):
+def for_eval(source, kept, skipped, turned=()):
     """A split file's content for evaluating on all of ``source`` (`jacktf eval DATA`):
     each file in its own split, files without one in 'test'; and the split to evaluate
     (test, else validation, else train)."""
@@ -158,12 +159,14 @@ def for_eval(source, kept, skipped):
     split = next(name for name in ('test', 'validation', 'train') if files[name])
     content = {'version': VERSION, 'data': source.data, 'form': source.form,
                'root': source.root, 'classes': list(source.classes), 'made': 'for eval',
-               'files': files, 'skipped': [list(s) for s in skipped]}
+               'files': files, 'skipped': [list(s) for s in skipped],
+               'exif_turned': sorted(turned)}
     return content, split
 
 
 def items(path, split):
-    """[(absolute image path, class index)] of ``split`` of the split file ``path``.
+    """[(absolute image path, class index, turned)] of ``split`` of the split file
+    ``path``; turned: the file's EXIF orientation turns it (the reader applies it).
 
     Raises:
       DataError: an unreadable file or a split it does not hold.
@@ -174,7 +177,8 @@ def items(path, split):
         raise DataError(f'{path} holds no {split} images.')
     index = {name: i for i, name in enumerate(content['classes'])}
     root = content.get('root') or os.path.dirname(path)
-    return [(os.path.join(root, rel), index[cls]) for rel, cls in rows]
+    turned = set(content.get('exif_turned') or ())
+    return [(os.path.join(root, rel), index[cls], rel in turned) for rel, cls in rows]
 
 
 def classes(path):

@@ -104,7 +104,7 @@ def _files_signature(train_files):
     for path in pipeline.list_files(train_files):
         paths = [path]
         if split_file.parse_ref(path):  # the images a split of split.json lists
-            paths = [p for p, _ in split_file.items(*split_file.parse_ref(path))]
+            paths = [item[0] for item in split_file.items(*split_file.parse_ref(path))]
         elif tf.io.gfile.isdir(path):
             paths = sorted(os.path.join(d, f) for d, _, files in tf.io.gfile.walk(path)
                            for f in files)
