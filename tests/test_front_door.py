@@ -209,3 +209,15 @@ def test_train_data_then_eval_and_predict_on_a_labelled_folder(pets, tmp_path, c
     out = capsys.readouterr().out
     assert 'on 6 labelled images' in out and 'CLASS  RECALL  PRECISION  IMAGES' in out
     assert os.path.exists(os.path.join(report, 'confusion_matrix.png'))
+
+
+def test_bad_options_and_unknown_backbones_are_named(pets):
+    from jacktf.app import front_door
+    from jacktf.core.errors import UnknownPluginError
+    with pytest.raises(ConfigError, match=r'--epochs must be a number above 0, got 0'):
+        front_door.plan(pets, epochs=0)
+    with pytest.raises(UnknownPluginError, match='resnet_v1_5'):
+        front_door.plan(pets, backbone='resnet_v1_5')
+    plan = front_door.plan(pets, backbone='resnet_v1_50')
+    assert "CHECKPOINT_PATH = 'slim://resnet_v1_50'" in plan.gin_params
+    assert 'BACKBONE = @resnet_v1_50' in plan.gin_params

@@ -106,6 +106,7 @@ def plan(data, *, backbone=None, epochs=None, batch_size=None, image_size=None, 
       DataError: unusable data, or a split.json that no longer matches it.
       ConfigError: a NUM_CLASSES binding that disagrees with the data, bad options.
     """
+    _check_options(epochs=epochs, batch_size=batch_size, image_size=image_size, lr=lr)
     source = sources.open_source(data)
     if not source.classes:
         raise ConfigError(f'DATA {data!r}: TFRecord files without a labels.txt beside them '
@@ -196,10 +197,24 @@ def _other_run(model_dir, source):
         return True
 
 
+def _check_options(**values):
+    """ConfigError for an option that is not a positive number."""
+    for name, value in values.items():
+        if value is not None and (isinstance(value, bool) or not
+                                  isinstance(value, (int, float)) or value <= 0):
+            raise ConfigError(f'--{name} must be a number above 0, got {value!r}.')
+
+
 def _checkpoint_of(backbone):
     """CHECKPOINT_PATH for a backbone: the shipped weights, else its official slim
-    checkpoint; None (train from scratch, said once) for a backbone without one."""
+    checkpoint; None (train from scratch, said once) for a backbone without one.
+
+    Raises:
+      UnknownPluginError: no backbone of that name (with the closest names).
+    """
+    from jacktf.app import runtime
     from jacktf.pretrained import builtin, zoo
+    runtime.load_plugins().get('backbone', backbone)
     if backbone in builtin.BUILTIN:
         return f'builtin://{backbone}'
     if zoo.pretrained(backbone) is not None:
