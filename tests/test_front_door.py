@@ -221,3 +221,12 @@ def test_bad_options_and_unknown_backbones_are_named(pets):
     plan = front_door.plan(pets, backbone='resnet_v1_50')
     assert "CHECKPOINT_PATH = 'slim://resnet_v1_50'" in plan.gin_params
     assert 'BACKBONE = @resnet_v1_50' in plan.gin_params
+
+
+def test_an_official_checkpoint_that_cannot_be_fetched_names_the_shipped_weights():
+    from jacktf.pretrained import fetch, zoo
+    message = fetch.offline_message(zoo.get('resnet_v1_50'), 'https://x', 'DNS lookup failed')
+    assert message.endswith(
+        'To start now without a download, use the weights that ship with jacktf: `jacktf '
+        "train DATA` (or --backbone mobilenet_v1_025), or in a recipe BACKBONE = "
+        "@mobilenet_v1_025 and CHECKPOINT_PATH = 'builtin://mobilenet_v1_025'.")
