@@ -61,7 +61,10 @@ def test_one_option_table_for_both_command_lines():
     # absl appends its own note to repeatable flags and lists an enum's choices first.
     absl_help = {name: values[name].help.split(';\n    repeat this option')[0].split(
         '>: ')[-1] for name in values}
-    assert argparse_help == absl_help
+    # DATA is a positional argument: absl gets it as the first argument, not a flag.
+    positional = {o.name for o in train_command.OPTIONS if o.kind == 'positional'}
+    assert positional == {'data'}
+    assert {k: v for k, v in argparse_help.items() if k not in positional} == absl_help
     assert set(argparse_help) == {o.name for o in train_command.OPTIONS}
 
 
@@ -71,7 +74,7 @@ class _Flags:
     def __init__(self, values):
         from absl import flags
         for name in ('DEFINE_multi_string', 'DEFINE_bool', 'DEFINE_enum', 'DEFINE_float',
-                     'DEFINE_string'):
+                     'DEFINE_integer', 'DEFINE_string'):
             define = getattr(flags, name)
             setattr(self, name, lambda *a, _d=define, **k: _d(*a, flag_values=values, **k))
 

@@ -109,7 +109,7 @@ def test_a_file_over_the_byte_cap_is_skipped_unread(tmp_path):
 
 
 def killing_check(args):
-    """converter._check, except that the worker checking boom.jpg dies (SIGKILL), as
+    """converter.check_file, except that the worker checking boom.jpg dies (SIGKILL), as
     under the OOM killer."""
     if args[0].endswith('boom.jpg'):
         os.kill(os.getpid(), signal.SIGKILL)
@@ -119,8 +119,8 @@ def killing_check(args):
 def test_a_killed_worker_ends_convert_naming_the_file(tmp_path, monkeypatch):
     src = _folder(tmp_path / 'images', {})
     (src / 'dog' / 'boom.jpg').write_bytes((src / 'dog' / 'good_0.jpg').read_bytes())
-    monkeypatch.setattr(converter, 'inspect_for_test', converter._check, raising=False)
-    monkeypatch.setattr(converter, '_check', killing_check)
+    monkeypatch.setattr(converter, 'inspect_for_test', converter.check_file, raising=False)
+    monkeypatch.setattr(converter, 'check_file', killing_check)
     with deadline(120), pytest.raises(check_pool.WorkerKilled) as info:
         converter.convert(str(src), str(tmp_path / 'out'), workers=2, progress=False)
     assert str(info.value).startswith(str(src / 'dog' / 'boom.jpg') + ': the process')

@@ -4,6 +4,7 @@ enters: convert (image_check.inspect_image), the image-folder reader and predict
 (image_check.exif_upright / predict.read_image)."""
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -78,3 +79,22 @@ def test_the_image_folder_reader_turns_photos_upright(tmp_path):
     first, second = (_pixels(r['encoded'].numpy()) for r in records)
     assert first.shape == second.shape == (48, 64, 3)
     assert np.abs(first - second).mean() < 3.0
+
+
+def test_the_front_door_reads_photos_upright_and_only_turns_the_turned(tmp_path):
+    from jacktf.data import decoders, sources, split_file
+    for label in ('a', 'b'):
+        (tmp_path / 'data' / label).mkdir(parents=True)
+        (tmp_path / 'data' / label / 'upright.jpg').write_bytes(_jpeg(1))
+    (tmp_path / 'data' / 'b' / 'sideways.jpg').write_bytes(_jpeg(6))
+    source = sources.open_source(str(tmp_path / 'data'))
+    kept, skipped, turned = sources.checked(source)
+    assert turned == [os.path.join('b', 'sideways.jpg')]
+    content, split = split_file.for_eval(source, kept, skipped, turned)
+    path = str(tmp_path / 'split.json')
+    split_file.write(path, content)
+    decode = decoders.image_list()
+    records = [decode(r) for _, _, r in decode.source([split_file.ref(path, split)])]
+    pixels = [_pixels(r['encoded'].numpy()) for r in records]
+    assert all(p.shape == (48, 64, 3) for p in pixels)
+    assert max(np.abs(p - pixels[0]).mean() for p in pixels) < 3.0

@@ -28,7 +28,8 @@ def test_builtins_are_registered_with_provider_builtin(registry):
     assert registry.names('optimizer') == ['adagrad', 'adam', 'adamw', 'momentum',
                                            'rmsprop', 'sgd']
     assert 'exponential_decay' in registry.names('lr_schedule')
-    assert registry.names('decoder') == ['image_folder', 'tfexample_classification',
+    assert registry.names('decoder') == ['image_folder', 'image_list',
+                                         'tfexample_classification',
                                          'tfexample_multilabel']
     assert registry.names('preprocessor') == ['inception', 'inception_finetune', 'simple',
                                              'simple_finetune', 'vgg', 'vgg_finetune']

@@ -60,7 +60,9 @@ def split_items(items, num_classes, val_fraction, seed, groups=None):
     return splits
 
 
-def _check(args):
+def check_file(args):
+    """The converter's check of one file: ``args`` (path, max_pixels, max_bytes) ->
+    inspect_image's dict (a file kept as it is has encoded=None), never raising."""
     path, max_pixels, max_bytes = args
     try:
         return image_check.inspect_image(path, max_pixels=max_pixels, max_bytes=max_bytes,
@@ -97,7 +99,7 @@ def _check_all(items, image_dir, pool_path, classes, *, workers, max_pixels, max
     skipped, converted, kept = [], [], []
     start = time.time()
     jobs = [(path, max_pixels, max_bytes) for path, _ in plan]
-    results = check_pool.checked(_check, jobs, workers, name=lambda job: job[0])
+    results = check_pool.checked(check_file, jobs, workers, name=lambda job: job[0])
     try:
         with tf.io.TFRecordWriter(pool_path) as pool:
             for n, ((path, label), r) in enumerate(zip(plan, results), start=1):

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 import jacktf
 from jacktf.data import example as ex
-from jacktf.data import image_check
+from jacktf.data import image_check, split_file
 from jacktf.data.image_check import IMAGE_EXTENSIONS
 
 log = logging.getLogger('jacktf')
@@ -162,26 +162,71 @@ def image_folder(*, extensions=IMAGE_EXTENSIONS, allow_empty_classes=False):
         return listings[directory]
 
     def source(files):
-        _, items = check(files)
-        paths = tf.constant([p for p, _ in items])
-        labels = tf.constant([label for _, label in items], tf.int32)
-        return tf.data.Dataset.from_tensor_slices(
-            (paths, tf.zeros([len(items)], tf.int64), {'path': paths, 'label': labels}))
+        return _path_records(check(files)[1])
 
+    decode = _path_decoder(source, check)
+    return decode
+
+
+def _path_records(items):
+    """(file, index, record) elements of [(image path, label[, turned])] (one file, one
+    record). Items with a third element say which files an EXIF orientation turns (the
+    others are read as they are, without a Python call per image); items without one
+    are all looked at."""
+    paths = tf.constant([item[0] for item in items])
+    labels = tf.constant([item[1] for item in items], tf.int32)
+    turned = tf.constant([bool(item[2]) if len(item) > 2 else True for item in items])
+    return tf.data.Dataset.from_tensor_slices(
+        (paths, tf.zeros([len(items)], tf.int64),
+         {'path': paths, 'label': labels, 'turned': turned}))
+
+
+def _path_decoder(source, check):
+    """The decode of records that name an image file (image_folder, image_list)."""
     def decode(record):
-        encoded = tf.numpy_function(image_check.exif_upright,  # EXIF-rotated photos
-                                    [tf.io.read_file(record['path'])], tf.string)
-        return {'encoded': tf.reshape(encoded, []), 'label': record['label'],
-                'filename': record['path']}
+        data = tf.io.read_file(record['path'])
+        encoded = tf.cond(record['turned'], lambda: tf.reshape(tf.numpy_function(
+            image_check.exif_upright, [data], tf.string), []), lambda: data)
+        return {'encoded': encoded, 'label': record['label'], 'filename': record['path']}
 
     decode.source = source
     decode.check = check
     return decode
 
 
+def image_list():
+    """Reads the images a split file lists (MODEL_DIR/split.json, see
+    jacktf.data.split_file): FILES is ``'/path/split.json#train'`` (or #validation,
+    #test). `jacktf train DATA` writes the split file and sets this decoder; the images
+    are read where they are, not converted."""
+    verified = set()  # split files checked against their data (once per decoder)
+
+    def check(files):
+        files = [files] if isinstance(files, str) else list(files)
+        found = []
+        for f in files:
+            parsed = split_file.parse_ref(f)
+            if parsed is None:
+                raise jacktf.DataError(
+                    f"image_list reads split files ('/path/split.json#train'), got {f!r}. "
+                    "For TFRecord files use Experiment.decoder = 'tfexample_classification'.")
+            if parsed[0] not in verified:  # still the data's files
+                split_file.verify(parsed[0])
+                verified.add(parsed[0])
+            found += split_file.items(*parsed)
+        return None, found
+
+    def source(files):
+        return _path_records(check(files)[1])
+
+    return _path_decoder(source, check)
+
+
 @jacktf.hookimpl
 def jacktf_register_decoders(registry):
-    """Registers tfexample_classification, tfexample_multilabel and image_folder."""
+    """Registers tfexample_classification, tfexample_multilabel, image_folder and
+    image_list."""
     registry.decoder('tfexample_classification', tfexample_classification)
     registry.decoder('tfexample_multilabel', tfexample_multilabel)
     registry.decoder('image_folder', image_folder)
+    registry.decoder('image_list', image_list)
