@@ -1,4 +1,4 @@
-"""`python -m jacktf.run --gin_file=F [--gin_param=B ...] [--model_dir=D] [--mode=M]`.
+"""`python -m jacktf.run [DATA] [--gin_file=F ...] [--gin_param=B ...] [--model_dir=D] ...`.
 
 The train command of jacktf.app.train_command (the options of `jacktf train`, as absl
 flags): flags -> plugins -> gin -> one Experiment -> mode. User mistakes (bad gin, missing
@@ -10,6 +10,7 @@ its start-up noise unless ``--verbose`` or JACKTF_VERBOSE=1.
 import importlib.util
 import os
 import sys
+import types
 
 
 def _own_package():
@@ -43,16 +44,21 @@ flags.DEFINE_bool('verbose', False, "Show TensorFlow's own log lines (start-up b
 
 
 def main(argv):
-    if len(argv) > 1:
-        runtime.fail(f'Unexpected arguments: {" ".join(argv[1:])}. Use --gin_file and '
-                     '--gin_param.')
-    if not FLAGS.gin_file:
-        runtime.fail('Give a recipe: --gin_file=gin/demo.gin (see README).')
+    if len(argv) > 2:
+        runtime.fail(f'Unexpected arguments: {" ".join(argv[2:])}. Give one DATA and '
+                     'options (--gin_file, --gin_param, ...).')
+    if not FLAGS.gin_file and len(argv) < 2:
+        runtime.fail('Give DATA (a folder with one subfolder per class) or a recipe: '
+                     '--gin_file=gin/demo.gin (see README).')
+    options = types.SimpleNamespace(
+        data=argv[1] if len(argv) > 1 else None,
+        **{o.name: getattr(FLAGS, o.name) for o in train_command.OPTIONS
+           if o.kind != 'positional'})
     compat.quiet_startup(FLAGS.verbose)  # before anything imports TensorFlow
     with runtime.user_errors(), runtime.collected():
         runtime.setup_logging(verbose=FLAGS.verbose)
         from jacktf.commands import export
-        return train_command.run(FLAGS, report_export=export.report)
+        return train_command.run(options, report_export=export.report)
 
 
 def run():

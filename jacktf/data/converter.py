@@ -44,7 +44,9 @@ def split_items(items, num_classes, val_fraction, seed):
     return splits
 
 
-def _check(args):
+def check_file(args):
+    """The converter's check of one file: ``args`` (path, max_pixels, max_bytes) ->
+    inspect_image's dict (a file kept as it is has encoded=None), never raising."""
     path, max_pixels, max_bytes = args
     try:
         return image_check.inspect_image(path, max_pixels=max_pixels, max_bytes=max_bytes,
@@ -135,7 +137,7 @@ def convert(image_dir, output_dir, *, val_fraction=0.1, num_shards=4, workers=No
         counts = {split: {c: 0 for c in classes} for split in splits}
         skipped, converted = [], []
         jobs = [(path, max_pixels, max_bytes) for _, _, path, _ in plan]
-        results = check_pool.checked(_check, jobs, workers, name=lambda job: job[0])
+        results = check_pool.checked(check_file, jobs, workers, name=lambda job: job[0])
         try:
             for n, ((split, i, path, label), r) in enumerate(zip(plan, results), start=1):
                 rel = os.path.relpath(path, image_dir)

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 import jacktf
 from jacktf.data import example as ex
-from jacktf.data import image_check
+from jacktf.data import image_check, split_file
 from jacktf.data.image_check import IMAGE_EXTENSIONS
 
 log = logging.getLogger('jacktf')
@@ -126,12 +126,22 @@ def image_folder(*, extensions=IMAGE_EXTENSIONS, allow_empty_classes=False):
         return listings[directory]
 
     def source(files):
-        _, items = check(files)
-        paths = tf.constant([p for p, _ in items])
-        labels = tf.constant([label for _, label in items], tf.int32)
-        return tf.data.Dataset.from_tensor_slices(
-            (paths, tf.zeros([len(items)], tf.int64), {'path': paths, 'label': labels}))
+        return _path_records(check(files)[1])
 
+    decode = _path_decoder(source, check)
+    return decode
+
+
+def _path_records(items):
+    """(file, index, record) elements of [(image path, label)] (one file, one record)."""
+    paths = tf.constant([p for p, _ in items])
+    labels = tf.constant([label for _, label in items], tf.int32)
+    return tf.data.Dataset.from_tensor_slices(
+        (paths, tf.zeros([len(items)], tf.int64), {'path': paths, 'label': labels}))
+
+
+def _path_decoder(source, check):
+    """The decode of records that name an image file (image_folder, image_list)."""
     def decode(record):
         encoded = tf.numpy_function(image_check.exif_upright,  # EXIF-rotated photos
                                     [tf.io.read_file(record['path'])], tf.string)
@@ -143,8 +153,32 @@ def image_folder(*, extensions=IMAGE_EXTENSIONS, allow_empty_classes=False):
     return decode
 
 
+def image_list():
+    """Reads the images a split file lists (MODEL_DIR/split.json, see
+    jacktf.data.split_file): FILES is ``'/path/split.json#train'`` (or #validation,
+    #test). `jacktf train DATA` writes the split file and sets this decoder; the images
+    are read where they are, not converted."""
+    def check(files):
+        files = [files] if isinstance(files, str) else list(files)
+        found = []
+        for f in files:
+            parsed = split_file.parse_ref(f)
+            if parsed is None:
+                raise jacktf.DataError(
+                    f"image_list reads split files ('/path/split.json#train'), got {f!r}. "
+                    "For TFRecord files use Experiment.decoder = 'tfexample_classification'.")
+            found += split_file.items(*parsed)
+        return None, found
+
+    def source(files):
+        return _path_records(check(files)[1])
+
+    return _path_decoder(source, check)
+
+
 @jacktf.hookimpl
 def jacktf_register_decoders(registry):
-    """Registers tfexample_classification and image_folder."""
+    """Registers tfexample_classification, image_folder and image_list."""
     registry.decoder('tfexample_classification', tfexample_classification)
     registry.decoder('image_folder', image_folder)
+    registry.decoder('image_list', image_list)

@@ -21,7 +21,7 @@ import sys
 import tensorflow as tf
 
 from jacktf.core.errors import DataError
-from jacktf.data import demo, image_check, images, sampling
+from jacktf.data import demo, image_check, images, sampling, split_file
 
 DEFAULT_MAX_PIXELS = 100_000_000
 MAX_NAMED_SKIPS = 100  # bad records named one by one; later ones are only counted
@@ -42,6 +42,12 @@ def list_files(file_pattern):
         pattern = pattern.strip()
         if demo.is_demo(pattern):
             pattern = demo.resolve(pattern)
+        if split_file.parse_ref(pattern):  # a split of MODEL_DIR/split.json
+            if not tf.io.gfile.exists(split_file.parse_ref(pattern)[0]):
+                raise DataError(f'{pattern!r}: no such split file. `jacktf train DATA` '
+                                'writes it; give DATA again to make it.')
+            files.append(pattern)
+            continue
         if tf.io.gfile.isdir(pattern):
             files.append(pattern)
             continue
@@ -61,6 +67,8 @@ def labels_for(file_pattern):
     rules of the image_folder decoder and the converter (litter is never a class).
     """
     first = list_files(file_pattern)[0]
+    if split_file.parse_ref(first):
+        return split_file.classes(split_file.parse_ref(first)[0])
     folder = first if tf.io.gfile.isdir(first) else os.path.dirname(first)
     path = os.path.join(folder, 'labels.txt')
     if not tf.io.gfile.exists(path):

@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from jacktf.core import fs_safety, scopes
-from jacktf.data import pipeline
+from jacktf.data import pipeline, split_file
 
 log = logging.getLogger('jacktf')
 DIRNAME = 'feature_cache'
@@ -103,7 +103,9 @@ def _files_signature(train_files):
     entries = []
     for path in pipeline.list_files(train_files):
         paths = [path]
-        if tf.io.gfile.isdir(path):
+        if split_file.parse_ref(path):  # the images a split of split.json lists
+            paths = [p for p, _ in split_file.items(*split_file.parse_ref(path))]
+        elif tf.io.gfile.isdir(path):
             paths = sorted(os.path.join(d, f) for d, _, files in tf.io.gfile.walk(path)
                            for f in files)
         for p in paths:
