@@ -140,13 +140,14 @@ class Learner(LearnerUse):
             raise ConfigError(f'{self.model_dir} has no checkpoint yet: call '
                               'learn.fine_tune() first.')
 
-    def fine_tune(self, epochs=None, *, lr=None, **options):
+    def fine_tune(self, epochs=None, *, lr=None, steps=None, **options):
         """Trains the run as `jacktf train DATA` does (the same controller, callbacks,
         model directory layout and defaults), resuming from MODEL_DIR's checkpoint.
 
         Args:
           epochs: TRAIN_EPOCHS (None: from_folder's, else the recipe's).
           lr: LEARNING_RATE (None: from_folder's, else the recipe's).
+          steps: the run's length in steps instead of epochs (TRAIN_STEPS).
           **options: more bindings by gin name for this run.
 
         Returns:
@@ -162,14 +163,22 @@ class Learner(LearnerUse):
                               f'{self.model_dir} was opened with Learner.load. To train '
                               f'it on, use Learner.from_folder(DATA, model_dir='
                               f'{self.model_dir!r}).')
+        if epochs is not None and steps is not None:
+            raise ConfigError(f'fine_tune(epochs={epochs!r}, steps={steps!r}): give the '
+                              "run's length one way, epochs or steps.")
         extra = {'TRAIN_EPOCHS': epochs, 'TRAIN_STEPS': None} if epochs is not None else {}
+        if steps is not None:
+            extra = {'TRAIN_STEPS': steps, 'TRAIN_EPOCHS': None}
         if lr is not None:
             extra['LEARNING_RATE'] = lr
         params = self.plan.gin_params + learner_io.bindings((), dict(extra, **options))
         self.plan = dataclasses.replace(self.plan, gin_params=params)
         self._gin_params = params
         self._experiment = self._serving = self._evaluated = None
+        from jacktf.app import run_summary
         summary = front_door.train(self.plan)
+        for line in run_summary.format_summary(summary).splitlines():
+            log.info(line)
         # From now on the run is what its operative config says, as Learner.load sees it.
         self._gin_files, self._gin_params = None, []
         return summary
