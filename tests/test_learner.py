@@ -47,7 +47,7 @@ def run(tmp_path_factory):
 @pytest.fixture(scope='module')
 def learn(run):
     from jacktf import Learner
-    return Learner.load(run)
+    return Learner.load(run, **{'Experiment.shuffle_buffer': 16})  # a quick first batch
 
 
 def test_predict_paths_arrays_and_batches_give_the_serving_numbers(learn, tmp_path):

@@ -65,7 +65,7 @@ class Learner(LearnerUse):
             checkpoint = os.path.join(str(model_dir), 'best')
         learner = cls(model_dir, gin_params=learner_io.bindings(gin_params, options),
                       checkpoint=checkpoint)
-        learner.experiment.restore_latest(checkpoint)
+        learner._restored()
         return learner
 
     @classmethod
@@ -116,6 +116,8 @@ class Learner(LearnerUse):
     @property
     def class_names(self):
         """The K class names, in the order of the model's outputs."""
+        if self.plan is not None and self._gin_files:  # planned, not trained yet
+            return list(self.plan.classes)
         return self.experiment.class_names()[0]
 
     def _build(self, extra=()):
