@@ -51,6 +51,7 @@ def _parse(parser, argv):
     args, unknown = parser.parse_known_args(argv)
     if not unknown:
         return args
+    _unclaim_value(args, unknown, sys.argv[1:] if argv is None else list(argv))
     command = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     owner = command.choices.get(args.command, parser)
     options = [o for a in owner._actions for o in a.option_strings if o.startswith('--')]
@@ -63,6 +64,19 @@ def _parse(parser, argv):
     owner.error(f'unrecognized arguments: {" ".join(unknown)}' +
                 (''.join(f'\n  {h}' for h in hints)) +
                 f'\n`jacktf {args.command} --help` lists its options.')
+
+
+def _unclaim_value(args, unknown, argv):
+    """A positional DATA that is the value of a misspelt option (`--gin_parm X`) goes
+    back to that option in ``unknown`` (argparse took it for DATA)."""
+    data = getattr(args, 'data', None)
+    if data is None or data not in argv:
+        return
+    at = argv.index(data)
+    before = argv[at - 1] if at else ''
+    if before.startswith('-') and '=' not in before and before in unknown:
+        unknown.insert(unknown.index(before) + 1, data)
+        args.data = None
 
 
 def main(argv=None):

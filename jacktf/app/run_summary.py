@@ -30,8 +30,10 @@ def _last_eval(experiment, step):
             report = json.load(f)
     except (OSError, ValueError):
         return None
-    if step is None or step_in_name(str(report.get('source'))) != step or \
-            'per_class' not in report:
+    source = str(report.get('source'))
+    made_at = int(source.rsplit(' ', 1)[1]) if source.startswith('training at step ') \
+        else step_in_name(source)
+    if step is None or made_at != step or 'per_class' not in report:
         return None
     return dict(report, report_path=path)
 

@@ -21,7 +21,12 @@ def add_parser(subparsers, parents):
                    help='an official ImageNet checkpoint with its own classifier, '
                    'e.g. mobilenet_v1_025 (shipped) or any name of `jacktf '
                    'pretrained list` (downloaded once; default: none)')
-    p.add_argument('inputs', nargs='+', help='image files or folders')
+    p.add_argument('inputs', nargs='+', help='image files or folders; a folder with one '
+                   'subfolder per class (or split folders) or a CSV of path,label[,split] '
+                   'is labelled data: the accuracy and a per-class table follow the '
+                   'predictions')
+    p.add_argument('--report_dir', help='with labelled inputs: write metrics.json and '
+                   'confusion_matrix.png here (default: none written)')
     p.add_argument('--top_k', type=common.positive_int, default=5,
                    help='classes listed per image')
     p.add_argument('--json', action='store_true', help='print JSON')
@@ -58,6 +63,54 @@ def _read_inputs(inputs):
     return images, skipped
 
 
+def _labelled(inputs):
+    """(image paths, {path: class name}) when every input is labelled data (a folder of
+    class folders, split folders or a CSV; see jacktf.data.sources), else (inputs, None)."""
+    from jacktf.core.errors import DataError
+    from jacktf.data import sources
+    files, labels = [], {}
+    for path in inputs:
+        if not (os.path.isdir(path) or path.lower().endswith('.csv')):
+            return inputs, None
+        try:
+            source = sources.open_source(path)
+        except DataError:
+            if path.lower().endswith('.csv'):
+                raise
+            return inputs, None
+        if source.form == 'tfrecord':
+            return inputs, None
+        for rel, name, _ in source.entries:
+            files.append(os.path.join(source.root, rel))
+            labels[files[-1]] = name
+    return files, labels
+
+
+def _accuracy(runner, images, probs, labels, report_dir):
+    """Prints the accuracy and the per-class table of labelled images; returns the
+    report (written to ``report_dir`` with the confusion matrix when given)."""
+    from jacktf.core.errors import DataError
+    from jacktf.evaluation import report as report_lib
+    names = list(runner.class_names)
+    unknown = sorted({labels[p] for p, _ in images} - set(names))
+    if unknown:
+        raise DataError(f'The labelled inputs have classes the model {runner.path} does not '
+                        f'know: {", ".join(unknown[:10])} (its classes: '
+                        f'{", ".join(names[:10])}). Give data of the model\'s classes.')
+    truth = [names.index(labels[p]) for p, _ in images]
+    report = report_lib.classification_report(truth, probs, names)
+    print(f"accuracy {report['top_1_accuracy']:.4f} on {report['examples']} labelled images")
+    width = max(len(n) for n in names + ['CLASS'])
+    print(f'{"CLASS":<{width}}  RECALL  PRECISION  IMAGES')
+    for name, m in report['per_class'].items():
+        print(f"{name:<{width}}  {m['recall']:.4f}  {m['precision']:.4f}     "
+              f"{m['support']}")
+    if report_dir:
+        path, _ = report_lib.write_report(report, report_dir)
+        common.note(f'report: {path} and {report_lib.CONFUSION_FILE} beside it')
+    return report
+
+
 def _predict_rows(runner, images, top_k, tta=None):
     if tta:  # ranked by the TTA probabilities, the plain ones beside them
         from jacktf.evaluation import tta as tta_lib
@@ -76,7 +129,7 @@ def _predict_rows(runner, images, top_k, tta=None):
                                              if tta else {})) for c in order]})
         if tta:
             rows[-1]['tta'] = tta_lib.describe(tta)
-    return rows
+    return rows, probs
 
 
 def _print_table(rows):
@@ -175,12 +228,14 @@ def run(args):
         runtime.fail(f'--cam_dir {args.cam_dir!r} is a file. Give a folder (it is created '
                      'if missing).')
     opened = [runners.open_model(source, registry) for source in sources]
-    images, skipped = _read_inputs(args.inputs)
+    inputs, labels = _labelled(args.inputs)
+    images, skipped = _read_inputs(inputs)
     for runner in opened:
         if runner.note:
             common.note(runner.note)
     explain = _explain_signature(args, opened)
-    tables = [_predict_rows(runner, images, args.top_k, tta) for runner in opened]
+    results = [_predict_rows(runner, images, args.top_k, tta) for runner in opened]
+    tables = [rows for rows, _ in results]
     if explain is not None:
         _write_cams(explain, tables[0], images, args.cam_dir)
     if args.json:
@@ -189,6 +244,8 @@ def run(args):
         _print_comparison(opened, tables)
     else:
         _print_table(tables[0])
+    if labels is not None and not args.json:
+        _accuracy(opened[0], images, results[0][1], labels, args.report_dir)
     if skipped:
         for path, reason in skipped:
             common.note(f'skipped {path}: {reason}')

@@ -158,6 +158,8 @@ def image_list():
     jacktf.data.split_file): FILES is ``'/path/split.json#train'`` (or #validation,
     #test). `jacktf train DATA` writes the split file and sets this decoder; the images
     are read where they are, not converted."""
+    verified = set()  # split files checked against their data (once per decoder)
+
     def check(files):
         files = [files] if isinstance(files, str) else list(files)
         found = []
@@ -167,6 +169,9 @@ def image_list():
                 raise jacktf.DataError(
                     f"image_list reads split files ('/path/split.json#train'), got {f!r}. "
                     "For TFRecord files use Experiment.decoder = 'tfexample_classification'.")
+            if parsed[0] not in verified:  # still the data's files
+                split_file.verify(parsed[0])
+                verified.add(parsed[0])
             found += split_file.items(*parsed)
         return None, found
 

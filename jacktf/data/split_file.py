@@ -130,6 +130,38 @@ def check_matches(path, content, source):
                         f'{fix}')
 
 
+def verify(path):
+    """Checks that the split file ``path`` still matches the data it was made from (the
+    check every reader of a split runs: training, a resume, eval, export).
+
+    Raises:
+      DataError: naming what changed and how to go on.
+    """
+    from jacktf.data import sources
+    content = read(path)
+    try:
+        source = sources.open_source(content.get('data', ''))
+    except DataError as e:
+        raise DataError(f'{path} was made from {content.get("data")!r}, which cannot be '
+                        f'read now: {e}') from None
+    check_matches(path, content, source)
+    return content
+
+
+def for_eval(source, kept, skipped):
+    """A split file's content for evaluating on all of ``source`` (`jacktf eval DATA`):
+    each file in its own split, files without one in 'test'; and the split to evaluate
+    (test, else validation, else train)."""
+    files = {name: [] for name in SPLITS}
+    for rel, cls, split in kept:
+        files[split or 'test'].append([rel, cls])
+    split = next(name for name in ('test', 'validation', 'train') if files[name])
+    content = {'version': VERSION, 'data': source.data, 'form': source.form,
+               'root': source.root, 'classes': list(source.classes), 'made': 'for eval',
+               'files': files, 'skipped': [list(s) for s in skipped]}
+    return content, split
+
+
 def items(path, split):
     """[(absolute image path, class index)] of ``split`` of the split file ``path``.
 

@@ -228,7 +228,10 @@ def _shipped_hint(name):
     if name in builtin.BUILTIN:
         return (f" These weights also ship with jacktf, no download needed: "
                 f"CHECKPOINT_PATH = 'builtin://{name}'.")
-    return ''
+    shipped = next(iter(builtin.BUILTIN))
+    return (f' To start now without a download, use the weights that ship with jacktf: '
+            f'`jacktf train DATA` (or --backbone {shipped}), or in a recipe BACKBONE = '
+            f"@{shipped} and CHECKPOINT_PATH = 'builtin://{shipped}'.")
 
 
 def _install(entry, archive, registry):
