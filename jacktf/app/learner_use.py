@@ -23,17 +23,6 @@ class Predictions(NamedTuple):
     probabilities: np.ndarray
 
 
-def eval_bindings(data):
-    """The gin bindings that evaluate on ``data``: a folder with one subfolder per
-    class (read by the image_folder decoder), or TFRecord globs / demo://split."""
-    if data is None:
-        return []
-    data = os.fspath(data)
-    if os.path.isdir(data):
-        return [f'EVAL_FILES = {data!r}', "Experiment.decoder = 'image_folder'"]
-    return [f'EVAL_FILES = {data!r}']
-
-
 class LearnerUse:
     """Needs ``experiment``, ``checkpoint``, ``_build``, ``_restored``,
     ``_check_trained`` and ``_serving`` / ``_evaluated`` on the Learner."""
@@ -43,8 +32,10 @@ class LearnerUse:
         (metrics.json, confusion_matrix.png, top_losses.png/.csv under MODEL_DIR/eval).
 
         Args:
-          data: a labelled folder (one subfolder per class) or TFRecord globs; None:
-            the run's validation data (EVAL_FILES). Classes are matched by name.
+          data: DATA as `jacktf eval --model_dir M DATA` takes it: a labelled folder
+            (one subfolder per class), split folders (their test/, else val/), a CSV
+            of ``path,label[,split]`` or TFRecord files; None: the run's validation
+            data (EVAL_FILES). Classes are matched by name.
           tta: test-time augmentation modes ('flip', 'crops', 'flip,crops') or None.
           top_losses: the most confidently wrong examples kept (for plot_top_losses).
 
@@ -59,9 +50,12 @@ class LearnerUse:
           DataError: unreadable data, or classes the model does not have.
           ConfigError: no checkpoint yet (call fine_tune first), no EVAL_FILES.
         """
+        from jacktf.app import eval_data
         from jacktf.app.evaluation import run_evaluation
         self._check_trained()
-        experiment = self._build(eval_bindings(data))
+        experiment = self._build()
+        if data is not None:  # as `jacktf eval --model_dir M DATA`
+            eval_data.use_data(experiment, os.fspath(data))
         report, result = run_evaluation(experiment, self.checkpoint, None, tta, top_losses)
         top_k = {int(key.split('_')[1]): value for key, value in report.items()
                  if key.startswith('top_') and key.endswith('_accuracy')
