@@ -215,3 +215,28 @@ def test_from_folder_to_export_and_back(tmp_path, capsys):
     assert top['class_name'] == first.labels[0]
     assert top['probability'] == pytest.approx(float(first.probabilities[0].max()),
                                                abs=1e-5)
+
+
+def test_figures_show_inline_in_ipython_and_notebooks_get_the_bar(monkeypatch):
+    import types
+    code = ('from IPython.core.interactiveshell import InteractiveShell\n'
+            'from jacktf.app.learner_io import shown\n'
+            'from matplotlib.figure import Figure\n'
+            'shell = InteractiveShell.instance()\n'
+            'figure = Figure(figsize=(1, 1))\n'
+            'figure.subplots().plot([0, 1])\n'
+            'assert "image/png" not in shell.display_formatter.format(figure)[0]\n'
+            'shown(figure)\n'
+            'data, _ = shell.display_formatter.format(figure)\n'
+            'print(data["image/png"][:4])\n')
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().endswith("b'\\x89PNG'")
+    from jacktf.train.callbacks import progress
+    ctl = types.SimpleNamespace(chief=True)
+    assert not progress.in_notebook()  # pytest is no notebook: lines only, no bar
+    assert not progress.Progress().wants_bar(ctl)
+    monkeypatch.setattr(progress, 'in_notebook', lambda: True)
+    assert progress.Progress().wants_bar(ctl)
+    assert not progress.Progress(bar=False).wants_bar(ctl)
