@@ -147,7 +147,8 @@ class Learner(LearnerUse):
         model directory layout and defaults), resuming from MODEL_DIR's checkpoint.
 
         Args:
-          epochs: TRAIN_EPOCHS (None: from_folder's, else the recipe's).
+          epochs: TRAIN_EPOCHS, the run's total (None: from_folder's, else the
+            recipe's); calling again with more epochs trains on from the checkpoint.
           lr: LEARNING_RATE (None: from_folder's, else the recipe's).
           steps: the run's length in steps instead of epochs (TRAIN_STEPS).
           **options: more bindings by gin name for this run.
@@ -159,7 +160,7 @@ class Learner(LearnerUse):
           ConfigError: a Learner made by :meth:`load` (train its data with
             ``Learner.from_folder(DATA, model_dir=...)``), bad options; DataError.
         """
-        from jacktf.app import front_door
+        from jacktf.app import front_door, run_summary
         if self.plan is None:
             raise ConfigError(f'fine_tune trains a run planned by Learner.from_folder; '
                               f'{self.model_dir} was opened with Learner.load. To train '
@@ -177,7 +178,6 @@ class Learner(LearnerUse):
         self.plan = dataclasses.replace(self.plan, gin_params=params)
         self._gin_params = params
         self._experiment = self._serving = self._evaluated = None
-        from jacktf.app import run_summary
         summary = front_door.train(self.plan)
         for line in run_summary.format_summary(summary).splitlines():
             log.info(line)
