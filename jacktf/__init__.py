@@ -1,7 +1,8 @@
 """jacktf: fine-tune image classifiers from the official TF-Slim ImageNet checkpoints.
 
-Public names: ``hookimpl`` (for plugins), ``Callback`` (the base class of training
-callbacks), ``build_model``, ``restore_from_checkpoint``, ``load_registry``,
+Public names: ``Learner`` (the Python API: train, evaluate, predict and export from a
+notebook or script), ``hookimpl`` (for plugins), ``Callback`` (the base class of
+training callbacks), ``build_model``, ``restore_from_checkpoint``, ``load_registry``,
 ``BackboneCard``, ``PreprocessingCard`` (with its ``Geometry`` and ``Normalization``)
 and the error classes. Importing jacktf loads only its core; the others load on first
 use.
@@ -70,11 +71,15 @@ def restore_from_checkpoint(model, checkpoint_path, exclude_scopes=(), scope_map
 
 
 def __getattr__(name):
-    """``jacktf.Callback`` and the preprocessing card's classes, imported on first use
-    (they import jacktf.train or TensorFlow, which `jacktf --help` must not)."""
+    """``jacktf.Learner``, ``jacktf.Callback`` and the preprocessing card's classes,
+    imported on first use (they import jacktf.app, jacktf.train or TensorFlow, which
+    `jacktf --help` must not)."""
     if name == 'Callback':
         from jacktf.train.callbacks.base import Callback
         return Callback
+    if name == 'Learner':  # the Python door: it imports every layer
+        from jacktf.app.learner import Learner
+        return Learner
     if name in _CARD_NAMES:
         from jacktf.core import preprocessing_card
         return getattr(preprocessing_card, name)

@@ -24,6 +24,12 @@ log = logging.getLogger('jacktf')
 
 def evaluate_run(experiment, checkpoint=None, saved_model=None, tta=None,
                  top_losses=None):
+    """The report of :func:`run_evaluation` (the same arguments)."""
+    return run_evaluation(experiment, checkpoint, saved_model, tta, top_losses)[0]
+
+
+def run_evaluation(experiment, checkpoint=None, saved_model=None, tta=None,
+                   top_losses=None):
     """Full evaluation of a checkpoint (or a SavedModel) on EVAL_FILES.
 
     Writes metrics.json, confusion_matrix.png, top_losses.png and top_losses.csv into
@@ -41,7 +47,8 @@ def evaluate_run(experiment, checkpoint=None, saved_model=None, tta=None,
       top_losses: examples in the top-losses gallery (default 16; 0: none).
 
     Returns:
-      The report (a dict, with 'source' and 'report_path').
+      (report, result): the report (a dict, with 'source' and 'report_path') and the
+      jacktf.evaluation.evaluate.EvalResult (its top-loss examples with their pictures).
     """
     if not experiment.eval_files:
         raise ConfigError('EVAL_FILES is not set: nothing to evaluate.')
@@ -75,7 +82,7 @@ def evaluate_run(experiment, checkpoint=None, saved_model=None, tta=None,
     log.info('eval of %s: top-1 %.4f on %d examples; report %s', source,
              report['top_1_accuracy'], report['examples'], path)
     return dict(report, source=source, eval_files=str(experiment.eval_files),
-                report_path=path)
+                report_path=path), result
 
 
 def _leakage(experiment, result, report):

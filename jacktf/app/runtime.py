@@ -111,6 +111,32 @@ def experiment_from_gin(gin_files, gin_params=(), model_dir=None):
         raise ConfigError(message) from None
 
 
+def experiment_for(model_dir, gin_files=(), gin_params=()):
+    """The Experiment of a model directory: its operative config unless files are given.
+
+    Raises:
+      ConfigError: the folder is missing, is a SavedModel export, or holds no
+        operative_config.gin (and no ``gin_files`` are given).
+    """
+    import glob
+    from jacktf.core.errors import ConfigError
+    files = list(gin_files) or [os.path.join(model_dir, 'operative_config.gin')]
+    if not gin_files and not os.path.exists(files[0]):
+        if not os.path.isdir(model_dir):
+            raise ConfigError(f'--model_dir {model_dir!r}: no such folder. Give the '
+                              'MODEL_DIR of a jacktf training run.')
+        if glob.glob(os.path.join(model_dir, 'saved_model.pb*')) or glob.glob(
+                os.path.join(model_dir, '[0-9]*', 'saved_model.pb*')):
+            raise ConfigError(
+                f'--model_dir {model_dir!r} holds a SavedModel export, not a training '
+                "run: give the run's MODEL_DIR (the folder holding export/ and "
+                'operative_config.gin); a SavedModel goes in --saved_model.')
+        raise ConfigError(f'{files[0]} not found: give --gin_file, or a --model_dir written '
+                          'by a jacktf training run (it writes operative_config.gin after '
+                          'its first step).')
+    return experiment_from_gin(files, gin_params, model_dir)
+
+
 def train(gin_files, gin_params=(), model_dir=None, mode='train_and_eval',
           force_unlock=False, eval_timeout=None):
     """What `python -m jacktf.run` and `jacktf train` do: recipes -> Experiment -> mode.

@@ -2,7 +2,6 @@
 Experiment of a model directory and notes on stderr."""
 
 import argparse
-import glob
 import os
 import sys
 
@@ -78,20 +77,6 @@ def note(message):
 
 
 def experiment_for(model_dir, gin_files=(), gin_params=()):
-    """The Experiment of a model directory: its operative config unless files are given."""
+    """The Experiment of a model directory (see jacktf.app.runtime.experiment_for)."""
     from jacktf.app import runtime
-    files = list(gin_files) or [os.path.join(model_dir, 'operative_config.gin')]
-    if not gin_files and not os.path.exists(files[0]):
-        if not os.path.isdir(model_dir):
-            runtime.fail(f'--model_dir {model_dir!r}: no such folder. Give the MODEL_DIR of '
-                         'a jacktf training run.')
-        if glob.glob(os.path.join(model_dir, 'saved_model.pb*')) or glob.glob(
-                os.path.join(model_dir, '[0-9]*', 'saved_model.pb*')):
-            runtime.fail(f'--model_dir {model_dir!r} holds a SavedModel export, not a '
-                         'training run: give the run\'s MODEL_DIR (the folder holding '
-                         'export/ and operative_config.gin); a SavedModel goes in '
-                         '--saved_model.')
-        runtime.fail(f'{files[0]} not found: give --gin_file, or a --model_dir written by '
-                     'a jacktf training run (it writes operative_config.gin after its first '
-                     'step).')
-    return runtime.experiment_from_gin(files, gin_params, model_dir)
+    return runtime.experiment_for(model_dir, gin_files, gin_params)

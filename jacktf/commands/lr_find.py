@@ -31,49 +31,15 @@ def add_parser(subparsers, parents):
     return p
 
 
-def _warm_started(experiment, frozen):
-    """Builds the model and restores CHECKPOINT_PATH into it (no report file)."""
-    import logging
-    from jacktf.core.restore import restore_from_checkpoint
-    from jacktf.pretrained import resolve_checkpoint as resolve_pretrained
-    model = experiment.model
-    with experiment.strategy.scope():
-        model.build()
-    if experiment.checkpoint_path:
-        restore_from_checkpoint(model, experiment.checkpoint_path,
-                                exclude_scopes=experiment.checkpoint_exclude_scopes,
-                                scope_map=experiment.scope_map, frozen=frozen,
-                                resolve_uri=resolve_pretrained)
-        return True
-    logging.getLogger('jacktf').warning(
-        'CHECKPOINT_PATH is None: the sweep starts from random weights.')
-    return False
-
-
 def run(args):
-    from jacktf.app import runtime
-    from jacktf.train import lr_finder, strategy as strategy_lib
+    from jacktf.app import lr_find, runtime
+    from jacktf.train import lr_finder
     lr_finder.check_sweep(args.start_lr, args.end_lr, args.steps)
     experiment = runtime.experiment_from_gin(args.gin_file, args.gin_param, args.model_dir)
-    experiment.check_input('train')
-    model, trainer, strategy = experiment.model, experiment.trainer, experiment.strategy
-    strategy_lib.configure_precision(model.precision)
-    strategy_lib.configure_seed(experiment.seed, experiment.deterministic)
-    with strategy.scope():
-        model.build()
-    _, frozen = trainer.for_stage(0).split_variables(model)
-    warm = _warm_started(experiment, frozen)
-    per_replica = experiment.batch_size // strategy.num_replicas_in_sync
-    data = strategy.distribute_datasets_from_function(
-        lambda ctx: experiment.dataset(experiment.train_files, training=True,
-                                       input_context=ctx, batch_size=per_replica))
-    result = lr_finder.find_learning_rate(
-        model, trainer, iter(data), global_batch=experiment.batch_size, strategy=strategy,
-        start_lr=args.start_lr, end_lr=args.end_lr, num_steps=args.steps,
-        seed=experiment.seed or 0, warm_started=warm)
+    result = lr_find.sweep(experiment, start_lr=args.start_lr, end_lr=args.end_lr,
+                           steps=args.steps)
     path = common.output_png(experiment, args.output, 'lr_find.png')
-    lr_finder.plot(result, path, title=f'{model.backbone_name} + {model.head_name}, '
-                   f'batch {experiment.batch_size}: learning-rate range test')
+    lr_finder.plot(result, path, title=lr_find.title(experiment))
     with open(os.path.splitext(path)[0] + '.json', 'w') as f:
         json.dump(result.to_dict(), f, indent=1)
     print(f'Swept {len(result.losses)} steps from {args.start_lr:g}: {result.reason}.')

@@ -44,6 +44,11 @@ def picture(matrix, class_names, title):
     Returns:
       uint8 RGB [H, W, 3].
     """
+    return figures.to_array(figure(matrix, class_names, title))
+
+
+def figure(matrix, class_names, title):
+    """The matplotlib Figure of :func:`picture` (counts and recall panels)."""
     matrix = np.asarray(matrix, np.int64)
     k = matrix.shape[0]
     names = [figures.short(n) for n in class_names]
@@ -52,9 +57,9 @@ def picture(matrix, class_names, title):
     panel = max(k * cell, 2.2)
     width = 2 * (panel + label_in + 0.9) + 0.3
     height = panel + label_in + 1.2
-    figure = figures.new_figure(width, height)
-    figure.set_layout_engine('constrained')
-    axes = figure.subplots(1, 2)
+    fig = figures.new_figure(width, height)
+    fig.set_layout_engine('constrained')
+    axes = fig.subplots(1, 2)
     share = normalized(matrix)
     for ax, values, what, fmt, vmax in (
             (axes[0], matrix, 'counts', '{:d}', max(int(matrix.max()), 1)),
@@ -67,7 +72,7 @@ def picture(matrix, class_names, title):
         ax.set_yticklabels(names, fontsize=font)
         ax.set_xlabel('predicted class', fontsize=max(9.0, width * 0.25))
         ax.set_ylabel('true class', fontsize=max(9.0, width * 0.25))
-        bar = figure.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
+        bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
         bar.ax.tick_params(labelsize=7)
         if k <= ANNOTATE_MAX:
             for i in range(k):
@@ -78,5 +83,5 @@ def picture(matrix, class_names, title):
                     ax.text(j, i, text, ha='center', va='center',
                             fontsize=max(font - 1, 4.5),
                             color='white' if dark else 'black')
-    figure.suptitle(title, fontsize=max(11.0, width * 0.45))
-    return figures.to_array(figure)
+    fig.suptitle(title, fontsize=max(11.0, width * 0.45))
+    return fig

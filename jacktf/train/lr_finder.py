@@ -186,35 +186,36 @@ def find_learning_rate(model, trainer, iterator, *, global_batch, strategy=None,
 
 def plot(result, path, title=''):
     """Writes the loss-vs-learning-rate plot (log x axis) with the suggestion marked."""
-    import matplotlib
-    matplotlib.use('Agg')
-    from matplotlib import pyplot as plt
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
-    try:
-        ax.plot(result.learning_rates, result.losses, color='0.75', linewidth=1,
-                label='loss per step')
-        ax.plot(result.learning_rates, result.smoothed, color='tab:blue', linewidth=2,
-                label='smoothed')
-        ax.set_xscale('log')
-        if result.suggestion is not None:
-            i = result.learning_rates.index(result.suggestion)
-            ax.axvline(result.suggestion, color='tab:red', linestyle='--', linewidth=1)
-            ax.plot([result.suggestion], [result.smoothed[i]], 'o', color='tab:red',
-                    markersize=9, label=f'suggested {result.suggestion:.2g}')
-        if result.stopped_at is not None:
-            ax.axvline(result.stopped_at, color='0.3', linestyle=':', linewidth=1,
-                       label=f'stopped (blew up) at {result.stopped_at:.2g}')
-        if result.smoothed:  # keep the blow-up from squashing the interesting part
-            low = min(result.smoothed)
-            high = max(result.smoothed[0], low) * 1.5 + 1e-6
-            ax.set_ylim(min(low, min(result.losses)) - 0.05 * abs(high - low), high)
-        ax.set_xlabel('learning rate (log scale)')
-        ax.set_ylabel('training loss (cross-entropy)')
-        ax.set_title(title or 'learning-rate range test')
-        ax.grid(True, which='both', alpha=0.3)
-        ax.legend(loc='upper left')
-        fig.tight_layout()
-        fig.savefig(path)
-    finally:
-        plt.close(fig)
+    figure(result, title).savefig(path)
     return path
+
+
+def figure(result, title=''):
+    """The matplotlib Figure of :func:`plot` (no pyplot: nothing global is kept)."""
+    from jacktf.evaluation import figures
+    fig = figures.new_figure(8, 5)
+    ax = fig.subplots()
+    ax.plot(result.learning_rates, result.losses, color='0.75', linewidth=1,
+            label='loss per step')
+    ax.plot(result.learning_rates, result.smoothed, color='tab:blue', linewidth=2,
+            label='smoothed')
+    ax.set_xscale('log')
+    if result.suggestion is not None:
+        i = result.learning_rates.index(result.suggestion)
+        ax.axvline(result.suggestion, color='tab:red', linestyle='--', linewidth=1)
+        ax.plot([result.suggestion], [result.smoothed[i]], 'o', color='tab:red',
+                markersize=9, label=f'suggested {result.suggestion:.2g}')
+    if result.stopped_at is not None:
+        ax.axvline(result.stopped_at, color='0.3', linestyle=':', linewidth=1,
+                   label=f'stopped (blew up) at {result.stopped_at:.2g}')
+    if result.smoothed:  # keep the blow-up from squashing the interesting part
+        low = min(result.smoothed)
+        high = max(result.smoothed[0], low) * 1.5 + 1e-6
+        ax.set_ylim(min(low, min(result.losses)) - 0.05 * abs(high - low), high)
+    ax.set_xlabel('learning rate (log scale)')
+    ax.set_ylabel('training loss (cross-entropy)')
+    ax.set_title(title or 'learning-rate range test')
+    ax.grid(True, which='both', alpha=0.3)
+    ax.legend(loc='upper left')
+    fig.tight_layout()
+    return fig

@@ -52,28 +52,28 @@ def caption(label, names):
 
 def grid_png(pixels, captions, title=''):
     """PNG bytes of the images in a near-square grid, each with its caption."""
-    import matplotlib
-    matplotlib.use('Agg')
-    from matplotlib import pyplot as plt
+    buffer = io.BytesIO()
+    grid_figure(pixels, captions, title).savefig(buffer, format='png')
+    return buffer.getvalue()
+
+
+def grid_figure(pixels, captions, title=''):
+    """The matplotlib Figure of :func:`grid_png` (no pyplot: nothing global is kept)."""
+    from jacktf.evaluation import figures
     n = len(pixels)
     cols = max(1, math.ceil(math.sqrt(n)))
     rows = max(1, math.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.05 * rows + 0.4),
-                             dpi=100, squeeze=False)
-    try:
-        for k, ax in enumerate(axes.flat):
-            ax.axis('off')
-            if k < n:
-                ax.imshow(pixels[k], interpolation='nearest', vmin=0, vmax=255)
-                ax.set_title(captions[k], fontsize=8)
-        if title:
-            fig.suptitle(title, fontsize=9)
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format='png')
-    finally:
-        plt.close(fig)
-    return buffer.getvalue()
+    fig = figures.new_figure(1.9 * cols, 2.05 * rows + 0.4)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis('off')
+        if k < n:
+            ax.imshow(pixels[k], interpolation='nearest', vmin=0, vmax=255)
+            ax.set_title(captions[k], fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
 def class_names(inputs):
@@ -86,6 +86,13 @@ def class_names(inputs):
 def preview(inputs, model, max_images=32):
     """(PNG bytes, pixels, captions, info) of the first training batch of ``inputs``
     (a RunInputs or the Experiment)."""
+    pixels, captions, info = batch(inputs, model, max_images)
+    return grid_png(pixels, captions, info['title']), pixels, captions, info
+
+
+def batch(inputs, model, max_images=32):
+    """(uint8 pixels [N, S, S, 3], N captions, info with the grid's 'title') of the first
+    training batch of ``inputs``."""
     pixels, labels, exact = first_batch(inputs, model, max_images)
     names = class_names(inputs)
     captions = [caption(label, names) for label in labels]
@@ -95,8 +102,8 @@ def preview(inputs, model, max_images=32):
              f'{", augmented" if augmented else ""}, {model.image_size}x'
              f'{model.image_size}')
     info = {'images': len(pixels), 'size': model.image_size, 'augmented': augmented,
-            'preprocessing': model.preprocessing, 'exact_inverse': exact}
-    return grid_png(pixels, captions, title), pixels, captions, info
+            'preprocessing': model.preprocessing, 'exact_inverse': exact, 'title': title}
+    return pixels, captions, info
 
 
 def write_preview(inputs, model, path, max_images=32):

@@ -12,20 +12,27 @@ from jacktf.train.callbacks.progress_line import ProgressLine
 from jacktf.train.step import current_lr
 
 
+def in_notebook():
+    """Whether this process is a Jupyter (IPython kernel) notebook's."""
+    shell = getattr(sys.modules.get('IPython'), 'get_ipython', lambda: None)()
+    return type(shell).__name__ == 'ZMQInteractiveShell'
+
+
 class Progress(Callback):
     """Every ``every_steps`` (and at the last step) logs one progress line and puts it
     in the step's logs as ``logs['train']`` (loss, total_loss, accuracy,
     images_per_second) with ``logs['learning_rate']``, for the callbacks after it
     (gin: ``progress.every_steps = 50``).
 
-    On a terminal (``bar`` None and stderr a TTY, or True) a tqdm bar on stderr also
-    shows every step: epoch, step, loss, accuracy, learning rate, img/s and the ETA; log
-    lines print above it. Elsewhere (logs, pipes, CI) only the lines.
+    On a terminal or in a Jupyter notebook (``bar`` None and stderr a TTY or a notebook
+    kernel, or True) a tqdm bar (``tqdm.auto``: a widget in notebooks) also shows every
+    step: epoch, step, loss, accuracy, learning rate, img/s and the ETA; log lines print
+    above it. Elsewhere (logs, pipes, CI) only the lines.
 
     Args:
       every_steps: steps between progress lines (and train summaries).
-      bar: the live progress bar: None when stderr is a terminal, True or False to
-        force it on or off.
+      bar: the live progress bar: None when stderr is a terminal or a notebook's, True
+        or False to force it on or off.
       stream: where the bar goes (default sys.stderr).
     """
 
@@ -50,13 +57,14 @@ class Progress(Callback):
         if choice is not None:
             return bool(choice) and ctl.chief
         stream = self.stream or sys.stderr
-        return ctl.chief and hasattr(stream, 'isatty') and stream.isatty()
+        tty = hasattr(stream, 'isatty') and stream.isatty()
+        return ctl.chief and (tty or (self.stream is None and in_notebook()))
 
     def on_train_begin(self, ctl):
         self.line = self._line(ctl, ctl.start_step)
         self.bar = None
         if self.wants_bar(ctl):
-            from tqdm import tqdm
+            from tqdm.auto import tqdm
             from tqdm.contrib.logging import logging_redirect_tqdm
             import logging
             self.exit_stack = contextlib.ExitStack()
