@@ -22,7 +22,7 @@ import tensorflow as tf
 from jacktf.core import fs_safety
 from jacktf.core.errors import DataError
 from jacktf.data import check_pool, image_check, multilabel
-from jacktf.data.converter import _check, _progress, _read_kept
+from jacktf.data.converter import _progress, _read_kept, check_file
 from jacktf.data.example import make_example
 
 
@@ -58,7 +58,7 @@ def _write(plan, staging, num_shards, classes, max_pixels, max_bytes, workers, r
         for s in splits}
     kept = {s: [] for s in splits}
     skipped, start = [], time.time()
-    results = check_pool.checked(_check, [(path, max_pixels, max_bytes)
+    results = check_pool.checked(check_file, [(path, max_pixels, max_bytes)
                                           for _, path, _ in plan], workers,
                                  name=lambda job: job[0])
     try:
