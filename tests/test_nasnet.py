@@ -3,6 +3,8 @@ fine-tuning from an official-format checkpoint."""
 
 import gc
 import json
+import os
+import re
 
 import numpy as np
 import pytest
@@ -13,13 +15,19 @@ import jacktf
 from jacktf.backbones.nasnet import family, nasnet, nasnet_utils, pnasnet
 from jacktf.core import scopes
 from jacktf.core.restore import plan_restore
-from conftest import read_endpoints, read_manifest, run_cli
+from conftest import FIXTURES, read_endpoints, read_manifest, run_cli
+from nasnet_values import deterministic_values, sample_image
 from slim_ckpt import write_net_checkpoint
 
 v1 = tf.compat.v1
 NETS = {  # name: (module, input size, aux head scope)
     'nasnet_mobile': (nasnet, 224, 'aux_7'), 'nasnet_large': (nasnet, 331, 'aux_11'),
     'pnasnet_mobile': (pnasnet, 224, 'aux_5'), 'pnasnet_large': (pnasnet, 331, 'aux_7')}
+# The large nets take minutes to build in a graph: their checks are 'heavy' (not in CI).
+NET_PARAMS = [pytest.param(n, marks=pytest.mark.heavy if n.endswith('large') else
+                           pytest.mark.slow) for n in sorted(NETS)]
+# Logits of the official research/slim code (nasnet_values.py's variables and image).
+OFFICIAL_LOGITS = os.path.join(FIXTURES, 'nasnet_official_logits.npz')
 
 
 def _official_build(name, size, **kwargs):
@@ -46,6 +54,43 @@ def test_reduction_layers_and_hparams():
     with pytest.raises(ValueError, match="Unknown hyperparameter 'num_cell'"):
         config.set_hparam('num_cell', 3)
     assert nasnet.mobile_imagenet_config().values()['num_conv_filters'] == 44
+
+
+@pytest.mark.parametrize('operation,message', [
+    ('min_pool_3x3', "Unknown pooling type 'min' in operation 'min_pool_3x3'; the pooling "
+                     "types are 'avg', 'max'"),
+    ('max_pool_3x5', "Operation 'max_pool_3x5': the kernel '3x5' is not a square size"),
+    ('separable_5x3_2', "Operation 'separable_5x3_2': the kernel '5x3' is not a square"),
+    ('separable_5x5_two', "Unknown operation 'separable_5x5_two'; operations are "
+                          "'separable_<k>x<k>_<layers>'"),
+    ('conv_3x3', "Unknown operation 'conv_3x3'; operations are 'separable_<k>x<k>"),
+], ids=lambda value: value if '_' in value and ' ' not in value else '')
+def test_an_unknown_cell_operation_is_a_value_error_naming_it(operation, message):
+    cell = nasnet_utils.NasNetABaseCell(8, [operation] * 10, [1, 0, 0, 0, 0, 0, 0],
+                                        [0] * 10, 1.0, 10, 100)
+    cell._filter_size = 8
+    with slim.arg_scope([nasnet_utils.get_channel_dim], data_format='NHWC'), \
+            pytest.raises(ValueError, match=re.escape(message)):
+        cell._apply_conv_operation(tf.zeros([1, 4, 4, 8]), operation, 1, True, None)
+
+
+def test_an_unknown_data_format_is_a_value_error_naming_it():
+    config = nasnet.cifar_config()
+    config.set_hparam('data_format', 'nchw')
+    with pytest.raises(ValueError, match="Unknown data_format 'nchw' in the configuration"):
+        nasnet.build_nasnet_cifar(tf.zeros([1, 32, 32, 3]), 10, config=config)
+    with pytest.raises(ValueError, match="Unknown data_format 'NWHC'; use 'NHWC' or 'NCHW'"):
+        nasnet_utils.get_channel_dim([1, 2, 3, 4], data_format='NWHC')
+
+
+def test_a_dict_config_changes_the_default_one():
+    """As gin writes it: ``nasnet_large.config = {'num_cells': 3}``."""
+    hparams = family._hparams({'num_cells': 3, 'num_conv_filters': 16},
+                              nasnet.large_imagenet_config, use_aux_head=True)
+    assert (hparams.num_cells, hparams.num_conv_filters, hparams.drop_path_keep_prob) == \
+        (3, 16, 0.7)
+    with pytest.raises(ValueError, match="Unknown hyperparameter 'num_cell'"):
+        family._hparams({'num_cell': 3}, nasnet.large_imagenet_config, use_aux_head=True)
 
 
 def test_the_cards(default_registry):
@@ -115,10 +160,12 @@ def test_excluding_the_logits_never_leaves_the_aux_head_half_restored(exclude, w
     assert report.unused_in_checkpoint == 7
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize('name', sorted(NETS))
-def test_official_builders_equal_the_manifests(name):
-    """The inference graph of ``build_<name>``: variables and end_points, in order."""
+@pytest.mark.parametrize('name', NET_PARAMS)
+def test_official_builders_equal_the_manifests_and_the_official_logits(name):
+    """The inference graph of ``build_<name>``: variables and end_points, in order, and
+    the logits the official research/slim code computes with the same variables (the
+    name-seeded values of nasnet_values.py) for the nets the fixture holds; see
+    docs/guides/nasnet.md for every net and end_point compared)."""
     size = NETS[name][1]
     with tf.Graph().as_default():
         shapes, logits, end_points = _official_build(name, size, num_classes=1001,
@@ -127,6 +174,15 @@ def test_official_builders_equal_the_manifests(name):
         assert [(k, v.shape.as_list()) for k, v in end_points.items()] == \
             read_endpoints(f'{name}.endpoints.tsv')
         assert logits.op.name == 'final_layer/FC/BiasAdd'
+        official = np.load(OFFICIAL_LOGITS)
+        if name in official:
+            values = deterministic_values(shapes)
+            variables = [v for v in v1.global_variables() if v.op.name in values]
+            with v1.Session() as sess:  # one run assigns them all
+                sess.run([v.initializer for v in variables],
+                         {v.initializer.inputs[1]: values[v.op.name] for v in variables})
+                got = sess.run(logits, {'Placeholder:0': sample_image(size)})
+            np.testing.assert_allclose(got, official[name], rtol=0, atol=1e-5)
     with tf.Graph().as_default():  # training: the aux head, as officially
         shapes, _, end_points = _official_build(name, size, num_classes=1001)
         aux = NETS[name][2]
@@ -135,30 +191,37 @@ def test_official_builders_equal_the_manifests(name):
             n for n in shapes if n.startswith(aux + '/'))
 
 
+def _small(config, **changes):
+    """``config`` with three cells (the options below do not depend on the depth)."""
+    config.set_hparam('num_cells', 3)
+    for name, value in changes.items():
+        config.set_hparam(name, value)
+    return config
+
+
 @pytest.mark.slow
 def test_official_options_nchw_bounded_final_endpoint_no_aux():
     with tf.Graph().as_default():
-        config = nasnet.mobile_imagenet_config()
-        config.set_hparam('data_format', 'NCHW')
+        config = _small(nasnet.mobile_imagenet_config(), data_format='NCHW')
         _, _, end_points = _official_build('nasnet_mobile', 224, num_classes=10,
                                            config=config)
         assert end_points['Stem'].shape.as_list() == [1, 88, 28, 28]
     with tf.Graph().as_default() as graph:
-        config = pnasnet.mobile_imagenet_config()
-        config.set_hparam('use_bounded_activation', True)
-        config.set_hparam('use_aux_head', 0)
+        config = _small(pnasnet.mobile_imagenet_config(), use_bounded_activation=True,
+                        use_aux_head=0)
         _, _, end_points = _official_build('pnasnet_mobile', 224, num_classes=10,
                                            config=config)
-        assert 'AuxLogits' not in end_points
+        assert 'AuxLogits' not in end_points and 'Cell_2' in end_points
         relus = {n.op for n in graph.as_graph_def().node if n.op.startswith('Relu')}
         assert relus == {'Relu6'}
-    with tf.Graph().as_default():
+    with tf.Graph().as_default():  # stops at Cell_3 of the full net: cheap
         shapes, net, end_points = _official_build('nasnet_mobile', 224, num_classes=10,
                                                   final_endpoint='Cell_3')
         assert list(end_points)[-1] == 'Cell_3' and net.shape.as_list() == [1, 28, 28, 264]
         assert not [n for n in shapes if n.startswith(('cell_4/', 'final_layer'))]
     with tf.Graph().as_default():
-        _, net, end_points = _official_build('pnasnet_mobile', 224, num_classes=None)
+        _, net, end_points = _official_build('pnasnet_mobile', 224, num_classes=None,
+                                             config=_small(pnasnet.mobile_imagenet_config()))
         assert net.op.name.startswith('final_layer/Mean') and 'AuxLogits' not in end_points
 
 

@@ -34,7 +34,14 @@ SCOPE = r're:(conv0|conv0_bn|cell_stem_\d+|cell_\d+|reduction_cell_\d+|aux_\d+|f
 
 
 def _hparams(config, default, use_aux_head):
-    hparams = default() if config is None else config
+    """The net's configuration: ``config`` (an HParams), or the default one with the
+    changes of ``config`` (a dict, e.g. ``{'num_cells': 6}``, as gin can write it)."""
+    if isinstance(config, dict):
+        hparams = default()
+        for name, value in config.items():
+            hparams.set_hparam(name, value)
+    else:
+        hparams = default() if config is None else config
     hparams = nasnet.make_config(**hparams.values())
     hparams.set_hparam('use_aux_head', int(bool(use_aux_head)))
     return hparams
@@ -78,7 +85,10 @@ def nasnet_mobile(images, num_classes=1001, is_training=True, use_aux_head=True,
       is_training: batch norm, dropout and drop-path mode.
       use_aux_head: build the auxiliary classifier (aux_7) with the own classifier.
       final_endpoint: stop at this endpoint ('Stem', 'Cell_3', ...).
-      config: an HParams (``nasnet.mobile_imagenet_config()`` with changes).
+      config: an HParams (``nasnet.mobile_imagenet_config()`` with changes), or a
+        dict of changes to the default one (``{'num_cells': 6}``; in gin
+        ``nasnet_mobile.config = {'num_cells': 6}``). Another shape of the net no
+        longer restores the official checkpoint.
       current_step: the training step drop path ramps over (None: see the module).
 
     Returns:

@@ -183,7 +183,7 @@ def _build_nasnet_base(images, normal_cell, reduction_cell, num_classes, hparams
     elif stem_type == 'cifar':
         net, cell_outputs = _cifar_stem(images, hparams)
     else:
-        raise ValueError('Unknown stem_type: ', stem_type)
+        raise ValueError(f"Unknown stem_type {stem_type!r}; use 'imagenet' or 'cifar'.")
     if add('Stem', net):
         return net, end_points
     aux_cells = [reductions[1] - 1] if len(reductions) >= 2 else []
@@ -226,6 +226,9 @@ def build(images, num_classes, *, hparams, is_training, cells, total_num_cells,
           **base_kwargs):
     """Shared by every builder: NCHW transpose, the cells, the arg_scopes."""
     hparams = copy.deepcopy(hparams)
+    if hparams.data_format not in ('NHWC', 'NCHW'):
+        raise ValueError(f'Unknown data_format {hparams.data_format!r} in the '
+                         "configuration; set_hparam('data_format', 'NHWC' or 'NCHW').")
     _update_hparams(hparams, is_training)
     if hparams.data_format == 'NCHW':
         images = tf.transpose(a=images, perm=[0, 3, 1, 2])

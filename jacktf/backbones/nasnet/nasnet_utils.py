@@ -15,7 +15,8 @@ official checkpoints restore by name. ``data_format`` reaches every helper throu
 import tensorflow as tf
 import tf_slim as slim
 
-from jacktf.backbones.nasnet.ops import HParams, pooling, stacked_separable_conv
+from jacktf.backbones.nasnet.ops import (OPERATIONS, HParams, pooling,
+                                        stacked_separable_conv)
 from jacktf.core import compat
 
 __all__ = ['HParams', 'calc_reduction_layers', 'get_channel_index', 'get_channel_dim',
@@ -50,7 +51,7 @@ def get_channel_dim(shape, data_format=INVALID):
         return int(shape[3])
     if data_format == 'NCHW':
         return int(shape[1])
-    raise ValueError('Not a valid data_format', data_format)
+    raise ValueError(f'Unknown data_format {data_format!r}; use \'NHWC\' or \'NCHW\'.')
 
 
 @slim.add_arg_scope
@@ -223,7 +224,8 @@ class NasNetABaseCell:
                 net = slim.batch_norm(net, scope='bn_1')
             net = self._clip(net)
         else:
-            raise ValueError('Unimplemented operation', operation)
+            raise ValueError(f'Unknown operation {operation!r}; operations are '
+                             f'{OPERATIONS}.')
         if operation != 'none':
             net = self._apply_drop_path(net, current_step=current_step)
         return net

@@ -38,25 +38,47 @@ class HParams:
         return f'HParams({self.__dict__!r})'
 
 
+OPERATIONS = ("'separable_<k>x<k>_<layers>' (e.g. 'separable_5x5_2'), "
+              "'avg_pool_<k>x<k>', 'max_pool_<k>x<k>' or 'none'")
+POOLING_TYPES = ('avg', 'max')
+
+
+def _square_kernel(operation, size):
+    """'5x5' -> 5; anything else (rectangular, not a size) is a ValueError."""
+    parts = size.split('x')
+    if len(parts) != 2 or not all(p.isdigit() for p in parts) or parts[0] != parts[1]:
+        raise ValueError(f'Operation {operation!r}: the kernel {size!r} is not a square '
+                         f'size like 3x3; operations are {OPERATIONS}.')
+    return int(parts[0])
+
+
 def _separable_spec(operation):
     """'separable_5x5_2' -> (layers 2, kernel 5)."""
     parts = operation.split('_')
-    layers = 1 if 'x' in parts[-1] else int(parts[-1])
-    size = parts[1].split('x')
-    assert size[0] == size[1], 'Rectangular filters not supported.'
-    return layers, int(size[0])
+    if len(parts) not in (2, 3) or (len(parts) == 3 and not parts[2].isdigit()):
+        raise ValueError(f'Unknown operation {operation!r}; operations are {OPERATIONS}.')
+    layers = 1 if len(parts) == 2 else int(parts[2])
+    return layers, _square_kernel(operation, parts[1])
 
 
 def _pool_spec(operation):
     """'max_pool_3x3' -> ('max', 3)."""
     parts = operation.split('_')
-    size = parts[-1].split('x')
-    assert len(size) == 2 and size[0] == size[1]
-    return parts[0], int(size[0])
+    if len(parts) != 3 or parts[1] != 'pool':
+        raise ValueError(f'Unknown operation {operation!r}; operations are {OPERATIONS}.')
+    if parts[0] not in POOLING_TYPES:
+        raise ValueError(f'Unknown pooling type {parts[0]!r} in operation {operation!r}; '
+                         f'the pooling types are {", ".join(map(repr, POOLING_TYPES))} '
+                         f"('avg_pool_3x3', 'max_pool_3x3').")
+    return parts[0], _square_kernel(operation, parts[2])
 
 
 def stacked_separable_conv(net, stride, operation, filter_size, activation_fn):
-    """Activation, separable conv, batch norm, repeated; only the first one strides."""
+    """Activation, separable conv, batch norm, repeated; only the first one strides.
+
+    Raises:
+      ValueError: ``operation`` is not 'separable_<k>x<k>[_<layers>]'.
+    """
     layers, kernel = _separable_spec(operation)
     for layer in range(1, layers + 1):
         net = activation_fn(net)
@@ -68,11 +90,13 @@ def stacked_separable_conv(net, stride, operation, filter_size, activation_fn):
 
 
 def pooling(net, stride, operation, use_bounded_activation):
+    """'avg_pool_3x3' / 'max_pool_3x3' (SAME padding), after ReLU6 when bounded.
+
+    Raises:
+      ValueError: ``operation`` is not a pooling operation of a known type.
+    """
     kind, size = _pool_spec(operation)
     if use_bounded_activation:
         net = tf.nn.relu6(net)
-    if kind == 'avg':
-        return slim.avg_pool2d(net, size, stride=stride, padding='SAME')
-    if kind == 'max':
-        return slim.max_pool2d(net, size, stride=stride, padding='SAME')
-    raise NotImplementedError('Unimplemented pooling type: ', kind)
+    pool = slim.avg_pool2d if kind == 'avg' else slim.max_pool2d
+    return pool(net, size, stride=stride, padding='SAME')
