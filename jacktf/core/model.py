@@ -179,15 +179,28 @@ class Model:
     def variable_names(self):
         return [scopes.var_name(v.name) for v in self.network.variables]
 
-    def preprocess(self, image, training=False, seed=None):
+    def preprocess(self, image, training=False, seed=None, cropped=False):
         """uint8 image [H, W, 3] -> float32 [S, S, 3] as the backbone expects.
 
         ``seed`` (int [2]) drives the training augmentation; None draws a random seed.
+        ``cropped``: the image is already the training crop (see train_crop_window).
         """
+        extra = {'cropped': True} if cropped else {}
         return self.preprocessing_card.preprocess(
             image, image_size=self.image_size,
             is_training=training and self.train_augmentation, seed=seed,
-            options=dict(self.preprocessing_kwargs, flip=self.flip))
+            options=dict(self.preprocessing_kwargs, flip=self.flip), **extra)
+
+    def train_crop_window(self):
+        """``fn(shape, seed) -> (begin, size)``: the crop the training preprocessing
+        starts with (the input pipeline decodes a JPEG in that window only), or None
+        when it does not start with a crop."""
+        card = self.preprocessing_card
+        if not self.train_augmentation or getattr(
+                getattr(card, 'train', None), 'crop_window', None) is None:
+            return None
+        options = dict(self.preprocessing_kwargs, flip=self.flip)
+        return lambda shape, seed: card.train_window(shape, seed=seed, options=options)
 
     def to_pixels(self, images):
         """Preprocessed images [..., S, S, 3] -> uint8 pixels, for looking at them.
