@@ -45,7 +45,7 @@ def describe_cache(examples, image_size, side, mb, budget_mb):
     """The start line's part about the decoded cache."""
     if side:
         return (f'input: {examples} decoded images kept in memory (shorter side <= {side} '
-                f'px, about {mb:.0f} MB of Experiment.cache_budget_mb = {budget_mb}); '
+                f'px, at most about {mb:.0f} MB of Experiment.cache_budget_mb = {budget_mb}); '
                 'augmentation runs at every epoch')
     if not examples:
         return 'input: decoded every epoch (the example count is unknown)'

@@ -195,6 +195,7 @@ class Controller:
         self.train_writer, self.eval_writer = self._writer('train'), self._writer('eval')
         data = data_plan.describe(exp.plan, trainer, exp.sampling) if exp.plan else \
             'examples not counted'
+        data += f', {exp.input_note}' if getattr(exp, 'input_note', '') else ''
         log.info('Training %s + %s head on %s: steps %d..%d, batch %d on %d replica(s), '
                  'input %dx%d (%s preprocessing), %s, %s, %d trainable / %d frozen '
                  'variables, %s, model_dir %s%s', model.backbone_name, model.head_name,
