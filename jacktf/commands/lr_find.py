@@ -57,7 +57,7 @@ def run(args):
     experiment = runtime.experiment_from_gin(args.gin_file, args.gin_param, args.model_dir)
     experiment.check_input('train')
     model, trainer, strategy = experiment.model, experiment.trainer, experiment.strategy
-    strategy_lib.configure_precision(model.precision)
+    model.precision, _ = strategy_lib.configure_precision(model.precision)
     strategy_lib.configure_seed(experiment.seed, experiment.deterministic)
     with strategy.scope():
         model.build()

@@ -11,8 +11,7 @@ from jacktf.core import plugins, scopes
 from jacktf.core.batchnorm import check_batch_norm_params
 from jacktf.core.errors import ConfigError
 from jacktf.core.network import SlimNetwork, check_arg_scope_kwargs
-
-PRECISIONS = ('float32', 'bfloat16', 'float16')  # Model.precision's values
+from jacktf.core.precision import PRECISIONS  # Model.precision's values  # noqa: F401
 
 
 def _resolve(registry, kind, value):
@@ -63,7 +62,9 @@ class Model:
       train_augmentation: False gives training images the evaluation preprocessing
         (no random crop, flip or colour change), so each example is the same at every
         step; with a frozen backbone the feature cache then engages by itself.
-      precision: 'float32', 'bfloat16' or 'float16'.
+      precision: 'auto' (bfloat16 where the device computes it natively and faster,
+        else float32; resolved when training starts, see jacktf.core.precision),
+        'float32', 'bfloat16' or 'float16'.
       registry: the Registry to resolve names in; None uses the process default.
       backbone_kwargs: extra keyword arguments for the network function.
       head_kwargs: extra keyword arguments for the head.
@@ -86,7 +87,7 @@ class Model:
     """
 
     def __init__(self, *, backbone, num_classes=None, head='logits', image_size=None,
-                 preprocessing=None, precision='float32', registry=None,
+                 preprocessing=None, precision='auto', registry=None,
                  backbone_kwargs=None, head_kwargs=None, arg_scope_kwargs=None,
                  batch_norm_params=None, train_batch_norm=None, frozen_bn_scopes=(),
                  all_bn_frozen=False, train_augmentation=True, flip=True,

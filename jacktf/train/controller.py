@@ -63,7 +63,8 @@ class Controller:
     def _build(self):
         exp, model, trainer, strategy = self.inputs, self.model, self.trainer, \
             self.strategy
-        strategy_lib.configure_precision(model.precision)
+        model.precision, self.precision_note = strategy_lib.configure_precision(
+            model.precision)
         strategy_lib.configure_seed(exp.seed, exp.deterministic)
         self.chief = strategy_lib.is_chief()
         if self.chief:
@@ -201,7 +202,7 @@ class Controller:
                  'variables, %s, model_dir %s%s', model.backbone_name, model.head_name,
                  exp.train_files, self.start_step, trainer.train_steps, self.batch_size,
                  self.strategy.num_replicas_in_sync, model.image_size, model.image_size,
-                 model.preprocessing, data, model.precision, len(self.variables),
+                 model.preprocessing, data, self.precision_note, len(self.variables),
                  len(self.frozen), seeding.describe(exp.seed, self.seed), self.model_dir,
                  '. Stages: ' + stages_lib.describe(trainer.stages, trainer.stage_spans)
                  if trainer.stages else '')
