@@ -250,6 +250,12 @@ def jit(registry, batch, steps, rounds):
             'ratio_jit_vs_plain': round(rates['float32_jit_compile'] / rates['float32'], 2)}
 
 
+def _save(result, path):
+    if path:  # after every section, so an interrupted run keeps what it measured
+        with open(path, 'w') as f:
+            json.dump(result, f, indent=2)
+
+
 def main(argv):
     parser = argparse.ArgumentParser()
     parser.add_argument('--models', default='mobilenet_v1,mobilenet_v2,resnet_v1_50')
@@ -268,7 +274,7 @@ def main(argv):
     if 'compute' in sections:
         result['compute'] = {m: compute(registry, m, args.batch, args.steps, args.rounds,
                                         roof) for m in args.models.split(',')}
-        print(json.dumps(result['compute']), file=sys.stderr)
+        _save(result, args.out)
     folder = photo_folder(tempfile.mkdtemp(prefix='speed_photos_'), args.images)
     if 'input' in sections:
         step_rate = result.get('compute', {}).get('mobilenet_v2', {}).get(
@@ -278,17 +284,16 @@ def main(argv):
             step_rate = interleaved({'s': (step, args.steps, args.batch)}, 1)['s']
         result['input'] = input_path(registry, folder, args.batch, args.images,
                                      args.rounds, step_rate)
-        print(json.dumps(result['input']), file=sys.stderr)
+        _save(result, args.out)
     if 'main_job' in sections:
         result['main_job'] = main_job(registry, folder, args.batch, args.images,
                                       args.steps, args.rounds)
+        _save(result, args.out)
     if 'jit_compile' in sections:
         result['jit_compile'] = jit(registry, args.batch, args.steps, args.rounds)
     result['machine']['load_after'] = os.getloadavg()
     result['peak_rss_mb'] = round(peak_rss_mb(), 1)
-    if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(result, f, indent=2)
+    _save(result, args.out)
     return emit(result)
 
 
