@@ -33,7 +33,7 @@ def load_registry(**kwargs):
 
 
 def build_model(backbone, head='logits', num_classes=None, *, registry=None,
-                image_size=None, preprocessing=None, precision='float32',
+                image_size=None, preprocessing=None, precision='auto',
                 head_kwargs=None, **backbone_kwargs):
     """Builds a Model from registered names, with its variables created.
 
@@ -44,7 +44,7 @@ def build_model(backbone, head='logits', num_classes=None, *, registry=None,
       registry: a Registry; by default the built-in and installed plugins.
       image_size: input size; None uses the backbone card's default.
       preprocessing: a preprocessor name; None uses the card's default.
-      precision: 'float32', 'bfloat16' or 'float16'.
+      precision: 'auto', 'float32', 'bfloat16' or 'float16'.
       head_kwargs: keyword arguments for the head function.
       **backbone_kwargs: keyword arguments for the network function.
 

@@ -14,8 +14,8 @@ from jacktf.app import multilabel_wiring, unknown as unknown_app
 from jacktf.app.run_files import RunFiles
 from jacktf.core.checkpoint_paths import resolve_checkpoint, step_in_name
 from jacktf.core.errors import ConfigError, RestoreError
-from jacktf.data import augment, finetune_preprocessing, label_match, pipeline, \
-    sampling as sampling_lib
+from jacktf.data import augment, counts, fast_input, finetune_preprocessing, label_match, \
+    pipeline, sampling as sampling_lib
 from jacktf.evaluation import unknown as unknown_lib
 from jacktf.serve import export, model_card
 from jacktf.pretrained import resolve_checkpoint as resolve_pretrained
@@ -75,6 +75,9 @@ class Experiment(RunFiles):
         None: no calibration (the export answers without "unknown").
       unknown_score: the out-of-distribution score: 'energy' (default), 'max_softmax'
         or 'max_logit'.
+      cache_budget_mb: a training set whose decoded images fit this many megabytes
+        (shorter side brought down to 1.25-2x the input size) is decoded once and kept
+        in memory; the augmentation still runs at every epoch. 0 turns it off.
     """
 
     def __init__(self, *, model_dir, model, trainer, train_files, eval_files=None,
@@ -85,7 +88,8 @@ class Experiment(RunFiles):
                  strategy='default', deterministic=False, after_first_step=None,
                  preview_images=16, augmentations=(), sampling=None,
                  callback_factories=None, unknown_keep=unknown_lib.DEFAULT_KEEP,
-                 unknown_score=unknown_lib.DEFAULT_SCORE):
+                 unknown_score=unknown_lib.DEFAULT_SCORE,
+                 cache_budget_mb=fast_input.DEFAULT_BUDGET_MB):
         # First: multi-worker collectives must be configured before any TF op runs.
         self.strategy = strategy_lib.make_strategy(strategy)
         if not model_dir:
@@ -140,6 +144,8 @@ class Experiment(RunFiles):
             unknown_lib.check_options(unknown_keep, unknown_score)
         self.unknown_keep, self.unknown_score = unknown_keep, unknown_score
         self.plan = None  # the run's DataPlan, made when training starts
+        self.cache_budget_mb = max(0, int(cache_budget_mb))
+        self.cache_side, self.input_note = None, ''  # the decoded cache (plan_cache)
         self.eval_label_map = None  # EVAL_FILES' labels -> the model's (label_match)
         self.state = lifecycle.RunState(model_dir)
 
@@ -168,6 +174,7 @@ class Experiment(RunFiles):
             shuffle_buffer=self.shuffle_buffer, seed=self.seed,
             skip_corrupt=self.skip_corrupt, max_pixels=self.max_pixels,
             counters=self.counters, with_info=with_info,
+            cache_side=self.cache_side if training and not tta else None,
             balance_counts=self.plan.train.per_class if (
                 training and self.sampling and self.plan) else None)
         seed = None if self.seed is None else self.seed + (
@@ -207,6 +214,7 @@ class Experiment(RunFiles):
     def train(self, evaluate=True):
         """Trains with the built-in callbacks, then Trainer.callbacks (see Controller)."""
         self.plan = data_plan.prepare(self, self.model, self.trainer)
+        self.plan_cache()
         with lifecycle.stop_requests(self.state) as stop, \
                 recovery.disk_errors(self.model_dir):
             return Controller(
@@ -215,12 +223,29 @@ class Experiment(RunFiles):
                 strategy=self.strategy, state=self.state, stop=stop,
                 evaluate=evaluate).fit()
 
+    def plan_cache(self):
+        """Decides whether the training set is kept decoded in memory (see
+        jacktf.data.fast_input) and the start line's words for it."""
+        if self.deterministic:  # its iterator is checkpointed: the cache would be too
+            self.cache_side, self.input_note = None, 'input: decoded every epoch ' \
+                '(Experiment.deterministic checkpoints the input iterator)'
+            return
+        examples = self.plan.train.total if self.plan and self.plan.train else None
+        if examples is None and getattr(self.decode_fn, 'source', None) is not None:
+            examples = counts.example_counts(self.train_files, self.decode_fn,
+                                             self.model.num_classes).total
+        self.cache_side, mb = fast_input.cache_plan(examples, self.model.image_size,
+                                                    self.cache_budget_mb)
+        self.input_note = fast_input.describe_cache(
+            examples, self.model.image_size, self.cache_side, mb, self.cache_budget_mb)
+
     def run_inputs(self):
         """The RunInputs the Controller and its callbacks read (jacktf.train.inputs)."""
         names = ('train_files', 'eval_files', 'batch_size', 'eval_batch_size', 'dataset',
                  'counters', 'decode_fn', 'decoder_name', 'skip_corrupt', 'max_pixels',
                  'seed', 'deterministic', 'checkpoint_path', 'checkpoint_exclude_scopes',
-                 'scope_map', 'augmentations', 'preview_images', 'sampling', 'plan')
+                 'scope_map', 'augmentations', 'preview_images', 'sampling', 'plan',
+                 'input_note')
         return RunInputs(
             **{name: getattr(self, name) for name in names},
             class_names=lambda: self.class_names()[0], write_labels=self.copy_labels,

@@ -35,7 +35,7 @@ def sweep(experiment, *, start_lr=1e-7, end_lr=10.0, steps=200):
     lr_finder.check_sweep(start_lr, end_lr, steps)
     experiment.check_input('train')
     model, trainer, strategy = experiment.model, experiment.trainer, experiment.strategy
-    strategy_lib.configure_precision(model.precision)
+    model.precision, _ = strategy_lib.configure_precision(model.precision)
     strategy_lib.configure_seed(experiment.seed, experiment.deterministic)
     with strategy.scope():
         model.build()

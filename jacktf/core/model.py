@@ -11,8 +11,7 @@ from jacktf.core import multilabel_loss, plugins, scopes
 from jacktf.core.batchnorm import check_batch_norm_params
 from jacktf.core.errors import ConfigError
 from jacktf.core.network import SlimNetwork, check_arg_scope_kwargs
-
-PRECISIONS = ('float32', 'bfloat16', 'float16')  # Model.precision's values
+from jacktf.core.precision import PRECISIONS  # Model.precision's values  # noqa: F401
 
 
 def _resolve(registry, kind, value):
@@ -63,7 +62,9 @@ class Model:
       train_augmentation: False gives training images the evaluation preprocessing
         (no random crop, flip or colour change), so each example is the same at every
         step; with a frozen backbone the feature cache then engages by itself.
-      precision: 'float32', 'bfloat16' or 'float16'.
+      precision: 'auto' (bfloat16 where the device computes it natively and faster,
+        else float32; resolved when training starts, see jacktf.core.precision),
+        'float32', 'bfloat16' or 'float16'.
       registry: the Registry to resolve names in; None uses the process default.
       backbone_kwargs: extra keyword arguments for the network function.
       head_kwargs: extra keyword arguments for the head.
@@ -92,7 +93,7 @@ class Model:
     """
 
     def __init__(self, *, backbone, num_classes=None, head='logits', image_size=None,
-                 preprocessing=None, precision='float32', registry=None,
+                 preprocessing=None, precision='auto', registry=None,
                  backbone_kwargs=None, head_kwargs=None, arg_scope_kwargs=None,
                  batch_norm_params=None, train_batch_norm=None, frozen_bn_scopes=(),
                  all_bn_frozen=False, train_augmentation=True, flip=True,
@@ -200,15 +201,28 @@ class Model:
     def variable_names(self):
         return [scopes.var_name(v.name) for v in self.network.variables]
 
-    def preprocess(self, image, training=False, seed=None):
+    def preprocess(self, image, training=False, seed=None, cropped=False):
         """uint8 image [H, W, 3] -> float32 [S, S, 3] as the backbone expects.
 
         ``seed`` (int [2]) drives the training augmentation; None draws a random seed.
+        ``cropped``: the image is already the training crop (see train_crop_window).
         """
+        extra = {'cropped': True} if cropped else {}
         return self.preprocessing_card.preprocess(
             image, image_size=self.image_size,
             is_training=training and self.train_augmentation, seed=seed,
-            options=dict(self.preprocessing_kwargs, flip=self.flip))
+            options=dict(self.preprocessing_kwargs, flip=self.flip), **extra)
+
+    def train_crop_window(self):
+        """``fn(shape, seed) -> (begin, size)``: the crop the training preprocessing
+        starts with (the input pipeline decodes a JPEG in that window only), or None
+        when it does not start with a crop."""
+        card = self.preprocessing_card
+        if not self.train_augmentation or getattr(
+                getattr(card, 'train', None), 'crop_window', None) is None:
+            return None
+        options = dict(self.preprocessing_kwargs, flip=self.flip)
+        return lambda shape, seed: card.train_window(shape, seed=seed, options=options)
 
     def to_pixels(self, images):
         """Preprocessed images [..., S, S, 3] -> uint8 pixels, for looking at them.

@@ -219,23 +219,37 @@ class PreprocessingCard:
             raise ValueError(f'PreprocessingCard.train must be callable or None, got '
                              f'{self.train!r}.')
 
-    def pixels(self, image, *, image_size, is_training, seed=None, options=None):
+    def train_window(self, shape, *, seed, options=None):
+        """(begin, size) of the crop the training path starts with, for an image of
+        ``shape`` and ``seed``, when ``train`` publishes one as its ``crop_window``
+        attribute (else None): the input pipeline then decodes only that window and
+        calls :meth:`pixels` with ``cropped=True``."""
+        window = getattr(self.train, 'crop_window', None)
+        if window is None:
+            return None
+        return window(shape, seed=_random_seed(seed), **accepted_options(window, options))
+
+    def pixels(self, image, *, image_size, is_training, seed=None, options=None,
+               cropped=False):
         """uint8 [H, W, 3] -> float32 pixels [S, S, 3] of the train or the eval path.
 
         ``options``: keyword options of the training path (e.g. ``flip``,
-        ``area_range``); those ``train`` does not take are ignored.
+        ``area_range``); those ``train`` does not take are ignored. ``cropped``: the
+        image is already the training crop (:meth:`train_window`).
         """
         if is_training and self.train is not None:
+            extra = {'cropped': True} if cropped else {}
             out = self.train(image, image_size=image_size, seed=_random_seed(seed),
-                             **accepted_options(self.train, options))
+                             **accepted_options(self.train, options), **extra)
             return tf.reshape(tf.cast(out, tf.float32), [image_size, image_size, 3])
         return self.geometry.apply(image, image_size)
 
-    def preprocess(self, image, *, image_size, is_training, seed=None, options=None):
+    def preprocess(self, image, *, image_size, is_training, seed=None, options=None,
+                   cropped=False):
         """uint8 [H, W, 3] -> float32 model input [S, S, 3]."""
         return self.normalization.apply(self.pixels(
             image, image_size=image_size, is_training=is_training, seed=seed,
-            options=options))
+            options=options, cropped=cropped))
 
     def to_pixels(self, inputs):
         """Model inputs [..., 3] -> uint8 pixels (the exact inverse, rounded)."""

@@ -278,21 +278,29 @@ def preprocess_fn(model, augmentations):
     stages of ``augmentations`` around the model's preprocessing when training."""
     image_stage = [(i, a) for i, a in enumerate(augmentations) if a.stage == 'image']
     example_stage = [(i, a) for i, a in enumerate(augmentations) if a.stage == 'example']
-    if not image_stage and not example_stage:
-        return lambda image, training, seed: model.preprocess(image, training, seed)
+    def model_preprocess(image, training, seed, cropped):
+        if cropped:  # only models with a train_crop_window are asked for this
+            return model.preprocess(image, training, seed, cropped=True)
+        return model.preprocess(image, training, seed)
 
-    def preprocess(image, training, seed):
-        if not training:
-            return model.preprocess(image, training, seed)
+    def preprocess(image, training, seed, cropped=False):
+        if not training or not (image_stage or example_stage):
+            return model_preprocess(image, training, seed, cropped)
         if seed is None:
             seed = tf.random.uniform([2], 0, 2 ** 31 - 1, dtype=tf.int64)
         for index, augmentation in image_stage:
             image = augmentation.augment(image, _fold(seed, 1000 + index))
-        image = model.preprocess(image, training, seed)
+        image = model_preprocess(image, training, seed, cropped)
         for index, augmentation in example_stage:
             image = augmentation.augment(image, _fold(seed, 1000 + index))
         return image
 
+    # The pipeline may decode only the preprocessing's first crop (jacktf.data.
+    # fast_input) unless an image-stage augmentation needs the whole image first.
+    crop_window = getattr(model, 'train_crop_window', None)
+    window = None if image_stage or crop_window is None else crop_window()
+    if window is not None:
+        preprocess.crop_window = window
     return preprocess
 
 

@@ -29,8 +29,21 @@ AREA_RANGE = (0.6, 1.0)
 ASPECT_RANGE = (3. / 4., 4. / 3.)
 
 
+def crop_window(shape, *, seed, area_range=AREA_RANGE, aspect_ratio_range=ASPECT_RANGE):
+    """(begin, size) of the random box ``random_resized_crop`` cuts from an image of
+    ``shape`` [H, W, 3] with ``seed``: the pipeline decodes a JPEG in this window only
+    (jacktf.data.fast_input)."""
+    s_box, _ = base.seeds(seed, 2)
+    bbox = tf.constant([0.0, 0.0, 1.0, 1.0], tf.float32, [1, 1, 4])
+    begin, box, _ = tf.image.stateless_sample_distorted_bounding_box(
+        shape, bounding_boxes=bbox, seed=s_box, min_object_covered=0.0,
+        aspect_ratio_range=aspect_ratio_range, area_range=area_range, max_attempts=100,
+        use_image_if_no_bounding_boxes=True)
+    return begin, box
+
+
 def random_resized_crop(image, *, image_size, seed, area_range=AREA_RANGE,
-                        aspect_ratio_range=ASPECT_RANGE, flip=True):
+                        aspect_ratio_range=ASPECT_RANGE, flip=True, cropped=False):
     """A random box of ``area_range`` of the image and ``aspect_ratio_range``, resized to
     ``image_size`` x ``image_size`` (bilinear); flipped left-right half of the time when
     ``flip``. The training path of the fine-tuning cards.
@@ -39,22 +52,25 @@ def random_resized_crop(image, *, image_size, seed, area_range=AREA_RANGE,
       image: uint8 or float pixels [H, W, 3] in [0, 255].
       image_size: the output side S.
       seed: int64 [2], a stateless seed.
+      cropped: ``image`` already is the box ``crop_window`` gives for the whole
+        image's shape and ``seed`` (decoded in that window only).
 
     Returns:
       float32 pixels [S, S, 3] in [0, 255].
     """
-    image = tf.cast(image, tf.float32)
-    s_box, s_flip = base.seeds(seed, 2)
-    bbox = tf.constant([0.0, 0.0, 1.0, 1.0], tf.float32, [1, 1, 4])
-    begin, box, _ = tf.image.stateless_sample_distorted_bounding_box(
-        tf.shape(image), bounding_boxes=bbox, seed=s_box, min_object_covered=0.0,
-        aspect_ratio_range=aspect_ratio_range, area_range=area_range, max_attempts=100,
-        use_image_if_no_bounding_boxes=True)
-    image = tf.image.resize(tf.slice(image, begin, box), [image_size, image_size],
+    _, s_flip = base.seeds(seed, 2)
+    if not cropped:
+        begin, box = crop_window(tf.shape(image), seed=seed, area_range=area_range,
+                                 aspect_ratio_range=aspect_ratio_range)
+        image = tf.slice(image, begin, box)
+    image = tf.image.resize(tf.cast(image, tf.float32), [image_size, image_size],
                             method='bilinear')
     if flip:
         image = tf.image.stateless_random_flip_left_right(image, s_flip)
     return tf.reshape(image, [image_size, image_size, 3])
+
+
+random_resized_crop.crop_window = crop_window
 
 
 def _finetune(card, family):

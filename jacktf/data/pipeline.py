@@ -21,7 +21,7 @@ import sys
 import tensorflow as tf
 
 from jacktf.core.errors import DataError
-from jacktf.data import demo, image_check, images, sampling, split_file
+from jacktf.data import demo, fast_input, image_check, images, sampling, split_file
 
 DEFAULT_MAX_PIXELS = 100_000_000
 MAX_NAMED_SKIPS = 100  # bad records named one by one; later ones are only counted
@@ -187,7 +187,7 @@ def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_train
                  num_classes=None, shuffle_files=None, shuffle_buffer=2048, repeat=None,
                  cycle_length=4, cache=False, input_context=None, seed=None,
                  skip_corrupt=True, max_pixels=DEFAULT_MAX_PIXELS, counters=None,
-                 with_info=False, balance_counts=None):
+                 with_info=False, balance_counts=None, cache_side=None):
     """Builds batches of (images float32 [B, S, S, 3], labels int32 [B]).
 
     Args:
@@ -214,6 +214,9 @@ def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_train
         record is stored (file and index)}, e.g. for the eval's top-losses list.
       balance_counts: examples per class of the files: when training, resample the
         records so that every class is equally frequent (see jacktf.data.sampling).
+      cache_side: keep the checked records decoded in memory, shorter side brought
+        down to this many pixels (jacktf.data.fast_input.cache_plan); then the files
+        are read once and the examples reshuffled at every epoch.
 
     Returns:
       A tf.data.Dataset. A repeating one ends (OutOfRangeError) when a whole pass over
@@ -228,14 +231,14 @@ def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_train
         ds = source(files)
         if input_context and input_context.num_input_pipelines > 1:
             ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-        if shuffle_files:
+        if shuffle_files and not cache_side:
             ds = ds.shuffle(100_000, seed=seed, reshuffle_each_iteration=True)
     else:
         ds = tf.data.Dataset.from_tensor_slices(files)
         if input_context and input_context.num_input_pipelines > 1 and \
                 len(files) >= input_context.num_input_pipelines:
             ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-        if shuffle_files:
+        if shuffle_files and not cache_side:
             ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
         ds = ds.interleave(
             lambda path: tf.data.TFRecordDataset(path).enumerate().map(
@@ -295,6 +298,14 @@ def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_train
     ds = ds.map(check, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     if skip_corrupt:
         ds = ds.filter(lambda path, index, fields, ok: ok)
+    if cache_side:  # decoded once; the augmentation still runs at every epoch
+        ds = ds.map(lambda path, index, fields, ok: (path, index, dict(
+            fields, image=fast_input.shrink(fast_input.decode(fields['encoded']),
+                                            cache_side), encoded=tf.constant('')), ok),
+                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+        ds = ds.cache()
+        if shuffle_files:
+            ds = ds.shuffle(100_000, seed=seed, reshuffle_each_iteration=True)
     # After the checks: an epoch without a usable record ends the repeated dataset.
     if repeat:
         ds = ds.repeat()
@@ -326,9 +337,12 @@ def read_dataset(file_pattern, *, decode_fn, preprocess_fn, batch_size, is_train
                               f' out of range [0, NUM_CLASSES={num_classes}) in ',
                               name_of(path, index),
                               '. Fix the data or set NUM_CLASSES.']))
-        image = tf.io.decode_image(fields['encoded'], channels=3, expand_animations=False)
-        image.set_shape([None, None, 3])
-        image = preprocess_fn(image, is_training, element_seed if is_training else None)
+        element_seed = element_seed if is_training else None
+        if 'image' in fields:  # the decoded cache
+            image = preprocess_fn(fields['image'], is_training, element_seed)
+        else:
+            image = fast_input.decode_and_preprocess(fields['encoded'], preprocess_fn,
+                                                     is_training, element_seed)
         if with_info:
             return image, label, {'filename': fields.get('filename', tf.constant('')),
                                   'record': name_of(path, index)}

@@ -63,7 +63,8 @@ class Controller:
     def _build(self):
         exp, model, trainer, strategy = self.inputs, self.model, self.trainer, \
             self.strategy
-        strategy_lib.configure_precision(model.precision)
+        model.precision, self.precision_note = strategy_lib.configure_precision(
+            model.precision)
         strategy_lib.configure_seed(exp.seed, exp.deterministic)
         self.chief = strategy_lib.is_chief()
         if self.chief:
@@ -195,12 +196,13 @@ class Controller:
         self.train_writer, self.eval_writer = self._writer('train'), self._writer('eval')
         data = data_plan.describe(exp.plan, trainer, exp.sampling) if exp.plan else \
             'examples not counted'
+        data += f', {exp.input_note}' if getattr(exp, 'input_note', '') else ''
         log.info('Training %s + %s head on %s: steps %d..%d, batch %d on %d replica(s), '
                  'input %dx%d (%s preprocessing), %s, %s, %d trainable / %d frozen '
                  'variables, %s, model_dir %s%s', model.backbone_name, model.head_name,
                  exp.train_files, self.start_step, trainer.train_steps, self.batch_size,
                  self.strategy.num_replicas_in_sync, model.image_size, model.image_size,
-                 model.preprocessing, data, model.precision, len(self.variables),
+                 model.preprocessing, data, self.precision_note, len(self.variables),
                  len(self.frozen), seeding.describe(exp.seed, self.seed), self.model_dir,
                  '. Stages: ' + stages_lib.describe(trainer.stages, trainer.stage_spans)
                  if trainer.stages else '')

@@ -29,6 +29,7 @@ class RunInputs:
       augmentations: the training augmentations (jacktf.data.augment).
       preview_images: images in the batch preview (0: none).
       sampling / plan: class-balanced sampling and the run's DataPlan (counts).
+      input_note: the start line's words on how the input is read (decoded cache).
       class_names: ``fn() -> [names]`` of the model's classes (pictures, reports).
       write_labels: ``fn()`` writing MODEL_DIR/labels.txt (on the chief).
       export: ``fn(version, folder) -> (path, parity)`` exporting the current weights
@@ -54,6 +55,7 @@ class RunInputs:
     preview_images: int = 16
     sampling: Optional[str] = None
     plan: Any = None
+    input_note: str = ''
     class_names: Callable = lambda: None
     write_labels: Callable = lambda: None
     export: Optional[Callable] = None

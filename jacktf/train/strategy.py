@@ -2,7 +2,8 @@
 
 strategy: 'default' (one device), 'mirrored' (all local GPUs, or the logical CPU devices
 when there are none), 'multi_worker_mirrored' (workers from TF_CONFIG).
-precision: 'float32'; 'bfloat16' (TensorFlow's oneDNN auto-mixed-precision rewrite: bf16
+precision: 'auto' (bfloat16 where the device computes it natively and a probe shows it
+faster, else float32: jacktf.core.precision); 'float32'; 'bfloat16' (TensorFlow's oneDNN auto-mixed-precision rewrite: bf16
 compute with float32 variables, fast on CPUs with AVX512_BF16/AMX); 'float16' (grappler's
 auto-mixed-precision rewrite, which casts the step's math to float16 on GPUs of compute
 capability 7.0+, with dynamic loss scaling: ``wrap_optimizer`` makes the optimizer a
@@ -22,7 +23,7 @@ import os
 
 import tensorflow as tf
 
-from jacktf.core import compat
+from jacktf.core import compat, precision as precision_lib
 from jacktf.core.errors import ConfigError
 from jacktf.core.model import PRECISIONS  # noqa: F401  (re-exported)
 
@@ -75,14 +76,26 @@ def configure_seed(seed, deterministic=False):
         tf.random.set_seed(seed)
 
 
-def configure_precision(precision):
-    """Sets TensorFlow's graph rewrites for ``precision`` (process-wide).
+def configure_precision(precision, **device):
+    """Sets TensorFlow's graph rewrites for ``precision`` (process-wide); 'auto' is
+    resolved for the device first, and 'bfloat16' set by hand where it is slower than
+    float32 gets one warning with the measured cost (jacktf.core.precision).
+
+    ``device``: cpuinfo / gpus / probe for jacktf.core.precision (tests inject them).
+
+    Returns:
+      (the precision computed in, the start line's words for it).
 
     Raises:
       ConfigError: ``precision`` is not one of PRECISIONS.
     """
     if precision not in PRECISIONS:
         raise ConfigError(f'PRECISION must be one of {PRECISIONS}, got {precision!r}.')
+    requested = precision
+    precision, note = precision_lib.resolve(precision, **device)
+    warning = precision_lib.emulation_warning(requested, **device)
+    if warning:
+        log.warning(warning)
     if precision == 'float16' and not tf.config.list_logical_devices('GPU'):
         log.warning("PRECISION 'float16' without a GPU: TensorFlow's float16 rewrite runs "
                     'on GPUs only, so this run computes in float32 (with loss scaling). '
@@ -91,6 +104,7 @@ def configure_precision(precision):
         'auto_mixed_precision_onednn_bfloat16': precision == 'bfloat16',
         'auto_mixed_precision': precision == 'float16',
     })
+    return precision, note
 
 
 def wrap_optimizer(optimizer, precision):
