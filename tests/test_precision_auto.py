@@ -2,6 +2,7 @@
 CPU, a probe shows it faster); bfloat16 set by hand where it is slower warns once with
 the measured cost."""
 
+import json
 import logging
 
 import pytest
@@ -70,7 +71,15 @@ def test_emulated_bfloat16_set_by_hand_warns_once_with_the_measured_cost(caplog)
     assert precision.emulation_warning('float32', cpuinfo=CPUINFO_PLAIN, gpus=[]) is None
 
 
-def test_the_probe_measures_both_precisions_here():
+def test_the_probe_measures_both_precisions_here(tmp_path, monkeypatch):
+    monkeypatch.setenv('JACKTF_CACHE_DIR', str(tmp_path))
+    monkeypatch.setattr(precision, '_probed', {})
     ratio = precision.probe_cost()
     assert ratio > 0 and precision.probe_cost() == ratio  # measured once per process
+    # Kept per machine kind: another process (an empty memo) reads it back, unmeasured.
+    stored = json.loads((tmp_path / 'precision_probe.json').read_text())
+    assert list(stored.values()) == [round(ratio, 3)]
+    monkeypatch.setattr(precision, '_probed', {})
+    monkeypatch.setattr(precision, '_probe_step', lambda *a: pytest.fail('measured again'))
+    assert precision.probe_cost() == round(ratio, 3)
     assert precision.cpu_flags(CPUINFO_BF16) >= {'avx512_bf16', 'amx_bf16'}

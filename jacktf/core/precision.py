@@ -13,9 +13,14 @@ than float32. One start-line phrase says which precision was picked and why
 warning with the measured cost (:func:`emulation_warning`).
 """
 
+import json
+import os
+import platform
 import time
 
 import tensorflow as tf
+
+from jacktf.core.files import write_atomic
 
 PRECISIONS = ('auto', 'float32', 'bfloat16', 'float16')
 NATIVE_BF16_CPU_FLAGS = ('avx512_bf16', 'amx_bf16')
@@ -95,16 +100,67 @@ def resolve(precision, cpuinfo=None, gpus=None, probe=None):
 _probed = {}
 
 
+def _machine_key(key):
+    """The probe's settings, the CPU model and the TensorFlow version: a measurement is
+    reused only on the same machine kind and TensorFlow."""
+    model = ''
+    try:
+        with open('/proc/cpuinfo') as f:
+            model = next((line.split(':', 1)[1].strip() for line in f
+                          if line.startswith('model name')), '')
+    except OSError:
+        pass
+    return f'{model or platform.processor()}|tf {tf.__version__}|{key}'
+
+
+def _probe_file():
+    root = os.environ.get('JACKTF_CACHE_DIR') or os.path.join(
+        os.path.expanduser('~'), '.cache', 'jacktf')
+    return os.path.join(root, 'precision_probe.json')
+
+
+def _stored(machine):
+    try:
+        with open(_probe_file()) as f:
+            value = json.load(f).get(machine)
+        return float(value) if isinstance(value, (int, float)) else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _store(machine, ratio):
+    try:
+        try:
+            with open(_probe_file()) as f:
+                known = json.load(f)
+        except (OSError, ValueError):
+            known = {}
+        known = known if isinstance(known, dict) else {}
+        known[machine] = round(ratio, 3)
+        os.makedirs(os.path.dirname(_probe_file()), exist_ok=True)
+        write_atomic(_probe_file(), json.dumps(known, indent=1))
+    except OSError:  # a read-only home: measured again next time
+        pass
+
+
 def probe_cost(steps=2, size=28, channels=32, batch=4):
     """The time of a bfloat16 training step over a float32 one, as TensorFlow runs
     them here (its oneDNN bfloat16 rewrite, as PRECISION = 'bfloat16' trains): a
     MobileNet block (depthwise 3x3, fused batch norm, ReLU6, pointwise 1x1), ``steps``
-    timed calls each after one warm call. Measured once per process."""
+    timed calls each after one warm call. Measured once per machine kind and TensorFlow
+    version and kept in ``$JACKTF_CACHE_DIR/precision_probe.json`` (default
+    ~/.cache/jacktf), so every run of a machine decides the same way and pays for the
+    probe once; delete the file to measure again."""
     key = (steps, size, channels, batch)
     if key not in _probed:
-        f32 = _probe_step('float32', steps, size, channels, batch)
-        bf16 = _probe_step('bfloat16', steps, size, channels, batch)
-        _probed[key] = bf16 / max(f32, 1e-9)
+        machine = _machine_key(key)
+        ratio = _stored(machine)
+        if ratio is None:
+            f32 = _probe_step('float32', steps, size, channels, batch)
+            bf16 = _probe_step('bfloat16', steps, size, channels, batch)
+            ratio = bf16 / max(f32, 1e-9)
+            _store(machine, ratio)
+        _probed[key] = ratio
     return _probed[key]
 
 
