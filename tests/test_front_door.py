@@ -99,6 +99,18 @@ def test_tfrecord_form_reads_convert_output(tmp_path):
     assert source.eval_files.endswith('validation-*.tfrecord')
 
 
+def test_demo_names_the_built_in_records_unless_a_folder_is_called_so(tmp_path,
+                                                                     monkeypatch):
+    source = sources.open_source('demo')
+    assert source.form == 'tfrecord' and source.name == 'demo'
+    assert sorted(source.classes) == ['dots', 'stripes']
+    assert source.train_files.endswith('train-*.tfrecord')
+    assert source.eval_files.endswith('validation-*.tfrecord')
+    monkeypatch.chdir(tmp_path)  # a folder named demo is the user's data
+    good_image_folder(str(tmp_path / 'demo'), per_class=2)
+    assert sources.open_source('demo').form == 'folder'
+
+
 def test_not_data_names_the_forms(tmp_path):
     with pytest.raises(DataError, match='does not exist: give a folder with one subfolder'):
         sources.open_source(str(tmp_path / 'nope'))

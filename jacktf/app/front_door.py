@@ -61,9 +61,9 @@ class Plan:
         """The plan in a few lines a person reads."""
         shown = ', '.join(self.classes[:8]) + (', ...' if len(self.classes) > 8 else '')
         split = ', '.join(f'{n} {name}' for name, n in self.counts.items() if n)
-        lines = [f'data {self.data} ({self.form}): {len(self.classes)} classes ({shown}); '
-                 f'{split} images' + (f'; {len(self.skipped)} files skipped'
-                                      if self.skipped else '')]
+        lines = [f'data {self.data} ({self.form}): {len(self.classes)} classes ({shown})'
+                 + (f'; {split} images' if split else '') +
+                 (f'; {len(self.skipped)} files skipped' if self.skipped else '')]
         if self.split_path:
             lines.append(f'split: {self.split_path}')
         lines.append(f'backbone {self.backbone or "(recipe)"}'

@@ -9,7 +9,8 @@ The forms (:func:`open_source` tells them apart):
 - ``csv``: a CSV file of ``path,label[,split]`` rows (paths relative to the CSV; a
   header row ``path,label[,split]`` is optional; split: train, val/validation, test);
 - ``tfrecord``: TFRecord files of `jacktf convert` (a glob, or their folder), read as
-  they are.
+  they are; ``demo`` (or ``demo://``) names the built-in demo records (stripes vs dots,
+  jacktf.data.demo), so the door can be tried before any photo is at hand.
 
 The listing follows `jacktf convert`'s rules (``image_check.list_image_folder``:
 operating-system litter is never a class or an image) and so does the check of each
@@ -32,6 +33,7 @@ log = logging.getLogger('jacktf')
 SPLIT_NAMES = {'train': 'train', 'val': 'validation', 'validation': 'validation',
                'valid': 'validation', 'test': 'test'}
 FORMS = ('folder', 'split_folders', 'csv', 'tfrecord')
+DEMO_NAMES = ('demo', 'demo://')  # the built-in demo records (a folder of that name wins)
 
 
 @dataclasses.dataclass
@@ -54,10 +56,13 @@ class DataSource:
     entries: List[Tuple[str, str, Optional[str]]] = dataclasses.field(default_factory=list)
     train_files: Optional[str] = None
     eval_files: Optional[str] = None
+    title: Optional[str] = None  # the name, when the folder's is not the data set's
 
     @property
     def name(self):
         """A short name of the data set: its folder's (or CSV's) name."""
+        if self.title:
+            return self.title
         base = self.data.rstrip(os.sep)
         if self.form == 'tfrecord' and not os.path.isdir(base):
             base = os.path.dirname(base.split(',')[0])
@@ -82,6 +87,11 @@ def open_source(data):
         the path, the cause and the fix).
     """
     data = str(data)
+    if data in DEMO_NAMES and not os.path.exists(data):
+        from jacktf.data import demo
+        source = _records(demo.materialize())
+        source.title = 'demo'
+        return source
     if any(c in data for c in '*?[,') or data.endswith('.tfrecord') or \
             (os.path.isdir(data) and _holds_records(data)):
         return _records(data)
