@@ -262,14 +262,20 @@ def convert(image_dir, output_dir, *, val_fraction=0.1, num_shards=4, workers=No
                 'near_duplicates': report.to_json([k[0] for k in kept],
                                                   [k[1] for k in kept], side, classes),
                 'seconds': round(time.time() - start, 2), 'workers': workers}
-        with open(os.path.join(staging, 'dataset.json'), 'w') as f:
-            json.dump(info, f, indent=2)
-        if os.path.exists(output_dir):
-            shutil.rmtree(output_dir)
-        os.rename(staging, output_dir)
+        publish(staging, output_dir, info)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return info
+
+
+def publish(staging, output_dir, info):
+    """Writes ``info`` as staging/dataset.json, then puts the staging folder in place of
+    ``output_dir`` (the records appear whole or not at all)."""
+    with open(os.path.join(staging, 'dataset.json'), 'w') as f:
+        json.dump(info, f, indent=2)
+    if os.path.exists(output_dir):
+        shutil.rmtree(output_dir)
+    os.rename(staging, output_dir)
 
 
 def _check_usable(image_dir, classes, kept, skipped, allow_empty_classes):

@@ -11,7 +11,6 @@ checked as `jacktf convert` checks them (bad ones are skipped with their reason)
 the output is staged and moved into place at the end.
 """
 
-import json
 import os
 import shutil
 import tempfile
@@ -22,7 +21,7 @@ import tensorflow as tf
 from jacktf.core import fs_safety
 from jacktf.core.errors import DataError
 from jacktf.data import check_pool, image_check, multilabel
-from jacktf.data.converter import _progress, _read_kept, check_file
+from jacktf.data.converter import _progress, _read_kept, check_file, publish
 from jacktf.data.example import make_example
 
 
@@ -135,11 +134,7 @@ def convert_multilabel(output_dir, *, labels_csv=None, image_dir=None, val_fract
                 'split': 'iterative_stratification', 'val_fraction': val_fraction,
                 'seed': seed, 'num_shards': num_shards, 'skipped': skipped,
                 'seconds': round(time.time() - start, 2), 'workers': workers}
-        with open(os.path.join(staging, 'dataset.json'), 'w') as f:
-            json.dump(info, f, indent=2)
-        if os.path.exists(output_dir):
-            shutil.rmtree(output_dir)
-        os.rename(staging, output_dir)
+        publish(staging, output_dir, info)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return info

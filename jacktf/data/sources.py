@@ -24,7 +24,7 @@ import dataclasses
 import glob
 import logging
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from jacktf.core.errors import DataError
 from jacktf.data import check_pool, converter, image_check

@@ -10,7 +10,6 @@ confident wrong answer ranks above a hesitant one.
 import csv
 import heapq
 import io
-import os
 
 import numpy as np
 
