@@ -111,6 +111,13 @@ def test_demo_names_the_built_in_records_unless_a_folder_is_called_so(tmp_path,
     assert sources.open_source('demo').form == 'folder'
 
 
+def test_a_multi_label_csv_names_the_way_through_convert(tmp_path):
+    (tmp_path / 'labels.csv').write_text('path,label\na.jpg,cat|dog\n')
+    with pytest.raises(DataError, match=r"line 2: 'cat\|dog' names several labels.*"
+                                        r'jacktf convert --labels_csv'):
+        sources.open_source(str(tmp_path / 'labels.csv'))
+
+
 def test_not_data_names_the_forms(tmp_path):
     with pytest.raises(DataError, match='does not exist: give a folder with one subfolder'):
         sources.open_source(str(tmp_path / 'nope'))
@@ -242,3 +249,15 @@ def test_an_official_checkpoint_that_cannot_be_fetched_names_the_shipped_weights
         'To start now without a download, use the weights that ship with jacktf: `jacktf '
         "train DATA` (or --backbone mobilenet_v1_025), or in a recipe BACKBONE = "
         "@mobilenet_v1_025 and CHECKPOINT_PATH = 'builtin://mobilenet_v1_025'.")
+
+
+def test_the_summary_reads_multi_label_reports():
+    from jacktf.app import run_summary
+    report = {'per_label': {'red': {'recall': 0.5, 'support': 4},
+                            'blue': {'recall': 1.0, 'support': 2}}}
+    assert run_summary.worst_classes(report) == [('red', 0.5, 4), ('blue', 1.0, 2)]
+    text = run_summary.format_summary({
+        'validation': {'accuracy': 0.75, 'mAP': 0.9, 'examples': 6, 'pictures': [],
+                       'worst_classes': run_summary.worst_classes(report)},
+        'predict_command': 'jacktf predict --model runs/x IMAGE...'})
+    assert 'validation mAP 0.9000, exact match 0.7500 on 6 images' in text

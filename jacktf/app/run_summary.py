@@ -15,9 +15,11 @@ WORST = 3
 
 
 def worst_classes(report, count=WORST):
-    """[(class, recall, examples)] of the ``count`` classes with the lowest recall."""
+    """[(class, recall, examples)] of the ``count`` classes with the lowest recall (of a
+    multi-label report: labels, recall at their tuned thresholds)."""
+    per = report.get('per_class') or report.get('per_label') or {}
     rows = [(name, float(m['recall']), int(m.get('support', 0)))
-            for name, m in report['per_class'].items()]
+            for name, m in per.items()]
     return sorted(rows, key=lambda r: (r[1], r[0]))[:count]
 
 
@@ -33,7 +35,8 @@ def _last_eval(experiment, step):
     source = str(report.get('source'))
     made_at = int(source.rsplit(' ', 1)[1]) if source.startswith('training at step ') \
         else step_in_name(source)
-    if step is None or made_at != step or 'per_class' not in report:
+    if step is None or made_at != step or not ('per_class' in report or
+                                               'per_label' in report):
         return None
     return dict(report, report_path=path)
 
@@ -42,6 +45,7 @@ def _evaluate(experiment, files, step=None):
     experiment.eval_files = files
     report = _last_eval(experiment, step) or experiment.evaluate_latest()
     return {'accuracy': float(report['top_1_accuracy']), 'examples': report['examples'],
+            'mAP': report.get('mAP'),
             'worst_classes': worst_classes(report),
             'report': report['report_path'],
             'pictures': [os.path.join(os.path.dirname(report['report_path']), name)
@@ -92,8 +96,10 @@ def format_summary(summary):
             continue
         worst = ', '.join(f'{name} {recall:.2f}' for name, recall, _ in
                           part['worst_classes'])
-        lines.append(f'{split} accuracy {part["accuracy"]:.4f} on {part["examples"]} '
-                     f'images; lowest recall: {worst}')
+        score = (f'mAP {part["mAP"]:.4f}, exact match {part["accuracy"]:.4f}'
+                 if part.get('mAP') is not None else f'accuracy {part["accuracy"]:.4f}')
+        lines.append(f'{split} {score} on {part["examples"]} images; lowest recall: '
+                     f'{worst}')
         if part['pictures']:
             lines.append(f'  pictures: {" ".join(part["pictures"])}')
     if summary.get('saved_model'):

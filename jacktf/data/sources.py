@@ -190,6 +190,13 @@ def _from_csv(path):
                 if split is None:
                     raise DataError(f'{path} line {line}: split {row[2]!r} is not one of '
                                     'train, val, validation, test.')
+            if '|' in row[1]:
+                raise DataError(
+                    f'{path} line {line}: {row[1]!r} names several labels (multi-label '
+                    'data). Convert it to multi-label records first, then train on them: '
+                    f'jacktf convert --labels_csv {path} --output_dir RECORDS; jacktf train '
+                    'RECORDS (the sigmoid head and per-label thresholds follow from '
+                    'their dataset.json).')
             entries.append((os.path.normpath(row[0]), row[1], split))
     if not entries:
         raise DataError(f'{path} lists no images: give one path,label row per image.')
