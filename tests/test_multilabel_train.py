@@ -113,6 +113,11 @@ def test_multilabel_csv_to_predict_end_to_end(tmp_path, capsys):
             for row in rows] == sets
     assert cli.main(['predict', '--model', export, images[0]]) == 0
     assert "LABELS (probability >= the label's tuned threshold)" in capsys.readouterr().out
+    # The Python API answers with the same label sets, from the checkpoint.
+    from jacktf import Learner
+    answer = Learner.load(model_dir).predict(images)
+    assert ['|'.join(labels) for labels in answer.labels] == sets
+    np.testing.assert_allclose(answer.probabilities, probs, atol=1e-5)
     assert cli.main(['eval', '--model_dir', model_dir]) == 0
     assert f"mAP {report['mAP']:.4f}" in capsys.readouterr().out  # the same checkpoint
 

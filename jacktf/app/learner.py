@@ -132,7 +132,11 @@ class Learner(LearnerUse):
         if self._serving is None:
             self._check_trained()
             from jacktf.serve import export
-            self.experiment.restore_latest(self.checkpoint)
+            from jacktf.core.checkpoint_paths import step_in_name
+            path = self.experiment.restore_latest(self.checkpoint)
+            # A multi-label model answers with the thresholds tuned for this checkpoint,
+            # as its export does.
+            self.experiment.use_thresholds(step_in_name(path))
             self._serving = export.ServingModule(self.experiment.model, self.class_names)
         return self.experiment
 

@@ -87,7 +87,9 @@ class LearnerUse:
             as their own bytes, arrays as lossless PNGs; any size (the model resizes).
 
         Returns:
-          Predictions(labels, probabilities): N class names and float32 [N, K].
+          Predictions(labels, probabilities): N class names and float32 [N, K]; for a
+          multi-label model, N label sets (lists of the names at or above their tuned
+          thresholds, possibly empty) and the sigmoid probabilities [N, K].
 
         Raises:
           DataError: a missing or unreadable file, an array of another dtype or shape
@@ -97,12 +99,15 @@ class LearnerUse:
         encoded = [learner_io.encoded(item, i)
                    for i, item in enumerate(learner_io.as_items(images))]
         self._restored()
-        probabilities = [self._serving.serve_encoded(tf.constant(
-            encoded[i:i + PREDICT_BATCH]))['probabilities'].numpy()
-            for i in range(0, len(encoded), PREDICT_BATCH)]
+        outputs = [self._serving.serve_encoded(tf.constant(encoded[i:i + PREDICT_BATCH]))
+                   for i in range(0, len(encoded), PREDICT_BATCH)]
         names = self.class_names
-        probabilities = np.concatenate(probabilities) if probabilities else np.zeros(
-            [0, len(names)], np.float32)
+        probabilities = np.concatenate([o['probabilities'].numpy() for o in outputs]) \
+            if outputs else np.zeros([0, len(names)], np.float32)
+        if outputs and 'label_set' in outputs[0]:  # multi-label: the SavedModel's sets
+            return Predictions([[n for n in s.decode().split('|') if n]
+                                for o in outputs for s in o['label_set'].numpy()],
+                               probabilities)
         return Predictions([names[i] for i in probabilities.argmax(1)], probabilities)
 
     def export(self, formats=(), *, overwrite=False, representative_count=300,
