@@ -41,6 +41,15 @@ def test_the_best_checkpoint_is_used_and_said(tmp_path, caplog):
     assert best_entry(str(tmp_path))['step'] == 4
 
 
+def test_a_best_that_is_the_latest_step_is_read_from_checkpoints(tmp_path, caplog):
+    run = _run(tmp_path, [(6, 0.9), (4, 0.8)])
+    with caplog.at_level(logging.INFO, logger='jacktf'):
+        path = Experiment._find_checkpoint(run)
+    assert path.endswith(os.path.join('checkpoints', 'ckpt-6'))
+    assert Experiment.export_base(run, path) == str(tmp_path / 'export')
+    assert 'Using the best checkpoint' not in caplog.text
+
+
 def test_without_best_k_the_latest_is_used(tmp_path):
     run = _run(tmp_path, [])
     path = Experiment._find_checkpoint(run)

@@ -166,8 +166,9 @@ def test_sidecar_writes_the_training_eval_scalars_for_the_same_checkpoint(
     files = _eval_values(model_dir / 'eval')
     assert len(files) == 2  # training's writer, then the sidecar's
     training, sidecar = files[0][1], files[1][1]
-    assert set(training) == set(sidecar) == {(4, 'accuracy'), (4, 'loss'),
-                                             (4, 'macro_f1')}
+    assert set(training) == set(sidecar) == {
+        (4, 'accuracy'), (4, 'loss'), (4, 'macro_f1'), (4, 'balanced_accuracy'),
+        (4, 'min_recall')}
     for key, value in training.items():
         assert sidecar[key] == pytest.approx(value, abs=1e-6), key
     assert training[(4, 'accuracy')] == pytest.approx(summary['eval_accuracy'])

@@ -274,7 +274,8 @@ class Experiment(RunFiles):
     def _find_checkpoint(self, checkpoint=None):
         """A checkpoint prefix: ``checkpoint`` (a prefix or a folder's latest), else the
         run's model: the best checkpoint best-k kept in MODEL_DIR/best (the one the run
-        exported to export_best/), else the latest of MODEL_DIR/checkpoints. Raises
+        exported to export_best/) when it is not the latest step, else the latest of
+        MODEL_DIR/checkpoints (so its exports go to export/ as before). Raises
         ConfigError naming what is missing."""
         if checkpoint:  # the same forms CHECKPOINT_PATH takes (.index, folders, ...)
             try:
@@ -285,12 +286,11 @@ class Experiment(RunFiles):
         ckpt_dir = os.path.join(self.model_dir, 'checkpoints')
         path, _ = recovery.recover(ckpt_dir, repair=False)  # the newest that reads whole
         best = checkpointing.best_entry(self.model_dir)
-        if best is not None:
-            if path is None or step_in_name(path) != best['step']:
-                metric = next((k for k in best if k not in ('step', 'checkpoint')), 'eval')
-                log.info('Using the best checkpoint %s (eval %s %.4g at step %d); for the '
-                         'latest give --checkpoint %s.', best['checkpoint'], metric,
-                         best.get(metric, float('nan')), best['step'], ckpt_dir)
+        if best is not None and (path is None or step_in_name(path) != best['step']):
+            metric = next((k for k in best if k not in ('step', 'checkpoint')), 'eval')
+            log.info('Using the best checkpoint %s (eval %s %.4g at step %d); for the '
+                     'latest give --checkpoint %s.', best['checkpoint'], metric,
+                     best.get(metric, float('nan')), best['step'], ckpt_dir)
             return best['checkpoint']
         if path is None:
             state = 'is empty' if tf.io.gfile.isdir(ckpt_dir) else 'does not exist'
