@@ -156,8 +156,10 @@ def test_eval_command_reports_next_to_checkpoint_and_saved_model(run):
     # The eval of the checkpoint of step 60 is in TensorBoard at step 60 (a new file).
     assert 60 in _event_images(os.path.join(model_dir, 'eval'), 'eval/top_losses')
     before = open(os.path.join(model_dir, 'eval', 'metrics.json')).read()
+    # export/ holds the final step's SavedModel (the model directory itself would give
+    # export_best/, the best step's, when an earlier eval was better).
     r = run_cli(['jacktf.cli', 'eval', '--model_dir', model_dir, '--saved_model',
-                 model_dir], timeout=TIMEOUT)
+                 os.path.join(model_dir, 'export')], timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
     served = os.path.join(model_dir, 'eval', 'saved_model_60')
     assert open(os.path.join(model_dir, 'eval', 'metrics.json')).read() == before
@@ -204,7 +206,7 @@ def test_tta_flip_equals_plain_eval_on_mirror_symmetric_images(run):
     assert np.abs(cropped - plain).max() > 1e-7  # the crops are other pictures
     # The command reports the TTA numbers beside the plain ones.
     r = run_cli(['jacktf.cli', 'eval', '--model_dir', run['model_dir'], '--saved_model',
-                 run['model_dir'], '--tta', '--gin_param',
+                 os.path.join(run['model_dir'], 'export'), '--tta', '--gin_param',
                  f"EVAL_FILES = '{run['symmetric']}'"], timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
     from jacktf.evaluation import data_reports  # other data than the run's: its own folder
