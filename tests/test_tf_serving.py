@@ -137,6 +137,10 @@ def test_saved_model_cli_lists_the_signatures(saved_model):
     assert outputs['probabilities'] == ('DT_FLOAT', '(-1, 2)')
     assert outputs['class_names'] == ('DT_STRING', '(-1)')
     assert outputs['classes'] == ('DT_INT32', '(-1)')
+    # The run has EVAL_FILES, so its export is calibrated for the "unknown" answer.
     assert set(outputs) == {'probabilities', 'classes', 'class_names', 'top_k_classes',
-                            'top_k_probabilities', 'top_k_class_names'}
+                            'top_k_probabilities', 'top_k_class_names', 'ood_score',
+                            'is_unknown'}
+    assert outputs['is_unknown'] == ('DT_BOOL', '(-1)')
+    assert outputs['ood_score'] == ('DT_FLOAT', '(-1)')
     assert listed['explain_images']['outputs']['cam'][0] == 'DT_FLOAT'
