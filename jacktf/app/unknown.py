@@ -71,8 +71,8 @@ def calibrate_current(experiment, checkpoint, keep=None, score=None):
 
 
 def calibrate_run(experiment, checkpoint=None, keep=None, score=None):
-    """``jacktf calibrate``: restores a checkpoint (the latest by default) and calibrates
-    it; returns the calibration (with 'path')."""
+    """``jacktf calibrate``: restores a checkpoint (by default the run's model, see
+    Experiment.restore_latest) and calibrates it; returns the calibration (with 'path')."""
     if keep is not None or score is not None:
         unknown_lib.check_options(experiment.unknown_keep if keep is None else keep,
                                   score or experiment.unknown_score)

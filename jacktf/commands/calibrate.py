@@ -23,8 +23,9 @@ def add_parser(subparsers, parents):
                            help='calibrate the "unknown" answer (an out-of-distribution '
                            'score and threshold) of a checkpoint on EVAL_FILES')
     p.add_argument('--model_dir', required=True, help='the MODEL_DIR of a training run')
-    p.add_argument('--checkpoint', help='checkpoint prefix to calibrate (default: the '
-                   'latest of the model directory)')
+    p.add_argument('--checkpoint', help='checkpoint prefix to calibrate (default: the run\'s '
+                   'model: its best checkpoint when best-k kept one better than the latest, '
+                   'else the latest)')
     p.add_argument('--keep', type=_share, help='share of the validation images the '
                    'threshold keeps (default: Experiment.unknown_keep, 0.95)')
     p.add_argument('--score', choices=SCORES, help='the out-of-distribution score '

@@ -10,8 +10,9 @@ def add_parser(subparsers, parents):
                            help='export a SavedModel (TF Serving layout), TFLite and ONNX '
                            'models, each verified in its runtime')
     p.add_argument('--model_dir', required=True, help='the MODEL_DIR of a training run')
-    p.add_argument('--checkpoint', help='checkpoint prefix to export (default: the latest '
-                   'of the model directory)')
+    p.add_argument('--checkpoint', help='checkpoint prefix to export (default: the run\'s '
+                   'model: its best checkpoint when best-k kept one better than the latest, '
+                   'else the latest)')
     p.add_argument('--export_dir', help='default: MODEL_DIR/export')
     p.add_argument('--version', help='the version folder (default: the checkpoint\'s '
                    'training step)')

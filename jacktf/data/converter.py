@@ -206,13 +206,7 @@ def convert(image_dir, output_dir, *, val_fraction=0.1, num_shards=4, workers=No
     """
     if not os.path.isdir(image_dir):
         raise DataError(f'--image_dir {image_dir!r} is not a directory.')
-    if not 0 <= val_fraction < 1:
-        raise DataError(f'--val_fraction must be in [0, 1), got {val_fraction}.')
-    if num_shards < 1:
-        raise DataError(f'--num_shards must be >= 1, got {num_shards}.')
-    if os.path.exists(output_dir) and os.listdir(output_dir) and not overwrite:
-        raise DataError(f'--output_dir {output_dir!r} exists and is not empty; pass '
-                        '--overwrite to replace it.')
+    check_options(output_dir, val_fraction, num_shards, overwrite)
     classes, items, _ = image_check.list_image_folder(image_dir)
     if not classes:
         raise DataError(f'{image_dir!r} has no class subfolders: put each class in its '
@@ -266,6 +260,18 @@ def convert(image_dir, output_dir, *, val_fraction=0.1, num_shards=4, workers=No
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return info
+
+
+def check_options(output_dir, val_fraction, num_shards, overwrite):
+    """Raises DataError naming the option: a val_fraction outside [0, 1), fewer than one
+    shard, or a non-empty output_dir without ``overwrite``."""
+    if not 0 <= val_fraction < 1:
+        raise DataError(f'--val_fraction must be in [0, 1), got {val_fraction}.')
+    if num_shards < 1:
+        raise DataError(f'--num_shards must be >= 1, got {num_shards}.')
+    if os.path.exists(output_dir) and os.listdir(output_dir) and not overwrite:
+        raise DataError(f'--output_dir {output_dir!r} exists and is not empty; pass '
+                        '--overwrite to replace it.')
 
 
 def publish(staging, output_dir, info):

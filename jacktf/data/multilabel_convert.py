@@ -21,7 +21,8 @@ import tensorflow as tf
 from jacktf.core import fs_safety
 from jacktf.core.errors import DataError
 from jacktf.data import check_pool, image_check, multilabel
-from jacktf.data.converter import _progress, _read_kept, check_file, publish
+from jacktf.data.converter import _progress, _read_kept, check_file, check_options, \
+    publish
 from jacktf.data.example import make_example
 
 
@@ -93,13 +94,7 @@ def convert_multilabel(output_dir, *, labels_csv=None, image_dir=None, val_fract
       DataError: a bad CSV, missing images, bad options, existing output without
         ``overwrite``, or no usable image.
     """
-    if not 0 <= val_fraction < 1:
-        raise DataError(f'--val_fraction must be in [0, 1), got {val_fraction}.')
-    if num_shards < 1:
-        raise DataError(f'--num_shards must be >= 1, got {num_shards}.')
-    if os.path.exists(output_dir) and os.listdir(output_dir) and not overwrite:
-        raise DataError(f'--output_dir {output_dir!r} exists and is not empty; pass '
-                        '--overwrite to replace it.')
+    check_options(output_dir, val_fraction, num_shards, overwrite)
     classes, items = list_items(labels_csv=labels_csv, image_dir=image_dir)
     start = time.time()
     names = ('train', 'validation')
