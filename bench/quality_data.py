@@ -4,7 +4,7 @@ Each builder writes ROOT/<name>/{train,test}/<class>/<i>.png (an image folder ja
 reads directly) and returns {'classes', 'train', 'test', 'source'}. Nothing downloads:
 - digits: scikit-learn's bundled handwritten digit scans (load_digits, 8x8, 10 classes),
   upscaled to 32x32, dark ink on light paper, grayscale: small centred objects
-  (200 training, 150 test images).
+  (200 training, 150 test images; digits_full: all 1,797, 1,300 for training).
 - textures: scikit-image's bundled photos of brick, grass and gravel (512x512), cut
   into crops of 96-192 pixels; training crops from the top 60% of each photo, test
   crops from the bottom 40% (no overlap).
@@ -39,7 +39,7 @@ def _write(root, name, classes, train, test, source):
             'source': source}
 
 
-def digits(root, n_train=200, n_test=150, seed=0):
+def digits(root, n_train=200, n_test=150, seed=0, name='digits'):
     from sklearn.datasets import load_digits
     data = load_digits()
     order = np.random.default_rng(seed).permutation(len(data.target))
@@ -47,7 +47,7 @@ def digits(root, n_train=200, n_test=150, seed=0):
         (32, 32), Image.BILINEAR)) for x in data.images[order]]
     labels = data.target[order]
     n = n_train + n_test
-    return _write(root, 'digits', [str(d) for d in range(10)],
+    return _write(root, name, [str(d) for d in range(10)],
                   (images[:n_train], labels[:n_train]), (images[n_train:n], labels[n_train:n]),
                   'scikit-learn load_digits (UCI handwritten digit scans), 8x8 -> 32x32')
 
@@ -139,5 +139,10 @@ def demo(root, n_train=300, n_test=150, seed=0):
                   'jacktf demo renders (stripes vs dots), 64x64')
 
 
-BUILDERS = {'digits': digits, 'textures': textures, 'faces': faces, 'photos': photos,
+def digits_full(root, seed=0):
+    """All of load_digits: 1,300 training and 497 test scans (the size of the issue's)."""
+    return digits(root, n_train=1300, n_test=497, seed=seed, name='digits_full')
+
+
+BUILDERS = {'digits': digits, 'digits_full': digits_full, 'textures': textures, 'faces': faces, 'photos': photos,
             'demo': demo}
