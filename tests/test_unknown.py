@@ -174,7 +174,7 @@ def test_fine_tune_calibrate_export_predict_unknown(tmp_path, capsys):
     params = [f"TRAIN_FILES = '{tmp_path}/data/train'",
               f"EVAL_FILES = '{tmp_path}/data/validation'", "Experiment.decoder = 'image_folder'",
               'IMAGE_SIZE = 32', 'TRAIN_STEPS = 40', 'BATCH_SIZE = 8', 'LEARNING_RATE = 0.1',
-              'Trainer.eval_every_steps = None', 'Experiment.preview_images = 0']
+              'periodic_eval.every_steps = None', 'Experiment.preview_images = 0']
     runtime.experiment_from_gin(['gin/demo.gin'], params, model_dir).run('train')
     checkpoint = os.path.join(model_dir, 'checkpoints', 'ckpt-40')
     first = unknown.read(checkpoint)

@@ -213,13 +213,14 @@ class Experiment(RunFiles, RunExports):
 
     def train(self, evaluate=True):
         """Trains with the built-in callbacks, then Trainer.callbacks (see Controller)."""
-        self.plan = data_plan.prepare(self, self.model, self.trainer)
+        callbacks = self.callbacks()
+        self.plan = data_plan.prepare(self, self.model, self.trainer, callbacks)
         self.plan_cache()
         with lifecycle.stop_requests(self.state) as stop, \
                 recovery.disk_errors(self.model_dir):
             return Controller(
                 model=self.model, trainer=self.trainer, inputs=self.run_inputs(),
-                callbacks=self.callbacks(), model_dir=self.model_dir,
+                callbacks=callbacks, model_dir=self.model_dir,
                 strategy=self.strategy, state=self.state, stop=stop,
                 evaluate=evaluate).fit()
 

@@ -26,6 +26,7 @@ from jacktf.optim import lr_scaling
 from jacktf.train import data_plan, feature_cache, recovery, resume, seeding, \
     stages as stages_lib, strategy as strategy_lib
 from jacktf.train.callbacks.base import CallbackList
+from jacktf.train.callbacks.checkpoints import PeriodicCheckpoints
 from jacktf.train.checkpointing import checkpoint_manager
 from jacktf.train.step import averaged_weights
 
@@ -125,7 +126,9 @@ class Controller:
                                     self.frozen, self.chief, latest=latest,
                                     model_dir=self.model_dir,
                                     train_steps=self.trainer.train_steps)
-        self.manager = checkpoint_manager(self.checkpoint, self.write_dir, self.trainer)
+        policy = self.callbacks.find(PeriodicCheckpoints)
+        self.manager = checkpoint_manager(self.checkpoint, self.write_dir,
+                                          **(policy.manager_options() if policy else {}))
         if self.ema is not None and int(self.step.numpy()) == 0:
             for v in self.all_variables:  # averages start from the (warm-started) weights
                 self.ema.average(v).assign(v)
