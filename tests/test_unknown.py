@@ -102,7 +102,7 @@ def test_probability_section_for_tflite_and_onnx():
 
 
 def test_predict_answers_unknown_with_the_closest_class(capsys):
-    from jacktf.commands import calibrate, predict
+    from jacktf.commands import calibrate, predict_output
     assert set(calibrate.SCORES) == set(unknown.SCORES)
     rows = [{'file': 'a.png', 'unknown': True, 'predictions': [
                 {'class_name': 'cat', 'probability': 0.4123},
@@ -110,7 +110,7 @@ def test_predict_answers_unknown_with_the_closest_class(capsys):
             {'file': 'b.png', 'unknown': False, 'predictions': [
                 {'class_name': 'dog', 'probability': 0.9}, {'class_name': 'cat',
                                                             'probability': 0.1}]}]
-    predict._print_table(rows)
+    predict_output.print_table(rows)
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split(None, 1) == ['a.png', 'unknown (closest: cat 0.41)']
     assert lines[2].split() == ['cat', '0.4123'] and lines[4].split()[:2] == ['b.png', 'dog']
