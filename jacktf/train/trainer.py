@@ -160,7 +160,8 @@ class Trainer:
         """True when the run's length or a stage's is given in epochs, so the training
         set must be counted before training (an evaluation interval in epochs:
         PeriodicEval.needs_epoch_length)."""
-        return self.train_epochs is not None or any(getattr(s, 'epochs', None) is not None for s in self.stages)
+        return self.train_epochs is not None or \
+            any(getattr(s, 'epochs', None) is not None for s in self.stages)
 
     def resolve(self, steps_per_epoch=None, class_counts=None, class_names=None,
                 num_classes=None):
