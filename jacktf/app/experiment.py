@@ -101,20 +101,7 @@ class Experiment(RunFiles, RunExports, RunCheckpoints):
         self.eval_files = eval_files
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size or batch_size)
-        if isinstance(decoder, str):
-            self.decoder_name = decoder
-            self.decode_fn = model.registry.get('decoder', decoder).factory()
-        else:
-            entry = getattr(decoder, 'jacktf_entry', None)
-            if entry is None or entry.kind != 'decoder':
-                raise ConfigError(f'Experiment.decoder must be a registered decoder name or '
-                                  f'@decoder_name in gin, got {decoder!r}. Run `jacktf '
-                                  'plugins --kind decoder`.')
-            self.decoder_name = entry.name
-            self.decode_fn = decoder()
-        if not model.native:  # multi-label records, or a multi-label head
-            self.decoder_name, self.decode_fn = multilabel_wiring.match_decoder(
-                model, self.decoder_name, self.decode_fn, train_files)
+        self.decoder_name, self.decode_fn = _decoder(decoder, model, train_files)
         self.checkpoint_path = checkpoint_path
         if checkpoint_path and not model.preprocessing_given:  # fine-tuning augmentation
             model.set_preprocessing(finetune_preprocessing.finetune_name(model.preprocessing))
@@ -255,3 +242,21 @@ class Experiment(RunFiles, RunExports, RunCheckpoints):
         """The callbacks of a training run: the built-ins and Trainer.callbacks."""
         return builtin_callbacks(self.trainer, self.after_first_step, self.export_at_end,
                                  self.callback_factories)
+
+
+def _decoder(decoder, model, train_files):
+    """(decoder name, decode function) of Experiment.decoder (a registered name or the
+    gin reference of one), matched to a multi-label model or multi-label records."""
+    if isinstance(decoder, str):
+        name, decode_fn = decoder, model.registry.get('decoder', decoder).factory()
+    else:
+        entry = getattr(decoder, 'jacktf_entry', None)
+        if entry is None or entry.kind != 'decoder':
+            raise ConfigError(f'Experiment.decoder must be a registered decoder name or '
+                              f'@decoder_name in gin, got {decoder!r}. Run `jacktf '
+                              'plugins --kind decoder`.')
+        name, decode_fn = entry.name, decoder()
+    if not model.native:  # multi-label records, or a multi-label head
+        name, decode_fn = multilabel_wiring.match_decoder(model, name, decode_fn,
+                                                          train_files)
+    return name, decode_fn

@@ -131,6 +131,27 @@ def _spread(files, count):
     return [files[round(i * step)] for i in range(count)]
 
 
+def _first_record(path, setting):
+    """The first record of ``path`` (None for an empty file); a file that is no TFRecord
+    or cannot be read raises DataError saying what it is and what to do."""
+    try:
+        return read_first_record(path)
+    except NotTFRecord as e:
+        hint = ''
+        if 'image' in str(e):
+            hint = (' Give the folder with one subfolder per class instead, and '
+                    'convert it (`jacktf convert --image_dir DIR --output_dir OUT`) or '
+                    'read it with --gin_param="Experiment.decoder = \'image_folder\'".')
+        elif 'gzip' in str(e):
+            hint = ' Decompress it: jacktf reads uncompressed TFRecord files.'
+        raise DataError(f'{setting}: {path} is not a TFRecord file: {e}.{hint}') \
+            from None
+    except tf.errors.OpError as e:
+        raise DataError(f'{setting}: cannot read {path}: {e.message}') from None
+    except OSError as e:
+        raise DataError(f'{setting}: cannot read {path}: {e.strerror or e}') from None
+
+
 def check_input(file_pattern, decode_fn, *, setting='TRAIN_FILES', decoder='decoder'):
     """Checks the files of ``file_pattern`` for ``decode_fn`` without writing anything.
 
@@ -168,22 +189,7 @@ def check_input(file_pattern, decode_fn, *, setting='TRAIN_FILES', decoder='deco
     empty, problems = [], []
     sample = _spread(files, MAX_FILES)
     for path in sample:
-        try:
-            data = read_first_record(path)
-        except NotTFRecord as e:
-            hint = ''
-            if 'image' in str(e):
-                hint = (' Give the folder with one subfolder per class instead, and '
-                        'convert it (`jacktf convert --image_dir DIR --output_dir OUT`) or '
-                        'read it with --gin_param="Experiment.decoder = \'image_folder\'".')
-            elif 'gzip' in str(e):
-                hint = ' Decompress it: jacktf reads uncompressed TFRecord files.'
-            raise DataError(f'{setting}: {path} is not a TFRecord file: {e}.{hint}') \
-                from None
-        except tf.errors.OpError as e:
-            raise DataError(f'{setting}: cannot read {path}: {e.message}') from None
-        except OSError as e:
-            raise DataError(f'{setting}: cannot read {path}: {e.strerror or e}') from None
+        data = _first_record(path, setting)
         if data is None:
             empty.append(path)
         elif features:

@@ -96,6 +96,7 @@ class Trainer:
                  nan_lr_factor=None, eval_every_steps=UNSET, eval_every_epochs=UNSET,
                  max_to_keep=UNSET, keep_checkpoint_every_n_hours=UNSET):
         _check_length_and_rate(train_steps, train_epochs, learning_rate, optimizer)
+        _check_options(moving_average_decay, accumulate_steps, feature_cache, callbacks)
         self.train_steps = None if train_steps is None else int(train_steps)
         self.train_epochs = train_epochs
         self.class_weight = class_weight
@@ -114,23 +115,14 @@ class Trainer:
         self.aux_loss_weight = float(aux_loss_weight)
         self.clip_gradient_norm = clip_gradient_norm
         self.lr_multipliers = dict(lr_multipliers or {})
-        if moving_average_decay is not None and not 0 < moving_average_decay < 1:
-            raise ConfigError('moving_average_decay must be in (0, 1) or None, got '
-                              f'{moving_average_decay}.')
         self.moving_average_decay = moving_average_decay
         self.jit_compile = bool(jit_compile)
-        if int(accumulate_steps) < 1:
-            raise ConfigError(f'Trainer.accumulate_steps must be >= 1, got '
-                              f'{accumulate_steps}.')
         self.accumulate_steps = int(accumulate_steps)
         self.stages = list(stages or ())
         self.stage_spans = None
         if not self.needs_epoch_length:
             self._set_spans()
         self.callbacks = list(callbacks or ())
-        if feature_cache not in ('auto', True, False):
-            raise ConfigError(f"Trainer.feature_cache must be 'auto', True or False, got "
-                              f'{feature_cache!r}.')
         self.feature_cache = feature_cache
         self.feature_cache_memory_mb = float(feature_cache_memory_mb)
         self.callback_settings = deprecated_settings(dict(
@@ -144,11 +136,6 @@ class Trainer:
         lr_scaling_lib.check_rule(lr_scaling)
         self.lr_scaling = lr_scaling
         self.reference_batch_size = reference_batch_size
-        for callback in self.callbacks:
-            if not hasattr(callback, 'on_step_end'):
-                raise ConfigError(f'Trainer.callbacks takes callbacks such as '
-                                  f'@early_stopping() (note the parentheses), got '
-                                  f'{callback!r}. Run `jacktf plugins --kind callback`.')
 
     def _set_spans(self):
         self.stage_spans = stages_lib.boundaries(
@@ -286,3 +273,22 @@ def _check_length_and_rate(train_steps, train_epochs, learning_rate, optimizer):
     if not callable(optimizer):
         raise ConfigError(f'Trainer.optimizer must be an optimizer plugin such as '
                           f'@momentum, got {optimizer!r}.')
+
+
+def _check_options(moving_average_decay, accumulate_steps, feature_cache, callbacks):
+    """Raises ConfigError for a moving-average decay, accumulation, feature-cache mode or
+    callback list that cannot work, saying how to fix it."""
+    if moving_average_decay is not None and not 0 < moving_average_decay < 1:
+        raise ConfigError('moving_average_decay must be in (0, 1) or None, got '
+                          f'{moving_average_decay}.')
+    if int(accumulate_steps) < 1:
+        raise ConfigError(f'Trainer.accumulate_steps must be >= 1, got '
+                          f'{accumulate_steps}.')
+    if feature_cache not in ('auto', True, False):
+        raise ConfigError(f"Trainer.feature_cache must be 'auto', True or False, got "
+                          f'{feature_cache!r}.')
+    for callback in callbacks or ():
+        if not hasattr(callback, 'on_step_end'):
+            raise ConfigError(f'Trainer.callbacks takes callbacks such as '
+                              f'@early_stopping() (note the parentheses), got '
+                              f'{callback!r}. Run `jacktf plugins --kind callback`.')
