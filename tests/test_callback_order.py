@@ -122,3 +122,54 @@ def test_gin_binds_a_callback_option(tmp_path, default_registry):
     callbacks = experiment.callbacks()
     assert _progress(callbacks).every_steps == 3
     assert [c.keep for c in callbacks if type(c).__name__ == 'BestK'] == [2]
+
+
+def test_eval_cadence_and_checkpoints_kept_are_callback_options(caplog):
+    from jacktf.optim.optimizers import sgd
+    from jacktf.train.callbacks import PeriodicCheckpoints, PeriodicEval, builtin_callbacks
+    from jacktf.train.trainer import Trainer
+    caplog.set_level('WARNING', logger='jacktf')
+    callbacks = builtin_callbacks(Trainer(train_steps=10, optimizer=sgd))
+    assert caplog.text == ''
+    periodic = next(c for c in callbacks if isinstance(c, PeriodicEval))
+    saver = next(c for c in callbacks if isinstance(c, PeriodicCheckpoints))
+    assert (periodic.every_steps, periodic.every_epochs) == (None, None)
+    assert saver.manager_options() == {'max_to_keep': 3,
+                                       'keep_checkpoint_every_n_hours': None}
+    # The old names still configure them; a given None is a value (no periodic eval,
+    # keep every checkpoint), not "unset".
+    old = Trainer(train_steps=10, optimizer=sgd, eval_every_steps=None, max_to_keep=None,
+                  keep_checkpoint_every_n_hours=2)
+    assert [r.getMessage() for r in caplog.records] == [
+        'Trainer.eval_every_steps is deprecated: bind periodic_eval.every_steps = None '
+        'instead (the old name still works in this release).',
+        'Trainer.max_to_keep is deprecated: bind periodic_checkpoints.max_to_keep = None '
+        'instead (the old name still works in this release).',
+        'Trainer.keep_checkpoint_every_n_hours is deprecated: bind periodic_checkpoints.'
+        'keep_every_n_hours = 2 instead (the old name still works in this release).']
+    callbacks = builtin_callbacks(
+        old, factories={'periodic_eval': lambda **k: PeriodicEval(**dict(
+            {'every_steps': 500}, **k))})
+    assert next(c for c in callbacks if isinstance(c, PeriodicEval)).every_steps is None
+    assert next(c for c in callbacks if isinstance(c, PeriodicCheckpoints)) \
+        .manager_options() == {'max_to_keep': None, 'keep_checkpoint_every_n_hours': 2}
+
+
+def test_gin_binds_the_eval_cadence(tmp_path, default_registry):
+    from jacktf.app import runtime
+    from jacktf.train import data_plan
+    from jacktf.train.callbacks import PeriodicCheckpoints, PeriodicEval
+    experiment = runtime.experiment_from_gin(
+        ['gin/tiny_from_scratch.gin'], ['periodic_eval.every_steps = None',
+                                        'periodic_eval.every_epochs = 2',
+                                        'periodic_checkpoints.max_to_keep = 7'],
+        str(tmp_path / 'm'))
+    callbacks = experiment.callbacks()
+    periodic = next(c for c in callbacks if isinstance(c, PeriodicEval))
+    assert (periodic.every_steps, periodic.every_epochs) == (None, 2)
+    assert data_plan.needs_counts(experiment, experiment.trainer, callbacks)
+    assert not data_plan.needs_counts(experiment, experiment.trainer)
+    assert next(c for c in callbacks if isinstance(c, PeriodicCheckpoints)) \
+        .manager_options()['max_to_keep'] == 7
+    assert 'PeriodicEval' in runtime.show_callbacks(['gin/tiny_from_scratch.gin'], [],
+                                                    str(tmp_path / 'n'))

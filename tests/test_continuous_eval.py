@@ -90,7 +90,7 @@ def test_after_training_evaluates_once_and_a_restart_evaluates_nothing(
 
 TRAIN = ['--gin_file=gin/tiny_from_scratch.gin', '--gin_param=IMAGE_SIZE = 32',
          '--gin_param=Trainer.log_every_steps = 5', '--gin_param=Experiment.export_at_end = '
-         'False', '--gin_param=Trainer.keep_best = 2', '--gin_param=Trainer.max_to_keep = 10']
+         'False', '--gin_param=Trainer.keep_best = 2', '--gin_param=periodic_checkpoints.max_to_keep = 10']
 
 
 def _popen(args, env=None):
@@ -106,7 +106,7 @@ def test_beside_a_training_run(tmp_path, layout):
     model_dir = tmp_path / 'm'
     steps = 40
     flags = TRAIN + [f'--model_dir={model_dir}', f'--gin_param=TRAIN_STEPS = {steps}',
-                     '--gin_param=BATCH_SIZE = 8', '--gin_param=Trainer.eval_every_steps = '
+                     '--gin_param=BATCH_SIZE = 8', '--gin_param=periodic_eval.every_steps = '
                      'None', '--gin_param=Trainer.checkpoint_every_steps = 5']
     sidecar = _popen(flags + ['--mode=continuous_eval', '--eval_timeout=240'])
     trainers = []

@@ -36,7 +36,7 @@ def model_dir(tmp_path_factory):
     path = str(tmp_path_factory.mktemp('deploy') / 'model')
     r = run_cli(['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', f'--model_dir={path}',
                  f'--gin_param=TRAIN_STEPS = {STEPS}', '--gin_param=IMAGE_SIZE = 32',
-                 '--gin_param=Trainer.eval_every_steps = None'], timeout=TIMEOUT)
+                 '--gin_param=periodic_eval.every_steps = None'], timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-3000:]
     assert os.path.isfile(os.path.join(path, 'export', str(STEPS), 'saved_model.pb'))
     return path
@@ -370,7 +370,7 @@ def test_adding_formats_refuses_a_saved_model_of_other_weights(model_dir):
 
 def test_resumed_training_replaces_its_export_with_a_log_line(model_dir):
     r = run_cli(['jacktf.run', f'--gin_file={model_dir}/operative_config.gin',
-                 f'--model_dir={model_dir}', '--gin_param=Trainer.eval_every_steps = None'],
+                 f'--model_dir={model_dir}', '--gin_param=periodic_eval.every_steps = None'],
                 timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
     existing = os.path.join(model_dir, 'export', str(STEPS))
@@ -409,7 +409,7 @@ def test_train_with_export_writes_the_int8_model_at_the_end(tmp_path):
     r = run_cli(['jacktf.cli', 'train', '--gin_file', 'gin/tiny_from_scratch.gin',
                  '--model_dir', path, '--gin_param', 'TRAIN_STEPS = 60',
                  '--gin_param', 'IMAGE_SIZE = 32',
-                 '--gin_param', 'Trainer.eval_every_steps = None',
+                 '--gin_param', 'periodic_eval.every_steps = None',
                  '--export', 'tflite:int8'], timeout=TIMEOUT)
     assert r.returncode in (0, 1), r.stderr[-3000:]  # 1: int8 fell short, named
     card = json.load(open(os.path.join(path, 'export', 'tflite', '60', 'int8.json'))) \
@@ -457,7 +457,7 @@ def test_verify_client_passes_on_every_format_and_fails_on_another_runs_file(mod
     other = str(tmp_path / 'other')
     r = run_cli(['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', f'--model_dir={other}',
                  '--gin_param=TRAIN_STEPS = 20', '--gin_param=IMAGE_SIZE = 32',
-                 '--gin_param=Trainer.eval_every_steps = None'], timeout=TIMEOUT)
+                 '--gin_param=periodic_eval.every_steps = None'], timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-2000:]
     r = _export(other, '--tflite', 'float', '--verify_count', 20)
     assert r.returncode == 0, r.stderr[-2000:]

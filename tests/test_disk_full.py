@@ -60,7 +60,7 @@ def test_injected_enospc_at_a_checkpoint_save_exits_2(tmp_path):
          '--gin_file=gin/tiny_from_scratch.gin', f'--model_dir={model_dir}',
          '--gin_param=TRAIN_STEPS = 10', '--gin_param=BATCH_SIZE = 8',
          '--gin_param=IMAGE_SIZE = 32', '--gin_param=Trainer.checkpoint_every_steps = 2',
-         '--gin_param=Trainer.eval_every_steps = None'],
+         '--gin_param=periodic_eval.every_steps = None'],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 2, r.stderr[-3000:]
     ckpt_dir = model_dir / 'checkpoints'

@@ -13,6 +13,7 @@ from jacktf.core.errors import ConfigError
 from jacktf.optim import schedules
 from jacktf.optim.optimizers import sgd
 from jacktf.train import data_plan, step
+from jacktf.train.callbacks.evaluation import PeriodicEval
 from jacktf.train.callbacks.progress import Progress
 from jacktf.train.stages import Stage, boundaries
 from jacktf.train.trainer import Trainer
@@ -39,7 +40,7 @@ def _train(records, model_dir, *extra):
                     f"--gin_param=EVAL_FILES = '{evals}'", '--gin_param=TRAIN_STEPS = None',
                     '--gin_param=TRAIN_EPOCHS = 2', '--gin_param=BATCH_SIZE = 4',
                     '--gin_param=IMAGE_SIZE = 32', '--gin_param=Trainer.log_every_steps = 1',
-                    '--gin_param=Trainer.eval_every_steps = None',
+                    '--gin_param=periodic_eval.every_steps = None',
                     '--gin_param=Experiment.export_at_end = False', *extra],
                    timeout=TIMEOUT)
 
@@ -71,7 +72,7 @@ def test_train_epochs_runs_ceil_n_over_batch_steps_per_epoch_and_evals_each_epoc
 @pytest.mark.slow
 def test_progress_bar_when_asked_shows_epoch_loss_and_rate(records, tmp_path):
     r = _train(records, tmp_path / 'bar', '--gin_param=Trainer.progress_bar = True',
-               '--gin_param=Trainer.eval_every_epochs = 0', '--mode=train')
+               '--gin_param=periodic_eval.every_epochs = 0', '--mode=train')
     assert r.returncode == 0, r.stderr[-3000:]
     bar = r.stderr
     assert '100%|' in bar and 'step 6/6 [' in bar and 'ETA 00:00' in bar
@@ -97,13 +98,14 @@ def test_steps_per_epoch_rule():
     assert trainer.train_steps is None and trainer.needs_epoch_length
     trainer.resolve(steps_per_epoch=3)
     assert trainer.train_steps == 8  # ceil(2.5 * 3)
-    assert trainer.eval_interval() == 3  # every epoch by default in an epoch run
-    assert Trainer(train_steps=5, optimizer=sgd).eval_interval() is None
+    assert PeriodicEval().interval(trainer) == 3  # every epoch by default in an epoch run
+    assert PeriodicEval(every_epochs=2).interval(trainer) == 6
+    assert PeriodicEval().interval(Trainer(train_steps=5, optimizer=sgd)) is None
     with pytest.raises(ConfigError, match='Neither TRAIN_STEPS nor TRAIN_EPOCHS'):
         Trainer(optimizer=sgd)
-    with pytest.raises(ConfigError, match='eval_every_steps = 5 and Trainer.'
-                                          'eval_every_epochs = 1 are both set'):
-        Trainer(train_steps=5, optimizer=sgd, eval_every_steps=5, eval_every_epochs=1)
+    with pytest.raises(ConfigError, match='periodic_eval.every_steps = 5 and periodic_'
+                                          'eval.every_epochs = 1 are both set'):
+        PeriodicEval(every_steps=5, every_epochs=1)
 
 
 def test_stages_in_epochs():

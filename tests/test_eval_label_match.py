@@ -89,7 +89,7 @@ def test_reports_on_other_data_go_beside_the_runs(tmp_path):
 def _train(model_dir, *params, timeout=900):
     return run_cli(['jacktf.run', '--gin_file=tiny_from_scratch.gin',
                     f'--model_dir={model_dir}', '--gin_param=TRAIN_STEPS=4',
-                    '--gin_param=BATCH_SIZE=8', '--gin_param=Trainer.eval_every_steps=2',
+                    '--gin_param=BATCH_SIZE=8', '--gin_param=periodic_eval.every_steps=2',
                     *[f'--gin_param={p}' for p in params]], timeout=timeout)
 
 
@@ -153,5 +153,5 @@ def test_a_finished_run_exits_promptly(tmp_path):
                                  '--gin_file=tiny_from_scratch.gin',
                                  f'--model_dir={tmp_path / "run"}',
                                  '--gin_param=TRAIN_STEPS=4', '--gin_param=BATCH_SIZE=8',
-                                 '--gin_param=Trainer.eval_every_steps=2'])
+                                 '--gin_param=periodic_eval.every_steps=2'])
     assert after < baseline + 5.0, (after, baseline)

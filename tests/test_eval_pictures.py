@@ -68,7 +68,7 @@ def run(tmp_path_factory):
                  f'--gin_param=IMAGE_SIZE = {SIZE}', '--gin_param=BATCH_SIZE = 16',
                  f"--gin_param=TRAIN_FILES = '{train}'",
                  f"--gin_param=EVAL_FILES = '{evals}'",
-                 '--gin_param=Trainer.eval_every_steps = 30',
+                 '--gin_param=periodic_eval.every_steps = 30',
                  '--gin_param=Trainer.log_every_steps = 30'], timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-3000:]
     return {'model_dir': model_dir, 'root': root, 'eval_files': evals,

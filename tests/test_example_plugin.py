@@ -53,7 +53,7 @@ def test_trains_with_plugin_backbone_and_head_from_gin_alone(plugin_path, tmp_pa
                       "tiny_net.width = 8\n"
                       "Model.head = @mlp\n"
                       "mlp.hidden_units = 16\n"
-                      "Trainer.eval_every_steps = None\n")
+                      "periodic_eval.every_steps = None\n")
     model_dir = str(tmp_path / 'm')
     r = run_cli(['jacktf.run', f'--gin_file={recipe}', f'--model_dir={model_dir}'],
                 env=_env(plugin_path))

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 def trained(tmp_path_factory):
     model_dir = str(tmp_path_factory.mktemp('trained') / 'model')
     r = run_cli(['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', f'--model_dir={model_dir}',
-                 '--gin_param=TRAIN_STEPS = 600', '--gin_param=Trainer.eval_every_steps = None',
+                 '--gin_param=TRAIN_STEPS = 600', '--gin_param=periodic_eval.every_steps = None',
                  '--gin_param=Experiment.deterministic = True'])
     assert r.returncode == 0, r.stderr[-3000:]
     export = os.path.join(model_dir, 'export', '600')

@@ -83,7 +83,7 @@ def test_recipe_written_before_train_epochs_still_runs(tmp_path):
     recipe = _older_recipe(tmp_path, ['TRAIN_EPOCHS'])
     r = run_cli(['jacktf.run', f'--gin_file={recipe}', f'--model_dir={tmp_path}/m',
                  "--gin_param=TRAIN_STEPS = 2", "--gin_param=BATCH_SIZE = 4",
-                 "--gin_param=Trainer.eval_every_steps = None"], timeout=300)
+                 "--gin_param=periodic_eval.every_steps = None"], timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert (tmp_path / 'm' / 'checkpoints' / 'ckpt-2.index').exists()
     assert 'TRAIN_EPOCHS = None' in (tmp_path / 'm' / 'operative_config.gin').read_text()

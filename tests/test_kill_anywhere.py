@@ -23,7 +23,7 @@ FLAGS = ['--gin_file=gin/tiny_from_scratch.gin', '--gin_param=IMAGE_SIZE = 32',
          '--gin_param=BATCH_SIZE = 8', f'--gin_param=TRAIN_STEPS = {STEPS}',
          '--gin_param=Trainer.log_every_steps = 1',
          '--gin_param=Trainer.checkpoint_every_steps = 5',
-         '--gin_param=Trainer.eval_every_steps = 10', '--gin_param=Trainer.keep_best = 2']
+         '--gin_param=periodic_eval.every_steps = 10', '--gin_param=Trainer.keep_best = 2']
 # Where each kill lands: (a line to wait for, or None for the start; seconds after it).
 PHASES = {
     'start': (None, (0.5, 6.0)),                       # imports, model build, restore

@@ -39,7 +39,7 @@ def run(tmp_path_factory):
     model_dir = str(tmp_path_factory.mktemp('learner') / 'run')
     runtime.train([os.path.join(ROOT, 'gin', 'tiny_from_scratch.gin')], [
         'TRAIN_STEPS = 2', 'IMAGE_SIZE = 32', 'BATCH_SIZE = 8',
-        'Trainer.eval_every_steps = None', 'Experiment.export_at_end = False',
+        'periodic_eval.every_steps = None', 'Experiment.export_at_end = False',
         'Experiment.preview_images = 0'], model_dir, mode='train')
     return model_dir
 
@@ -129,9 +129,9 @@ def test_show_batch_is_a_figure_of_the_training_batch(learn):
 def test_options_are_gin_bindings(run):
     from jacktf import Learner
     from jacktf.app.learner_io import bindings
-    assert bindings(['A = 1'], {'Trainer.eval_every_steps': 50, 'Model.head': '@logits',
+    assert bindings(['A = 1'], {'periodic_eval.every_steps': 50, 'Model.head': '@logits',
                                 'EVAL_FILES': 'data/val', 'scope/X.y': None}) == [
-        'A = 1', 'Trainer.eval_every_steps = 50', 'Model.head = @logits',
+        'A = 1', 'periodic_eval.every_steps = 50', 'Model.head = @logits',
         "EVAL_FILES = 'data/val'", 'scope/X.y = None']
     learn = Learner.load(run, **{'Experiment.eval_batch_size': 3})
     assert learn.experiment.eval_batch_size == 3
@@ -184,7 +184,7 @@ def test_from_folder_to_export_and_back(tmp_path, capsys):
     test = _folder(tmp_path / 'test_photos', per_class=2, size=48, seed=1)
     model_dir = str(tmp_path / 'runs' / 'photos')
     learn = Learner.from_folder(photos, model_dir=model_dir, image_size=32, batch_size=4,
-                                **{'Trainer.eval_every_epochs': None,
+                                **{'periodic_eval.every_epochs': None,
                                    'Experiment.preview_images': 0,
                                    'Experiment.export_at_end': False})
     assert json.load(open(os.path.join(model_dir, 'split.json')))['data']

@@ -31,7 +31,7 @@ def exported(tmp_path_factory):
     model_dir = str(base / 'model')
     r = run_cli(['jacktf.run', '--gin_file=gin/demo.gin', f'--model_dir={model_dir}',
                  f'--gin_param=TRAIN_STEPS = {STEPS}',
-                 '--gin_param=Trainer.eval_every_steps = None'], timeout=TIMEOUT)
+                 '--gin_param=periodic_eval.every_steps = None'], timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-3000:]
     out = str(base / 'export')
     r = run_cli(['jacktf.cli', 'export', '--model_dir', model_dir, '--export_dir', out,

@@ -19,7 +19,7 @@ from jacktf.core import fs_safety
 from jacktf.core.files import write_atomic
 from jacktf.core.errors import ConfigError
 from jacktf.core.rundir import CreatedFiles
-from jacktf.train import feature_cache, recovery
+from jacktf.train import feature_cache, feature_store, recovery
 from jacktf.train.checkpointing import BestCheckpoints
 from jacktf.train.lock import LOCK_NAME, LockedError, RunLock
 
@@ -277,10 +277,10 @@ def test_a_stop_during_the_feature_pass_leaves_no_staging_folder(tmp_path, monke
             f.write(b'half')
         raise KeyboardInterrupt  # what a stop signal raises in the feature pass
 
-    monkeypatch.setattr(feature_cache, '_write_features', interrupted)
-    monkeypatch.setattr(feature_cache.pipeline, 'read_dataset', lambda *a, **k: [])
+    monkeypatch.setattr(feature_store, 'write_features', interrupted)
+    monkeypatch.setattr(feature_store.pipeline, 'read_dataset', lambda *a, **k: [])
     with pytest.raises(KeyboardInterrupt):
-        feature_cache._compute(_FakeExperiment(), _FakeModel(), False, False,
+        feature_store.compute(_FakeExperiment(), _FakeModel(), False, False,
                                str(cache / 'key'), tf.Variable(0, dtype=tf.int64))
     assert os.listdir(cache) == []
 

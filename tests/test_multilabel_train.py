@@ -80,8 +80,8 @@ def test_multilabel_csv_to_predict_end_to_end(tmp_path, capsys):
                  f"--gin_param=EVAL_FILES = '{tfr}/validation-*.tfrecord'",
                  '--gin_param=NUM_CLASSES = 3', '--gin_param=IMAGE_SIZE = 64',
                  '--gin_param=BATCH_SIZE = 8', '--gin_param=TRAIN_STEPS = 6',
-                 '--gin_param=Trainer.eval_every_epochs = None',
-                 '--gin_param=Trainer.eval_every_steps = 3',
+                 '--gin_param=periodic_eval.every_epochs = None',
+                 '--gin_param=periodic_eval.every_steps = 3',
                  '--gin_param=Experiment.preview_images = 0',
                  '--gin_param=best_k.keep = 0'])  # one export (best-k: a test above)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]

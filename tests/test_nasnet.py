@@ -275,7 +275,7 @@ def test_nasnet_mobile_recipe_finetunes_from_an_official_checkpoint(tmp_path):
         "include 'gin/nasnet_mobile_finetune.gin'\n"
         f"CHECKPOINT_PATH = '{ckpt}'\nMODEL_DIR = '{tmp_path / 'model'}'\n"
         "TRAIN_STEPS = 3\nBATCH_SIZE = 4\nIMAGE_SIZE = 96\nNUM_CLASSES = 2\n"
-        "Model.head = 'native'\nTrainer.eval_every_steps = None\n"
+        "Model.head = 'native'\nperiodic_eval.every_steps = None\n"
         "cosine.warmup_steps = 1\n")
     r = run_cli(['jacktf.run', f'--gin_file={recipe}', '--mode=train'], timeout=1200)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -13,7 +13,7 @@ from jacktf.core.errors import ConfigError
 from jacktf.evaluation import operating_point as op
 from jacktf.evaluation import report as report_lib
 from jacktf.serve import model_card
-from jacktf.train.callbacks import BestK, EarlyStopping
+from jacktf.train.callbacks import BestK, CallbackList, EarlyStopping, PeriodicEval
 
 # 90 images of 'common', 10 of 'rare'. Step 1 calls everything common: accuracy 0.90 but
 # the rare class is never found. Step 2 finds 8 of the 10 rare ones for 10 false alarms.
@@ -48,8 +48,8 @@ def _keep_best(tmp_path, metric, callbacks=()):
     ctl = types.SimpleNamespace(write_dir=str(tmp_path / metric), checkpoint=_Checkpoint(),
                                 model_dir=str(tmp_path / metric), start_step=0,
                                 eval_dataset=object(), best=None,
-                                trainer=types.SimpleNamespace(eval_interval=lambda: 1,
-                                                              train_steps=10))
+                                callbacks=CallbackList([PeriodicEval(every_steps=1)]),
+                                trainer=types.SimpleNamespace(train_steps=10))
     best_k = BestK(keep=1, metric=metric)
     best_k.on_train_begin(ctl)
     for callback in callbacks:

@@ -107,7 +107,7 @@ def test_minimal_plugin_trains_evaluates_exports_and_predicts(tmp_path):
     model_dir = tmp_path / 'run'
     r = run_cli(['jacktf.run', '--gin_file=tiny_from_scratch.gin', f'--model_dir={model_dir}',
                  '--gin_param=BACKBONE=@mini_net', '--gin_param=IMAGE_SIZE=32',
-                 '--gin_param=TRAIN_STEPS=6', '--gin_param=Trainer.eval_every_steps=3'],
+                 '--gin_param=TRAIN_STEPS=6', '--gin_param=periodic_eval.every_steps=3'],
                 env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'Traceback' not in r.stderr and 'declares no cam_endpoint' in r.stdout

@@ -30,7 +30,7 @@ def model_dir(tmp_path_factory):
     path = str(tmp_path_factory.mktemp('predict') / 'model')
     r = run_cli(['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', f'--model_dir={path}',
                  '--gin_param=TRAIN_STEPS = 20', '--gin_param=IMAGE_SIZE = 32',
-                 '--gin_param=Trainer.eval_every_steps = None'], timeout=TIMEOUT)
+                 '--gin_param=periodic_eval.every_steps = None'], timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr[-3000:]
     assert os.path.isfile(os.path.join(path, 'export', '20', 'saved_model.pb'))
     shutil.copytree(os.path.join(path, 'export', '20'), os.path.join(path, 'export', '9'))

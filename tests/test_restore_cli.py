@@ -52,7 +52,7 @@ def _recipe(tmp_path, checkpoint, extra='', base='gin/tiny_from_scratch.gin'):
     path = tmp_path / 'recipe.gin'
     path.write_text(f"include '{base}'\nCHECKPOINT_PATH = '{checkpoint}'\n"
                     f"MODEL_DIR = '{tmp_path / 'model'}'\nTRAIN_STEPS = 5\n"
-                    f"Trainer.eval_every_steps = None\n{extra}")
+                    f"periodic_eval.every_steps = None\n{extra}")
     return str(path)
 
 

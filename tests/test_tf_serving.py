@@ -31,7 +31,7 @@ def saved_model(tmp_path_factory):
     path = str(tmp_path_factory.mktemp('serving') / 'model')
     r = run_cli(['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', f'--model_dir={path}',
                  f'--gin_param=TRAIN_STEPS = {STEPS}', '--gin_param=IMAGE_SIZE = 32',
-                 '--gin_param=Trainer.eval_every_steps = None'], timeout=300)
+                 '--gin_param=periodic_eval.every_steps = None'], timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     return os.path.join(path, 'export', str(STEPS))
 

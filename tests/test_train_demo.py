@@ -19,7 +19,7 @@ def _losses(stdout):
 def test_demo_trains_learns_and_resumes(tmp_path):
     model_dir = str(tmp_path / 'demo')
     params = ['--gin_param=TRAIN_STEPS = 120', '--gin_param=Trainer.log_every_steps = 20',
-              '--gin_param=Trainer.eval_every_steps = None']
+              '--gin_param=periodic_eval.every_steps = None']
     first = run_cli(['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', f'--model_dir={model_dir}']
                     + params)
     assert first.returncode == 0, first.stderr[-3000:]

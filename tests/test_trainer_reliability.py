@@ -20,7 +20,7 @@ from jacktf.train.trainer import Trainer
 from jacktf.optim.optimizers import sgd
 from conftest import ROOT, run_cli
 
-DEMO = ['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', '--gin_param=Trainer.eval_every_steps = None']
+DEMO = ['jacktf.run', '--gin_file=gin/tiny_from_scratch.gin', '--gin_param=periodic_eval.every_steps = None']
 
 
 @pytest.mark.slow

@@ -102,7 +102,7 @@ def test_probability_section_for_tflite_and_onnx():
 
 
 def test_predict_answers_unknown_with_the_closest_class(capsys):
-    from jacktf.commands import calibrate, predict
+    from jacktf.commands import calibrate, predict_output
     assert set(calibrate.SCORES) == set(unknown.SCORES)
     rows = [{'file': 'a.png', 'unknown': True, 'predictions': [
                 {'class_name': 'cat', 'probability': 0.4123},
@@ -110,7 +110,7 @@ def test_predict_answers_unknown_with_the_closest_class(capsys):
             {'file': 'b.png', 'unknown': False, 'predictions': [
                 {'class_name': 'dog', 'probability': 0.9}, {'class_name': 'cat',
                                                             'probability': 0.1}]}]
-    predict._print_table(rows)
+    predict_output.print_table(rows)
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split(None, 1) == ['a.png', 'unknown (closest: cat 0.41)']
     assert lines[2].split() == ['cat', '0.4123'] and lines[4].split()[:2] == ['b.png', 'dog']
@@ -174,7 +174,7 @@ def test_fine_tune_calibrate_export_predict_unknown(tmp_path, capsys):
     params = [f"TRAIN_FILES = '{tmp_path}/data/train'",
               f"EVAL_FILES = '{tmp_path}/data/validation'", "Experiment.decoder = 'image_folder'",
               'IMAGE_SIZE = 32', 'TRAIN_STEPS = 40', 'BATCH_SIZE = 8', 'LEARNING_RATE = 0.1',
-              'Trainer.eval_every_steps = None', 'Experiment.preview_images = 0']
+              'periodic_eval.every_steps = None', 'Experiment.preview_images = 0']
     runtime.experiment_from_gin(['gin/demo.gin'], params, model_dir).run('train')
     checkpoint = os.path.join(model_dir, 'checkpoints', 'ckpt-40')
     first = unknown.read(checkpoint)

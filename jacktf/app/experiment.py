@@ -6,20 +6,18 @@ audited is in the model directory.
 """
 
 import logging
-import os
 
 import tensorflow as tf
 
 from jacktf.app import multilabel_wiring
+from jacktf.app.run_checkpoints import RunCheckpoints
 from jacktf.app.run_exports import RunExports
 from jacktf.app.run_files import RunFiles
-from jacktf.core.checkpoint_paths import resolve_checkpoint, step_in_name
-from jacktf.core.errors import ConfigError, RestoreError
+from jacktf.core.errors import ConfigError
 from jacktf.data import augment, counts, fast_input, finetune_preprocessing, label_match, \
     pipeline, sampling as sampling_lib
 from jacktf.evaluation import unknown as unknown_lib
-from jacktf.pretrained import resolve_checkpoint as resolve_pretrained
-from jacktf.train import checkpointing, data_plan, lifecycle, recovery, strategy as strategy_lib
+from jacktf.train import data_plan, lifecycle, recovery, strategy as strategy_lib
 from jacktf.train.callbacks import builtin_callbacks
 from jacktf.train.callbacks.tb_text import hyperparameters
 from jacktf.train.controller import Controller
@@ -30,7 +28,7 @@ log = logging.getLogger('jacktf')
 MODES = ('train_and_eval', 'train', 'eval', 'continuous_eval', 'export')
 
 
-class Experiment(RunFiles, RunExports):
+class Experiment(RunFiles, RunExports, RunCheckpoints):
     """Wires a Model, input files, a Trainer and warm-start rules to a model directory.
 
     Args:
@@ -103,20 +101,7 @@ class Experiment(RunFiles, RunExports):
         self.eval_files = eval_files
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size or batch_size)
-        if isinstance(decoder, str):
-            self.decoder_name = decoder
-            self.decode_fn = model.registry.get('decoder', decoder).factory()
-        else:
-            entry = getattr(decoder, 'jacktf_entry', None)
-            if entry is None or entry.kind != 'decoder':
-                raise ConfigError(f'Experiment.decoder must be a registered decoder name or '
-                                  f'@decoder_name in gin, got {decoder!r}. Run `jacktf '
-                                  'plugins --kind decoder`.')
-            self.decoder_name = entry.name
-            self.decode_fn = decoder()
-        if not model.native:  # multi-label records, or a multi-label head
-            self.decoder_name, self.decode_fn = multilabel_wiring.match_decoder(
-                model, self.decoder_name, self.decode_fn, train_files)
+        self.decoder_name, self.decode_fn = _decoder(decoder, model, train_files)
         self.checkpoint_path = checkpoint_path
         if checkpoint_path and not model.preprocessing_given:  # fine-tuning augmentation
             model.set_preprocessing(finetune_preprocessing.finetune_name(model.preprocessing))
@@ -213,13 +198,14 @@ class Experiment(RunFiles, RunExports):
 
     def train(self, evaluate=True):
         """Trains with the built-in callbacks, then Trainer.callbacks (see Controller)."""
-        self.plan = data_plan.prepare(self, self.model, self.trainer)
+        callbacks = self.callbacks()
+        self.plan = data_plan.prepare(self, self.model, self.trainer, callbacks)
         self.plan_cache()
         with lifecycle.stop_requests(self.state) as stop, \
                 recovery.disk_errors(self.model_dir):
             return Controller(
                 model=self.model, trainer=self.trainer, inputs=self.run_inputs(),
-                callbacks=self.callbacks(), model_dir=self.model_dir,
+                callbacks=callbacks, model_dir=self.model_dir,
                 strategy=self.strategy, state=self.state, stop=stop,
                 evaluate=evaluate).fit()
 
@@ -257,51 +243,20 @@ class Experiment(RunFiles, RunExports):
         return builtin_callbacks(self.trainer, self.after_first_step, self.export_at_end,
                                  self.callback_factories)
 
-    def restore_latest(self, checkpoint=None):
-        """Loads a checkpoint of this model directory (the latest by default)."""
-        self.model.build()
-        path = self._find_checkpoint(checkpoint)
-        variables, _ = self.trainer.split_variables(self.model)
-        ema = self.trainer.make_ema(variables)
-        extra = {'ema_shadows': [ema.average(v) for v in variables]} if ema else {}
-        tf.train.Checkpoint(network=self.model.network, **extra).restore(
-            path).expect_partial()
-        if ema is not None:  # inference from a checkpoint uses the averaged weights
-            for v in variables:
-                v.assign(ema.average(v))
-        return path
 
-    def _find_checkpoint(self, checkpoint=None):
-        """A checkpoint prefix: ``checkpoint`` (a prefix or a folder's latest), else the
-        run's model: the best checkpoint best-k kept in MODEL_DIR/best (the one the run
-        exported to export_best/) when it is not the latest step, else the latest of
-        MODEL_DIR/checkpoints (so its exports go to export/ as before). Raises
-        ConfigError naming what is missing."""
-        if checkpoint:  # the same forms CHECKPOINT_PATH takes (.index, folders, ...)
-            try:
-                return resolve_checkpoint(checkpoint, '--checkpoint',
-                                          resolve_uri=resolve_pretrained)
-            except RestoreError as e:
-                raise ConfigError(str(e)) from None
-        ckpt_dir = os.path.join(self.model_dir, 'checkpoints')
-        path, _ = recovery.recover(ckpt_dir, repair=False)  # the newest that reads whole
-        best = checkpointing.best_entry(self.model_dir)
-        if best is not None and (path is None or step_in_name(path) != best['step']):
-            metric = next((k for k in best if k not in ('step', 'checkpoint')), 'eval')
-            log.info('Using the best checkpoint %s (eval %s %.4g at step %d); for the '
-                     'latest give --checkpoint %s.', best['checkpoint'], metric,
-                     best.get(metric, float('nan')), best['step'], ckpt_dir)
-            return best['checkpoint']
-        if path is None:
-            state = 'is empty' if tf.io.gfile.isdir(ckpt_dir) else 'does not exist'
-            raise ConfigError(f'No checkpoint in {ckpt_dir} (the folder {state}): train '
-                              f'first (python -m jacktf.run --gin_file RECIPE --model_dir '
-                              f'{self.model_dir}), or give --checkpoint PREFIX.')
-        return path
-
-    def evaluate_latest(self, checkpoint=None, saved_model=None, tta=None,
-                        top_losses=None):
-        """The full evaluation report of a checkpoint or SavedModel on EVAL_FILES (see
-        jacktf.app.evaluation.evaluate_run for the arguments and the files written)."""
-        from jacktf.app.evaluation import evaluate_run
-        return evaluate_run(self, checkpoint, saved_model, tta, top_losses)
+def _decoder(decoder, model, train_files):
+    """(decoder name, decode function) of Experiment.decoder (a registered name or the
+    gin reference of one), matched to a multi-label model or multi-label records."""
+    if isinstance(decoder, str):
+        name, decode_fn = decoder, model.registry.get('decoder', decoder).factory()
+    else:
+        entry = getattr(decoder, 'jacktf_entry', None)
+        if entry is None or entry.kind != 'decoder':
+            raise ConfigError(f'Experiment.decoder must be a registered decoder name or '
+                              f'@decoder_name in gin, got {decoder!r}. Run `jacktf '
+                              'plugins --kind decoder`.')
+        name, decode_fn = entry.name, decoder()
+    if not model.native:  # multi-label records, or a multi-label head
+        name, decode_fn = multilabel_wiring.match_decoder(model, name, decode_fn,
+                                                          train_files)
+    return name, decode_fn

@@ -86,7 +86,7 @@ class Learner(LearnerUse):
           epochs, batch_size, image_size, lr, seed: the CLI's --epochs ... --seed.
           export: formats exported when training ends, e.g. ['tflite:int8', 'onnx'].
           gin_files / gin_params: recipes and bindings applied on top.
-          **options: bindings by gin name, e.g. ``**{'Trainer.eval_every_steps': 50}``.
+          **options: bindings by gin name, e.g. ``**{'periodic_eval.every_steps': 50}``.
 
         Raises:
           DataError: unusable data; ConfigError: a NUM_CLASSES that disagrees with the

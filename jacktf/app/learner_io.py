@@ -14,7 +14,7 @@ _GIN_NAME = re.compile(r'^([A-Za-z_][\w.]*/)*[A-Za-z_][\w.]*$')
 
 def bindings(gin_params=(), options=None):
     """gin binding lines from ``gin_params`` (lines as given) and ``options`` ({gin name:
-    value}, e.g. {'Trainer.eval_every_steps': 50, 'NUM_CLASSES': 10}).
+    value}, e.g. {'periodic_eval.every_steps': 50, 'NUM_CLASSES': 10}).
 
     A value is written as a Python literal (``repr``), except a string starting with
     ``@`` or ``%`` (a gin reference such as '@momentum'), which is written as is.
@@ -29,8 +29,8 @@ def bindings(gin_params=(), options=None):
     for name, value in (options or {}).items():
         if not _GIN_NAME.match(name):
             raise ConfigError(f'{name!r} is not a gin name: give options as '
-                              "'Configurable.parameter' or 'MACRO' (e.g. **{'Trainer."
-                              "eval_every_steps': 50}), or bindings in gin_params.")
+                              "'Configurable.parameter' or 'MACRO' (e.g. **{'periodic_"
+                              "eval.every_steps': 50}), or bindings in gin_params.")
         text = value if isinstance(value, str) and value[:1] in '@%' else repr(value)
         lines.append(f'{name} = {text}')
     return lines

@@ -112,7 +112,7 @@ def _params(ctx):
     return [f'BACKBONE = @{ctx["entry"].name}', f'IMAGE_SIZE = {ctx["size"]}',
             f'NUM_CLASSES = {NUM_CLASSES}', f'BATCH_SIZE = {BATCH_SIZE}',
             f'TRAIN_STEPS = {TRAIN_STEPS}', 'EVAL_FILES = None',
-            'Model.preprocessing = None', 'Trainer.eval_every_steps = None',
+            'Model.preprocessing = None', 'periodic_eval.every_steps = None',
             f'periodic_checkpoints.every_steps = {TRAIN_STEPS}']
 
 

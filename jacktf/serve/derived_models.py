@@ -12,11 +12,10 @@ import os
 
 import tensorflow as tf
 
-from jacktf.evaluation import unknown as unknown_lib
 from jacktf.serve import (client_preprocessing, client_test, mediapipe_check, model_card,
                           onnx_export, saved_models, staging, tflite, tflite_metadata,
                           verify)
-from jacktf.serve import export
+from jacktf.serve import derived_cards as cards
 from jacktf.serve.export import ExportError
 
 
@@ -43,7 +42,7 @@ def derive(model, targets, folders, reference_path, tflite_variants, onnx,
     Raises:
       ExportError: every model fell short (every model's numbers given).
     """
-    section = client_section(model, registry)
+    section = cards.client_section(model, registry)
     prepare = client_preprocessing.client_function(section, registry)
     normalize = client_preprocessing.normalizer(model) if section['input'] == 'pixels' \
         else None
@@ -111,104 +110,10 @@ def _write_client_test(folder, encoded, reference, section, passed, class_names)
                                                 entries, class_names))
 
 
-def client_section(model, registry):
-    """The card's client steps (``client_preprocessing``), with the EXIF step every path
-    into jacktf applies first (``image_check.exif_upright``)."""
-    section = dict(client_preprocessing.section(model, registry))
-    section['orientation'] = ('before decoding: apply the EXIF orientation tag, so the '
-                              'photo is upright as a viewer shows it (Android: '
-                              'ExifInterface; iOS: UIImage.imageOrientation; web: '
-                              "createImageBitmap(..., {imageOrientation: 'from-image'}))")
-    return section
-
-
 def _serve(serve, encoded, batch=32):
     import numpy as np
     return np.concatenate([serve(images=tf.constant(list(encoded[i:i + batch])))[
         'probabilities'].numpy() for i in range(0, len(encoded), batch)])
-
-
-def _base_card(kind, variant, file, *, model, class_names, registry, source, unknown):
-    card = {'format': model_card.CARD_FORMAT, 'model_format': kind, 'variant': variant,
-            'file': file, 'labels_file': model_card.LABELS_FILE,
-            'num_classes': len(class_names),
-            'source': dict(source, backbone=model.backbone_name, head=model.head_name),
-            'preprocessing': client_section(model, registry)}
-    thresholds = export.label_thresholds(model)
-    if thresholds is not None:  # multi-label: a sigmoid per label, a label set per image
-        card['multi_label'] = {
-            'activation': 'sigmoid', 'thresholds': thresholds,
-            'rule': 'label k is predicted when probabilities[k] >= thresholds[k] '
-                    '(thresholds tuned on the validation split)'}
-    if unknown and thresholds is None:  # probabilities out: the app applies the threshold
-        card['unknown'] = unknown_lib.probability_rule(unknown)
-    return card
-
-
-def _with_quantization_steps(card):
-    inp, out = card['input'], card['output']
-    if 'quantization' in inp:
-        q = inp['quantization']
-        card['preprocessing']['quantize_input'] = model_card.quantize_step(
-            q['scale'], q['zero_point'], inp['dtype'])
-    if 'quantization' in out:
-        q = out['quantization']
-        card['output']['dequantize'] = model_card.dequantize_step(q['scale'],
-                                                                  q['zero_point'])
-    return card
-
-
-def _io_sections(interp):
-    import numpy as np
-    sections = []
-    for detail in (interp.get_input_details()[0], interp.get_output_details()[0]):
-        dtype = np.dtype(detail['dtype'])
-        quantized = np.issubdtype(dtype, np.integer)
-        sections.append(model_card.tensor_section(
-            'images' if not sections else 'probabilities', detail['shape'], dtype.name,
-            detail['quantization'] if quantized else None,
-            batch_dynamic=int(detail['shape_signature'][0]) == -1))
-    return sections
-
-
-def _metadata_info(card, model):
-    """What the standard TFLite metadata says about the model of ``card``."""
-    prep, source = card['preprocessing'], card['source']
-    return {
-        'name': f'{model.backbone_name} {card["variant"]} ({card["num_classes"]} classes)',
-        'description': (f'Image classifier fine-tuned with jacktf from {model.backbone_name}'
-                        f' ({prep["name"]} preprocessing, {prep["image_size"]}x'
-                        f'{prep["image_size"]} input); {card["variant"]} TFLite. The '
-                        f'jacktf card {model_card.card_path(card["file"])} beside it has '
-                        'the exact client steps.' + _multilabel_note(card) + (
-                            ' ' + unknown_lib.describe(card['unknown'])
-                            if 'unknown' in card else '')),
-        'version': str(source.get('step', '')),
-        'author': f'jacktf {_jacktf_version()}',
-        'license': 'Apache-2.0 (TF-Slim ImageNet weights); the fine-tuning data are '
-                   'under their own terms',
-        'labels_file': model_card.LABELS_FILE, 'pixels': prep.get('input') == 'pixels',
-        'float_input': card['input']['dtype'] == 'float32',
-        'client_steps': prep.get('client_steps', ''), 'preprocessing': prep['name']}
-
-
-def _multilabel_note(card):
-    """The multi-label rule and thresholds, for the TFLite metadata's description."""
-    section = card.get('multi_label')
-    if not section:
-        return ''
-    pairs = ', '.join(f'{t:.4f}' for t in section['thresholds'])
-    return (' Multi-label: the outputs are sigmoid probabilities per label; label k is '
-            f'predicted when probability k >= threshold k, thresholds [{pairs}] in '
-            'labels.txt order.')
-
-
-def _jacktf_version():
-    from importlib import metadata
-    try:
-        return metadata.version('jacktf')
-    except metadata.PackageNotFoundError:
-        return 'dev'
 
 
 def _tflite(variant, folder, reference, inputs, calibration, calibration_source, limits, *,
@@ -216,18 +121,18 @@ def _tflite(variant, folder, reference, inputs, calibration, calibration_source,
             unknown):
     file = f'{variant}.tflite'
     flat = tflite.convert(model, variant, calibration, normalize)
-    card = _base_card('tflite', variant, file, model=model, class_names=class_names,
+    card = cards.base_card('tflite', variant, file, model=model, class_names=class_names,
                       registry=registry, source=source, unknown=unknown)
-    card['input'], card['output'] = _io_sections(tflite.interpreter(flat))
+    card['input'], card['output'] = cards.io_sections(tflite.interpreter(flat))
     if variant == 'int8':
         card['representative'] = {'images': len(calibration),
                                   'source': calibration_source,
                                   'preprocessing': 'eval (as in the card)',
                                   'weights': 'int8 per output channel (per-axis)'}
-    _with_quantization_steps(card)
+    cards.with_quantization_steps(card)
     flat = tflite.embed_metadata(flat, {
         tflite.CARD_KEY: json.dumps(card), tflite.LABELS_KEY: '\n'.join(class_names)})
-    flat = tflite_metadata.populate(flat, _metadata_info(card, model),
+    flat = tflite_metadata.populate(flat, cards.metadata_info(card, model),
                                     '\n'.join(class_names) + '\n')
     import numpy as np
     got = tflite.run(tflite.interpreter(flat), np.stack(inputs))
@@ -242,7 +147,7 @@ def _onnx(folder, reference, inputs, limits, *, class_names, model, registry, no
           source, verify_source, labels, unknown):
     import numpy as np
     file = 'model.onnx'
-    card = _base_card('onnx', f'float32, opset {onnx_export.OPSET}', file, model=model,
+    card = cards.base_card('onnx', f'float32, opset {onnx_export.OPSET}', file, model=model,
                       class_names=class_names, registry=registry, source=source,
                       unknown=unknown)
     size = model.image_size

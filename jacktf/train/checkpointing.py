@@ -26,10 +26,13 @@ def improved(value, best, mode='max', min_delta=0.0):
     return gain > min_delta
 
 
-def checkpoint_manager(checkpoint, model_dir, trainer):
+def checkpoint_manager(checkpoint, model_dir, max_to_keep=3,
+                       keep_checkpoint_every_n_hours=None):
+    """The rolling CheckpointManager of MODEL_DIR/checkpoints (its options are
+    PeriodicCheckpoints': ``periodic_checkpoints.max_to_keep``, ...)."""
     return tf.train.CheckpointManager(
-        checkpoint, os.path.join(model_dir, 'checkpoints'), max_to_keep=trainer.max_to_keep,
-        keep_checkpoint_every_n_hours=trainer.keep_checkpoint_every_n_hours)
+        checkpoint, os.path.join(model_dir, 'checkpoints'), max_to_keep=max_to_keep,
+        keep_checkpoint_every_n_hours=keep_checkpoint_every_n_hours)
 
 
 def best_entry(model_dir):

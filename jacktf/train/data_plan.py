@@ -21,10 +21,12 @@ DataPlan.__doc__ = """train / eval: ExampleCounts (None when unknown); steps_per
 optimizer steps in one pass over the training examples (None when unknown)."""
 
 
-def needs_counts(inputs, trainer):
-    """True when the run cannot start without the training set's class counts."""
+def needs_counts(inputs, trainer, callbacks=()):
+    """True when the run cannot start without the training set's class counts
+    (``callbacks``: a callback with ``needs_epoch_length`` true counts in epochs)."""
     return trainer.needs_epoch_length or trainer.class_weight == BALANCED or \
-        bool(getattr(inputs, 'sampling', None))
+        bool(getattr(inputs, 'sampling', None)) or \
+        any(getattr(c, 'needs_epoch_length', False) for c in callbacks)
 
 
 def steps_per_epoch(examples, batch_size, accumulate_steps=1):
@@ -34,11 +36,12 @@ def steps_per_epoch(examples, batch_size, accumulate_steps=1):
     return max(1, math.ceil(examples / (batch_size * accumulate_steps)))
 
 
-def prepare(experiment, model, trainer):
+def prepare(experiment, model, trainer, callbacks=()):
     """Counts what the run needs and resolves ``trainer`` (length, stages, weights).
 
     ``experiment``: what the run reads (train_files, eval_files, decode_fn, batch_size,
-    sampling: the Experiment or a RunInputs).
+    sampling: the Experiment or a RunInputs); ``callbacks``: the run's callbacks (an
+    evaluation interval in epochs needs the counts too).
 
     Returns:
       The run's DataPlan.
@@ -54,7 +57,7 @@ def prepare(experiment, model, trainer):
                           '= @multilabel_logits); for one label per image use '
                           'Trainer.class_weight.')
     balanced_pos = getattr(model, 'pos_weight', None) == BALANCED
-    if needs_counts(experiment, trainer) or balanced_pos:
+    if needs_counts(experiment, trainer, callbacks) or balanced_pos:
         train = counts_lib.example_counts(experiment.train_files, experiment.decode_fn,
                                           num_classes)
     else:

@@ -12,7 +12,7 @@ from jacktf.core import scopes
 from jacktf.core.errors import ConfigError
 from jacktf.optim import lr_scaling as lr_scaling_lib
 from jacktf.train import balance, stages as stages_lib, step
-from jacktf.train.deprecations import deprecated_settings
+from jacktf.train.deprecations import UNSET, deprecated_settings
 
 log = logging.getLogger('jacktf')
 
@@ -38,12 +38,6 @@ class Trainer:
       aux_loss_weight: weight of the auxiliary logits' loss when the network has them
         (inception_v3 with create_aux_logits=True and the native head); slim's 0.4.
       clip_gradient_norm: clip gradients by this global norm (None: no clipping).
-      eval_every_steps: steps between evaluations (None: see eval_every_epochs).
-      eval_every_epochs: epochs between evaluations; None: every epoch when the run is
-        given in TRAIN_EPOCHS and eval_every_steps is None, else only at the end; 0:
-        only at the end. Setting both eval_every_steps and eval_every_epochs is an error.
-      max_to_keep: checkpoints kept.
-      keep_checkpoint_every_n_hours: additionally keep one checkpoint per this many hours.
       lr_multipliers: {scope rule: factor} scaling the gradients (and so, for SGD and
         momentum, the learning rate) of the variables under the scope, e.g.
         {'resnet_v1_50': 0.1} trains the backbone at a tenth of the head's rate. The
@@ -76,10 +70,12 @@ class Trainer:
       feature_cache_memory_mb: cached features up to this size train from memory;
         larger ones from their file under MODEL_DIR/feature_cache.
       log_every_steps, progress_bar, checkpoint_every_steps, checkpoint_every_seconds,
-        keep_best, nan_retries, nan_lr_factor: deprecated, each now an option of the
-        callback that uses it (DEPRECATED_OPTIONS: ``progress.every_steps``, ...); a
-        value given here still configures that callback for one release, with one
-        deprecation line.
+        keep_best, nan_retries, nan_lr_factor, eval_every_steps, eval_every_epochs,
+        max_to_keep, keep_checkpoint_every_n_hours: deprecated, each now an option of
+        the callback that uses it (jacktf.train.deprecations.DEPRECATED_OPTIONS:
+        ``progress.every_steps``, ``periodic_eval.every_steps``,
+        ``periodic_checkpoints.max_to_keep``, ...); a value given here still configures
+        that callback for one release, with one deprecation line.
       reference_batch_size: the global batch LEARNING_RATE (and the stages' rates) were
         tuned at (a recipe sets its BATCH_SIZE here); None: no scaling.
       lr_scaling: how the rates follow another global batch (BATCH_SIZE x
@@ -90,19 +86,19 @@ class Trainer:
 
     def __init__(self, *, train_steps=None, optimizer, lr_schedule=None, learning_rate=0.01,
                  freeze_scopes=(), trainable_scopes=(), label_smoothing=0.0,
-                 aux_loss_weight=0.4, clip_gradient_norm=None, eval_every_steps=None,
-                 max_to_keep=3, keep_checkpoint_every_n_hours=None, lr_multipliers=None,
+                 aux_loss_weight=0.4, clip_gradient_norm=None, lr_multipliers=None,
                  moving_average_decay=None, jit_compile=False, accumulate_steps=1,
-                 stages=(), callbacks=(), train_epochs=None, eval_every_epochs=None,
-                 class_weight=None, feature_cache='auto', feature_cache_memory_mb=1024,
-                 log_every_steps=None, progress_bar=None, checkpoint_every_steps=None,
+                 stages=(), callbacks=(), train_epochs=None, class_weight=None,
+                 feature_cache='auto', feature_cache_memory_mb=1024,
+                 reference_batch_size=None, lr_scaling='auto', log_every_steps=None,
+                 progress_bar=None, checkpoint_every_steps=None,
                  checkpoint_every_seconds=None, keep_best=None, nan_retries=None,
-                 nan_lr_factor=None, reference_batch_size=None, lr_scaling='auto'):
-        _check_length_and_rate(train_steps, train_epochs, eval_every_steps,
-                               eval_every_epochs, learning_rate, optimizer)
+                 nan_lr_factor=None, eval_every_steps=UNSET, eval_every_epochs=UNSET,
+                 max_to_keep=UNSET, keep_checkpoint_every_n_hours=UNSET):
+        _check_length_and_rate(train_steps, train_epochs, learning_rate, optimizer)
+        _check_options(moving_average_decay, accumulate_steps, feature_cache, callbacks)
         self.train_steps = None if train_steps is None else int(train_steps)
         self.train_epochs = train_epochs
-        self.eval_every_epochs = eval_every_epochs
         self.class_weight = class_weight
         balance.check_class_weight(class_weight)
         # One weight per class: a list as given; 'balanced' and dicts once the data is
@@ -118,42 +114,28 @@ class Trainer:
         self.label_smoothing = float(label_smoothing)
         self.aux_loss_weight = float(aux_loss_weight)
         self.clip_gradient_norm = clip_gradient_norm
-        self.eval_every_steps = eval_every_steps
-        self.max_to_keep = max_to_keep
-        self.keep_checkpoint_every_n_hours = keep_checkpoint_every_n_hours
         self.lr_multipliers = dict(lr_multipliers or {})
-        if moving_average_decay is not None and not 0 < moving_average_decay < 1:
-            raise ConfigError('moving_average_decay must be in (0, 1) or None, got '
-                              f'{moving_average_decay}.')
         self.moving_average_decay = moving_average_decay
         self.jit_compile = bool(jit_compile)
-        if int(accumulate_steps) < 1:
-            raise ConfigError(f'Trainer.accumulate_steps must be >= 1, got '
-                              f'{accumulate_steps}.')
         self.accumulate_steps = int(accumulate_steps)
         self.stages = list(stages or ())
         self.stage_spans = None
         if not self.needs_epoch_length:
             self._set_spans()
         self.callbacks = list(callbacks or ())
-        if feature_cache not in ('auto', True, False):
-            raise ConfigError(f"Trainer.feature_cache must be 'auto', True or False, got "
-                              f'{feature_cache!r}.')
         self.feature_cache = feature_cache
         self.feature_cache_memory_mb = float(feature_cache_memory_mb)
         self.callback_settings = deprecated_settings(dict(
             log_every_steps=log_every_steps, progress_bar=progress_bar,
             checkpoint_every_steps=checkpoint_every_steps,
             checkpoint_every_seconds=checkpoint_every_seconds, keep_best=keep_best,
-            nan_retries=nan_retries, nan_lr_factor=nan_lr_factor))
+            nan_retries=nan_retries, nan_lr_factor=nan_lr_factor,
+            eval_every_steps=eval_every_steps, eval_every_epochs=eval_every_epochs,
+            max_to_keep=max_to_keep,
+            keep_checkpoint_every_n_hours=keep_checkpoint_every_n_hours))
         lr_scaling_lib.check_rule(lr_scaling)
         self.lr_scaling = lr_scaling
         self.reference_batch_size = reference_batch_size
-        for callback in self.callbacks:
-            if not hasattr(callback, 'on_step_end'):
-                raise ConfigError(f'Trainer.callbacks takes callbacks such as '
-                                  f'@early_stopping() (note the parentheses), got '
-                                  f'{callback!r}. Run `jacktf plugins --kind callback`.')
 
     def _set_spans(self):
         self.stage_spans = stages_lib.boundaries(
@@ -162,9 +144,10 @@ class Trainer:
 
     @property
     def needs_epoch_length(self):
-        """True when the run's length, a stage's or the evaluation interval is given in
-        epochs, so the training set must be counted before training."""
-        return self.train_epochs is not None or bool(self.eval_every_epochs) or \
+        """True when the run's length or a stage's is given in epochs, so the training
+        set must be counted before training (an evaluation interval in epochs:
+        PeriodicEval.needs_epoch_length)."""
+        return self.train_epochs is not None or \
             any(getattr(s, 'epochs', None) is not None for s in self.stages)
 
     def resolve(self, steps_per_epoch=None, class_counts=None, class_names=None,
@@ -186,17 +169,6 @@ class Trainer:
         self._set_spans()
         self.class_weights = balance.class_weights(self.class_weight, class_counts,
                                                    class_names, num_classes)
-
-    def eval_interval(self):
-        """Steps between periodic evaluations (None: only at the end of training)."""
-        if self.eval_every_steps:
-            return int(self.eval_every_steps)
-        epochs = self.eval_every_epochs
-        if epochs is None and self.train_epochs is not None:
-            epochs = 1
-        if not epochs or not self.steps_per_epoch:
-            return None
-        return max(1, round(epochs * self.steps_per_epoch))
 
     def learning_rate_fn(self, scale=None):
         """The schedule; times ``scale`` (a variable the divergence guard lowers)."""
@@ -280,10 +252,9 @@ class Trainer:
     first_nonfinite_gradient = staticmethod(step.first_nonfinite_gradient)
 
 
-def _check_length_and_rate(train_steps, train_epochs, eval_every_steps, eval_every_epochs,
-                           learning_rate, optimizer):
-    """Raises ConfigError for a run length, eval interval, rate or optimizer that cannot
-    work, saying how to fix it."""
+def _check_length_and_rate(train_steps, train_epochs, learning_rate, optimizer):
+    """Raises ConfigError for a run length, rate or optimizer that cannot work, saying
+    how to fix it."""
     if train_steps is not None and train_epochs is not None:
         raise ConfigError(
             f'TRAIN_STEPS = {train_steps} and TRAIN_EPOCHS = {train_epochs} are both '
@@ -297,15 +268,27 @@ def _check_length_and_rate(train_steps, train_epochs, eval_every_steps, eval_eve
         raise ConfigError(f'TRAIN_STEPS must be > 0, got {train_steps}.')
     if train_epochs is not None and not train_epochs > 0:
         raise ConfigError(f'TRAIN_EPOCHS must be > 0, got {train_epochs}.')
-    if eval_every_steps and eval_every_epochs:
-        raise ConfigError(
-            f'Trainer.eval_every_steps = {eval_every_steps} and Trainer.'
-            f'eval_every_epochs = {eval_every_epochs} are both set: keep one.')
-    if eval_every_epochs is not None and eval_every_epochs < 0:
-        raise ConfigError(f'Trainer.eval_every_epochs must be >= 0 or None, got '
-                          f'{eval_every_epochs}.')
     if not learning_rate or learning_rate <= 0:
         raise ConfigError(f'LEARNING_RATE must be > 0, got {learning_rate}.')
     if not callable(optimizer):
         raise ConfigError(f'Trainer.optimizer must be an optimizer plugin such as '
                           f'@momentum, got {optimizer!r}.')
+
+
+def _check_options(moving_average_decay, accumulate_steps, feature_cache, callbacks):
+    """Raises ConfigError for a moving-average decay, accumulation, feature-cache mode or
+    callback list that cannot work, saying how to fix it."""
+    if moving_average_decay is not None and not 0 < moving_average_decay < 1:
+        raise ConfigError('moving_average_decay must be in (0, 1) or None, got '
+                          f'{moving_average_decay}.')
+    if int(accumulate_steps) < 1:
+        raise ConfigError(f'Trainer.accumulate_steps must be >= 1, got '
+                          f'{accumulate_steps}.')
+    if feature_cache not in ('auto', True, False):
+        raise ConfigError(f"Trainer.feature_cache must be 'auto', True or False, got "
+                          f'{feature_cache!r}.')
+    for callback in callbacks or ():
+        if not hasattr(callback, 'on_step_end'):
+            raise ConfigError(f'Trainer.callbacks takes callbacks such as '
+                              f'@early_stopping() (note the parentheses), got '
+                              f'{callback!r}. Run `jacktf plugins --kind callback`.')

@@ -26,7 +26,8 @@ __all__ = ['Callback', 'CallbackList', 'EarlyStopping', 'TrainingDiverged',
 # The built-in callbacks with options of their own, by their gin name
 # (``progress.every_steps = 50``); jacktf.app.configurables registers them.
 CONFIGURABLE = {'progress': Progress, 'periodic_checkpoints': PeriodicCheckpoints,
-                'best_k': BestK, 'divergence_guard': DivergenceGuard}
+                'best_k': BestK, 'divergence_guard': DivergenceGuard,
+                'periodic_eval': PeriodicEval}
 
 
 def builtin_callbacks(trainer, after_first_step=None, export_at_end=True, factories=None):
@@ -48,7 +49,7 @@ def builtin_callbacks(trainer, after_first_step=None, export_at_end=True, factor
 
     callbacks = [BatchPreview(), make('divergence_guard'), AfterFirstStep(after_first_step),
                  TensorBoardText(), make('progress'), TensorBoard(),
-                 make('periodic_checkpoints'), PeriodicEval(), BatchNormGapHint(),
+                 make('periodic_checkpoints'), make('periodic_eval'), BatchNormGapHint(),
                  EvalPictures(), MetricsCsv(), make('best_k')]
     if export_at_end:
         callbacks.append(ExportAtEnd())

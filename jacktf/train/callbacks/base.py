@@ -20,8 +20,11 @@ class Callback:
     - ``model``, ``strategy``, ``chief`` (this worker writes MODEL_DIR), ``model_dir``,
       ``write_dir`` (where this worker saves), ``batch_size``, ``counters``
       (``skipped`` records);
-    - ``trainer``: the step's settings (``train_steps``, ``steps_per_epoch``,
-      ``accumulate_steps``, ``stages``, ``eval_interval()``);
+    - ``trainer``: the step's settings (``train_steps``, ``train_epochs``,
+      ``steps_per_epoch``, ``accumulate_steps``, ``stages``);
+    - ``callbacks``: the run's CallbackList; ``callbacks.find(cls)`` gives another
+      callback to ask about its settings (EarlyStopping asks PeriodicEval its
+      ``interval(trainer)``);
     - ``inputs`` (jacktf.train.inputs.RunInputs: the files, ``dataset(...)``,
       ``class_names()``, ``seed``, ``deterministic``, ``hyperparameters``,
       ``preview_images``, ``export``), ``eval_dataset`` (None without evaluation);

@@ -10,18 +10,30 @@ from jacktf.train.checkpointing import BestCheckpoints
 
 class PeriodicCheckpoints(Callback):
     """Saves every ``every_steps`` steps, and also when ``every_seconds`` have passed
-    since the last save (gin: ``periodic_checkpoints.every_steps = 100``).
+    since the last save (gin: ``periodic_checkpoints.every_steps = 100``); its
+    ``max_to_keep`` and ``keep_every_n_hours`` are the rolling CheckpointManager's
+    (the Controller makes the manager with them: ``manager_options()``).
 
     Args:
       every_steps: steps between checkpoints.
       every_seconds: also checkpoint when this many seconds have passed (None: off).
+      max_to_keep: checkpoints kept in MODEL_DIR/checkpoints (None: all).
+      keep_every_n_hours: additionally keep one checkpoint per this many hours (None:
+        off).
     """
 
     order = 25  # saves the step before an evaluation of it
 
-    def __init__(self, every_steps=200, every_seconds=None):
+    def __init__(self, every_steps=200, every_seconds=None, max_to_keep=3,
+                 keep_every_n_hours=None):
         self.every_steps = max(1, int(every_steps))
         self.every_seconds = every_seconds
+        self.max_to_keep, self.keep_every_n_hours = max_to_keep, keep_every_n_hours
+
+    def manager_options(self):
+        """The keyword options of jacktf.train.checkpointing.checkpoint_manager."""
+        return {'max_to_keep': self.max_to_keep,
+                'keep_checkpoint_every_n_hours': self.keep_every_n_hours}
 
     def on_train_begin(self, ctl):
         self.last_save = time.time()

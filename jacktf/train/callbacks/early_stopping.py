@@ -9,6 +9,7 @@ import tensorflow as tf
 from jacktf.core.errors import ConfigError
 from jacktf.evaluation.operating_point import MODES as METRICS
 from jacktf.train.callbacks.base import Callback
+from jacktf.train.callbacks.evaluation import PeriodicEval
 from jacktf.train.checkpointing import improved
 
 log = logging.getLogger('jacktf')
@@ -20,7 +21,7 @@ class EarlyStopping(Callback):
 
     Best-k then ranks by the same metric and keeps at least one checkpoint, so the
     export at the end also writes MODEL_DIR/export_best/<best step>. Needs evaluations
-    (EVAL_FILES and Trainer.eval_every_steps, or evaluations every epoch). Patience
+    (EVAL_FILES and periodic_eval.every_steps, or evaluations every epoch). Patience
     counts the evaluations of this run (a resumed run starts counting again, from the
     best kept value).
 
@@ -49,9 +50,10 @@ class EarlyStopping(Callback):
         self.stopped_at = None
 
     def on_train_begin(self, ctl):
-        if ctl.eval_dataset is None or not ctl.trainer.eval_interval():
+        periodic = ctl.callbacks.find(PeriodicEval)
+        if ctl.eval_dataset is None or not (periodic and periodic.interval(ctl.trainer)):
             log.warning('early_stopping has nothing to watch: it needs EVAL_FILES and '
-                        'Trainer.eval_every_steps (or evaluations every epoch).')
+                        'periodic_eval.every_steps (or evaluations every epoch).')
         ctl.best.rank_by(self.metric, self.mode, 1)
         top = ctl.best.entries[0] if ctl.best.entries else None
         self.best_value = top[self.metric] if top else None
