@@ -63,7 +63,7 @@ def _graph_mode_shapes(builder, arg_scope, num_classes, size):
     ('resnet_v2_152', slim_resnet_v2.resnet_v2_152, slim_resnet_v2.resnet_arg_scope, 2048),
     ('vgg_19', slim_vgg.vgg_19, slim_vgg.vgg_arg_scope, 4096),
 ])
-@pytest.mark.slow
+@pytest.mark.heavy  # whole big nets; their variable names are checked against tf-slim's
 def test_backbones_without_manifest_equal_tf_slim_graph_build(default_registry, backbone,
                                                               builder, arg_scope, features):
     size = 224 if backbone.startswith('vgg') else 64

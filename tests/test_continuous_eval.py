@@ -100,7 +100,8 @@ def _popen(args, env=None):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('layout', ['local', 'multi_worker'])
+@pytest.mark.parametrize('layout', ['local', pytest.param('multi_worker',
+                                                          marks=pytest.mark.heavy)])
 def test_beside_a_training_run(tmp_path, layout):
     model_dir = tmp_path / 'm'
     steps = 40

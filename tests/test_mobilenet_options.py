@@ -39,8 +39,9 @@ def _images(size):
 
 @pytest.mark.parametrize('backbone,manifest,output_stride', [
     ('mobilenet_v2', 'mobilenet_v2_1.0_224', 16),
-    ('mobilenet_v2', 'mobilenet_v2_1.0_224', 8),
-    ('mobilenet_v3_large', 'mobilenet_v3_large_1.0_224', 16),
+    pytest.param('mobilenet_v2', 'mobilenet_v2_1.0_224', 8, marks=pytest.mark.heavy),
+    pytest.param('mobilenet_v3_large', 'mobilenet_v3_large_1.0_224', 16,
+                 marks=pytest.mark.heavy),
 ])
 @pytest.mark.slow
 def test_output_stride_caps_feature_maps_and_keeps_variables(default_registry, backbone,

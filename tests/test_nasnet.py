@@ -262,7 +262,7 @@ def test_registered_backbone_builds_the_aux_head_with_its_own_classifier(default
     gc.collect()
 
 
-@pytest.mark.slow
+@pytest.mark.heavy  # 3 minutes on two cores; the builders' logits are checked in the slow set
 def test_nasnet_mobile_recipe_finetunes_from_an_official_checkpoint(tmp_path):
     """The recipe with the native head (aux_7 too) from an official-format checkpoint
     of the inference graph (no aux head): aux_7 starts fresh, the rest restores; the
