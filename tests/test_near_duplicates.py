@@ -180,3 +180,35 @@ def test_the_validation_accuracy_without_the_leaked_images(tmp_path):
                                               'examples_without_leaked': 2,
                                               'accuracy_without_leaked': 0.5}
     assert without_leaked(result, set()) is None
+
+
+def _scan(rng):
+    """A digit-scan-like image: a few dark strokes on an 8x8 grid, upscaled to 32x32 on
+    light paper (images of one kind and layout, close together in hash space)."""
+    grid = np.zeros([8, 8])
+    for _ in range(3):
+        r, c = rng.integers(1, 7, 2)
+        dr, dc = rng.integers(-1, 2, 2)
+        for k in range(4):
+            grid[np.clip(r + k * dr, 0, 7), np.clip(c + k * dc, 0, 7)] = 16
+    small = Image.fromarray((grid * 255 / 16).astype(np.uint8))
+    return Image.fromarray(255 - np.asarray(small.resize((32, 32), Image.BILINEAR)))
+
+
+def test_scans_of_one_kind_are_not_linked_but_their_copies_are():
+    """Fixed photo thresholds link distinct scans across classes (a false label conflict
+    that would stop `jacktf convert`); thresholds capped by the data's spread do not,
+    and still find re-saved and resized copies."""
+    rng = np.random.default_rng(0)
+    scans = [_scan(rng) for _ in range(200)]
+    copies = [_jpeg(scans[i].convert('RGB'), 90) for i in range(10)] + \
+        [scans[i].resize((64, 64), Image.BILINEAR) for i in range(10, 20)]
+    hashes = nd.hash_images(scans + copies)
+    labels = [k % 10 for k in range(200)] + [k % 10 for k in range(20)]
+    fixed = nd.find_groups(hashes, labels, relative=False)
+    assert fixed.conflicts  # the fixture shows the fault
+    report = nd.find_groups(hashes, labels)
+    assert report.max_distance < nd.DEFAULT_MAX_DISTANCE
+    assert report.conflicts == []
+    ids = nd.group_ids(report)
+    assert all(ids[i] == ids[200 + i] for i in range(20))

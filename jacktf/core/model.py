@@ -52,13 +52,15 @@ class Model:
       image_size: input size; None uses the backbone card's default.
       preprocessing: a preprocessor name; None uses the card's default, and for a run
         that warm-starts from a checkpoint its family's fine-tuning one (e.g.
-        ``inception_finetune``: random resized crop of 60-100% of the image, flip, no
-        colour change; see jacktf.data.finetune_preprocessing).
+        ``inception_finetune``: random resized crop of 60-100% of the image, no colour
+        change; see jacktf.data.finetune_preprocessing).
       preprocessing_kwargs: extra keyword arguments for the preprocessor, e.g.
         {'area_range': (0.6, 1.0)} for the fine-tuning ones' random crop.
       flip: random horizontal flips in training, for preprocessors that take ``flip``
-        (the fine-tuning ones); False for text, digits and classes told apart by their
-        left and right.
+        (the fine-tuning ones). Off by default: on digit scans a flip cost 2-4 points
+        (0.94-0.96 with it, 0.976-0.982 without, batch 8-32, bench/quality.py) and on
+        the photo and texture sets it gained nothing; True for photos whose left and
+        right mean the same.
       train_augmentation: False gives training images the evaluation preprocessing
         (no random crop, flip or colour change), so each example is the same at every
         step; with a frozen backbone the feature cache then engages by itself.
@@ -96,7 +98,7 @@ class Model:
                  preprocessing=None, precision='auto', registry=None,
                  backbone_kwargs=None, head_kwargs=None, arg_scope_kwargs=None,
                  batch_norm_params=None, train_batch_norm=None, frozen_bn_scopes=(),
-                 all_bn_frozen=False, train_augmentation=True, flip=True,
+                 all_bn_frozen=False, train_augmentation=True, flip=False,
                  preprocessing_kwargs=None, multi_label=None, pos_weight=None):
         self.registry = registry or plugins.default_registry()
         net_fn, entry = _resolve(self.registry, 'backbone', backbone)

@@ -124,11 +124,15 @@ def _check_all(items, image_dir, pool_path, classes, *, workers, max_pixels, max
             sorted(converted, key=lambda c: c['file']))
 
 
-def conflict_message(image_dir, report, kept, classes, limit=10):
-    """The error of near-identical images in different classes."""
+def conflict_message(image_dir, report, kept, classes, limit=10, members=4):
+    """The error of near-identical images in different classes (at most ``limit``
+    groups of at most ``members`` images named)."""
     groups = [report.groups[g] for g in report.conflicts]
-    listed = '; '.join(' = '.join(f'{kept[i][0]} ({classes[kept[i][1]]})' for i in g)
-                       for g in groups[:limit])
+
+    def named(group):
+        shown = ' = '.join(f'{kept[i][0]} ({classes[kept[i][1]]})' for i in group[:members])
+        return shown + (f' (+{len(group) - members} more)' if len(group) > members else '')
+    listed = '; '.join(named(g) for g in groups[:limit])
     more = f' and {len(groups) - limit} more' if len(groups) > limit else ''
     return (f'{image_dir!r} has {len(groups)} group(s) of near-identical images in '
             f'different classes (label conflicts): {listed}{more}. Keep each photo in one '

@@ -4,8 +4,10 @@ The ImageNet training augmentations (``inception``: crops down to 5% of the imag
 colour distortion; ``vgg``: rescale-and-crop) were designed for 90 epochs on a million
 images. Fine-tuning on a few hundred images for ten epochs wants the augmentation of
 fastai's ``aug_transforms`` and of the Keras transfer-learning guide: a random resized
-crop that keeps most of the image (area 0.6-1, aspect 3/4-4/3), an optional horizontal
-flip, and no colour distortion (colour is often what tells the classes apart).
+crop that keeps most of the image (area 0.6-1, aspect 3/4-4/3), no colour distortion
+(colour is often what tells the classes apart), and a horizontal flip only when asked
+(``Model.flip = True``): on digit scans it cost 2-4 points, on photos it gained nothing
+measurable (bench/quality.py, docs/guides/defaults.md).
 
 There is one card per backbone family: ``inception_finetune``, ``vgg_finetune`` and
 ``simple_finetune``. Each is its family's card (jacktf.data.preprocessing) with another
@@ -13,8 +15,8 @@ training path: the same geometry, normalization and inverse, so evaluation, expo
 serving see exactly what they saw before. A run that warm-starts from a checkpoint and
 leaves ``Model.preprocessing`` unset trains with the fine-tuning card of its backbone's
 family (see ``finetune_name``); training from scratch keeps the ImageNet augmentation.
-``Model.flip = False`` turns the flip off (text, digits, classes told apart by their
-left and right); ``Model.preprocessing_kwargs = {'area_range': (0.35, 1.0)}`` changes
+``Model.flip = True`` turns the flip on (photos whose left and right mean the same);
+``Model.preprocessing_kwargs = {'area_range': (0.35, 1.0)}`` changes
 the crop.
 """
 
@@ -77,7 +79,7 @@ def _finetune(card, family):
     return dataclasses.replace(
         card, train=random_resized_crop,
         summary=f'{family} for fine-tuning: random resized crop (area 0.6-1, aspect '
-                '3/4-4/3) + flip (train); eval as ' + family + '.',
+                '3/4-4/3), flipped when Model.flip (train); eval as ' + family + '.',
         source=card.source + '; training path: fastai aug_transforms / the Keras '
                              'transfer-learning guide (docs/guides/defaults.md)')
 
