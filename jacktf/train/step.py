@@ -14,6 +14,57 @@ from jacktf.data import pipeline
 from jacktf.train import balance
 
 
+def _losses(model, trainer, outputs, labels, class_weights, global_batch):
+    """(cross-entropy averaged over the global batch, plus regularization) of one
+    replica's batch: the logits' loss, the aux logits' at ``trainer.aux_loss_weight``,
+    the class weights."""
+    smoothing = trainer.label_smoothing
+    per_example = model.loss(labels, outputs['logits'], label_smoothing=smoothing)
+    aux = outputs.get('end_points', {}).get('AuxLogits')
+    if aux is not None and trainer.aux_loss_weight:
+        per_example += trainer.aux_loss_weight * model.loss(labels, aux,
+                                                            label_smoothing=smoothing)
+    per_example = balance.weighted(per_example, labels, class_weights)
+    loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+    return loss, loss + tf.nn.scale_regularization_loss(model.regularization_loss())
+
+
+def _multiplied_and_clipped(grads, multipliers, clip):
+    """The gradients times their per-variable rate multipliers, clipped to a global
+    norm of ``clip`` (None: not clipped)."""
+    grads = [g if m == 1.0 or g is None else g * m for g, m in zip(grads, multipliers)]
+    if clip:
+        grads, _ = tf.clip_by_global_norm(grads, clip)
+    return grads
+
+
+def _hits(model, logits, labels):
+    """Correct answers in the batch (float32): exact label sets at 0.5 for multi-label;
+    the class with the largest weight for soft labels."""
+    if getattr(model, 'multi_label', False):
+        n = tf.cast(tf.shape(labels)[0], tf.float32)
+        return model.accuracy(labels, logits) * n
+    if labels.dtype.is_floating:
+        labels = tf.argmax(labels, -1, output_type=tf.int32)
+    return tf.reduce_sum(tf.cast(tf.equal(
+        tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32))
+
+
+def _accumulated(model, raw_gradients, batches, seed, position, num_variables):
+    """(loss, total, hits, gradients) over k micro-batches: the losses and gradients
+    averaged, the hits summed; micro-batch i of step position p draws the seed
+    (seed, p * k + i)."""
+    k = len(batches)
+    loss = total = hits = 0.0
+    sums = [None] * num_variables
+    for i, (images, labels) in enumerate(batches):
+        step_seed = tf.stack([tf.constant(seed, tf.int64), position * k + i])
+        l, t, logits, grads = raw_gradients(images, labels, step_seed)  # noqa: E741
+        loss, total, hits = loss + l, total + t, hits + _hits(model, logits, labels)
+        sums = [g if s is None else s if g is None else s + g for s, g in zip(sums, grads)]
+    return loss / k, total / k, hits, [None if s is None else s / k for s in sums]
+
+
 def make_train_step(trainer, model, optimizer, variables, global_batch, strategy,
                     ema=None, seed=0, forward=None):
     """The tf.function running one step on every replica.
@@ -27,8 +78,7 @@ def make_train_step(trainer, model, optimizer, variables, global_batch, strategy
     ``trainer.accumulate_steps`` k > 1 one step reads k batches of ``global_batch``
     and applies the mean of their gradients once (effective batch k * global_batch).
     """
-    smoothing, clip = trainer.label_smoothing, trainer.clip_gradient_norm
-    aux_weight = trainer.aux_loss_weight
+    clip = trainer.clip_gradient_norm
     class_weights = getattr(trainer, 'class_weights', None)
     multipliers = trainer.gradient_multipliers(variables, model.card.scope)
     scaled = isinstance(optimizer, tf.keras.mixed_precision.LossScaleOptimizer)
@@ -43,16 +93,8 @@ def make_train_step(trainer, model, optimizer, variables, global_batch, strategy
         with tf.GradientTape() as tape:
             outputs = forward(images, step_seed)
             logits = outputs['logits']
-            per_example = model.loss(labels, logits, label_smoothing=smoothing)
-            aux = outputs.get('end_points', {}).get('AuxLogits')
-            if aux is not None and aux_weight:
-                per_example += aux_weight * model.loss(labels, aux,
-                                                       label_smoothing=smoothing)
-            per_example = balance.weighted(per_example, labels, class_weights)
-            loss = tf.nn.compute_average_loss(per_example,
-                                              global_batch_size=global_batch)
-            reg = model.regularization_loss()
-            total = loss + tf.nn.scale_regularization_loss(reg)
+            loss, total = _losses(model, trainer, outputs, labels, class_weights,
+                                  global_batch)
             # float16: the loss is scaled inside the tape (so the tape records the
             # product) and the gradients unscaled after; the optimizer skips steps
             # whose gradients overflowed and adapts the scale.
@@ -62,29 +104,13 @@ def make_train_step(trainer, model, optimizer, variables, global_batch, strategy
             grads = optimizer.get_unscaled_gradients(grads)
         return loss, total, logits, grads
 
-    def finish(grads):
-        grads = [g if m == 1.0 or g is None else g * m
-                 for g, m in zip(grads, multipliers)]
-        if clip:
-            grads, _ = tf.clip_by_global_norm(grads, clip)
-        return grads
-
     def gradients(images, labels, step_seed):
         loss, total, logits, grads = raw_gradients(images, labels, step_seed)
-        return loss, total, logits, finish(grads)
+        return loss, total, logits, _multiplied_and_clipped(grads, multipliers, clip)
 
     if trainer.jit_compile:  # XLA compiles the math; updates stay outside (cross-replica)
         gradients = tf.function(gradients, jit_compile=True)
         raw_gradients = tf.function(raw_gradients, jit_compile=True)
-
-    def hits_of(logits, labels):
-        if getattr(model, 'multi_label', False):  # exact label sets (at 0.5)
-            n = tf.cast(tf.shape(labels)[0], tf.float32)
-            return model.accuracy(labels, logits) * n
-        if labels.dtype.is_floating:  # soft labels: the class with the largest weight
-            labels = tf.argmax(labels, -1, output_type=tf.int32)
-        return tf.reduce_sum(tf.cast(tf.equal(
-            tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32))
 
     def step_fn(batches):
         replica = tf.distribute.get_replica_context().replica_id_in_sync_group
@@ -93,18 +119,11 @@ def make_train_step(trainer, model, optimizer, variables, global_batch, strategy
             (images, labels), = batches
             step_seed = tf.stack([tf.constant(seed, tf.int64), position])
             loss, total, logits, grads = gradients(images, labels, step_seed)
-            hits = hits_of(logits, labels)
+            hits = _hits(model, logits, labels)
         else:
-            loss = total = hits = 0.0
-            sums = [None] * len(variables)
-            for i, (images, labels) in enumerate(batches):
-                step_seed = tf.stack([tf.constant(seed, tf.int64), position * k + i])
-                l, t, logits, grads = raw_gradients(images, labels, step_seed)  # noqa: E741
-                loss, total, hits = loss + l, total + t, hits + hits_of(logits, labels)
-                sums = [g if s is None else s if g is None else s + g
-                        for s, g in zip(sums, grads)]
-            grads = finish([None if s is None else s / k for s in sums])
-            loss, total = loss / k, total / k
+            loss, total, hits, grads = _accumulated(model, raw_gradients, batches, seed,
+                                                    position, len(variables))
+            grads = _multiplied_and_clipped(grads, multipliers, clip)
         optimizer.apply_gradients(zip(grads, variables))
         if ema is not None:
             ema.apply(variables)
