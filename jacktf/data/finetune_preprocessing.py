@@ -45,7 +45,7 @@ def crop_window(shape, *, seed, area_range=AREA_RANGE, aspect_ratio_range=ASPECT
 
 
 def random_resized_crop(image, *, image_size, seed, area_range=AREA_RANGE,
-                        aspect_ratio_range=ASPECT_RANGE, flip=True, cropped=False):
+                        aspect_ratio_range=ASPECT_RANGE, flip=False, cropped=False):
     """A random box of ``area_range`` of the image and ``aspect_ratio_range``, resized to
     ``image_size`` x ``image_size`` (bilinear); flipped left-right half of the time when
     ``flip``. The training path of the fine-tuning cards.
