@@ -174,8 +174,8 @@ def test_model_dir_is_numbered_for_other_data(pets, tmp_path):
     other = good_image_folder(str(tmp_path / 'elsewhere' / 'pets'), per_class=3)
     plan = front_door.plan(other)
     assert plan.model_dir == os.path.join('runs', 'pets-2')
-    assert plan.notes == [f'{os.path.join("runs", "pets")} holds a run of other data: '
-                          f'this run goes to {os.path.join("runs", "pets-2")}']
+    assert plan.notes[0] == (f'{os.path.join("runs", "pets")} holds a run of other data: '
+                             f'this run goes to {os.path.join("runs", "pets-2")}')
     assert front_door.plan(pets).model_dir == os.path.join('runs', 'pets')
 
 
@@ -261,3 +261,22 @@ def test_the_summary_reads_multi_label_reports():
                        'worst_classes': run_summary.worst_classes(report)},
         'predict_command': 'jacktf predict --model runs/x IMAGE...'})
     assert 'validation mAP 0.9000, exact match 0.7500 on 6 images' in text
+
+
+def test_small_images_are_fed_at_their_size_not_upscaled(pets, tmp_path):
+    """Images smaller than the card's 224 go in at their median shorter side (rounded up
+    to 32, at least 128), said in the plan; --image_size and big images keep theirs."""
+    from jacktf.app import front_door, input_size
+    assert [input_size.data_input_size(side, 224) for side in (32, 150, 200, 224, 500, None)] \
+        == [128, 160, None, None, None, None]
+    plan = front_door.plan(pets)  # 40x48 JPEGs
+    assert json.load(open(plan.split_path))['median_shorter_side'] == 40
+    assert 'IMAGE_SIZE = 128' in plan.gin_params
+    assert any('median shorter side is 40 px' in n for n in plan.notes)
+    again = front_door.plan(pets)  # a resumed run decides the same from split.json
+    assert 'IMAGE_SIZE = 128' in again.gin_params
+    given = front_door.plan(pets, image_size=64, model_dir=str(tmp_path / 'given'))
+    assert [p for p in given.gin_params if p.startswith('IMAGE_SIZE')] == ['IMAGE_SIZE = 64']
+    big = good_image_folder(str(tmp_path / 'data' / 'big'), per_class=5, size=(300, 260))
+    plan = front_door.plan(big)
+    assert not [p for p in plan.gin_params if p.startswith('IMAGE_SIZE')]

@@ -17,7 +17,9 @@ import os
 import re
 from typing import List, Optional
 
+
 from jacktf.core.errors import ConfigError, JacktfError
+from jacktf.app import input_size
 from jacktf.data import sources, split_file
 
 log = logging.getLogger('jacktf')
@@ -131,6 +133,9 @@ def plan(data, *, backbone=None, epochs=None, batch_size=None, image_size=None, 
     if backbone:
         checkpoint = _checkpoint_of(backbone)
         params += [f'BACKBONE = @{backbone}', f'CHECKPOINT_PATH = {checkpoint!r}']
+    if image_size is None and split_path and (backbone or not gin_files) and \
+            not input_size.binds('IMAGE_SIZE', gin_files, gin_params):
+        image_size = input_size.from_split(content, backbone or DEFAULT_BACKBONE, notes)
     for value, macro in ((epochs, 'TRAIN_EPOCHS'), (batch_size, 'BATCH_SIZE'),
                          (image_size, 'IMAGE_SIZE'), (lr, 'LEARNING_RATE')):
         if value is not None:
@@ -154,13 +159,16 @@ def _split(source, path, seed, fraction, groups, notes):
         split_file.check_matches(path, content, source)
         notes.append(f'split: the run\'s own {path} (made {content.get("made")})')
         return content
-    kept, skipped, turned = sources.checked(source)
+    sides = []
+    kept, skipped, turned = sources.checked(source, sides=sides)
     group_list = None
     if groups is not None:
         group_list = [groups.get(rel) for rel, _, split in kept if split in (None, 'train')]
     content = split_file.make(source, kept, skipped, fraction=fraction,
                               seed=0 if seed is None else seed, groups=group_list,
                               turned=turned)
+    if sides:
+        content['median_shorter_side'] = input_size.median(sides)
     split_file.write(path, content)
     return content
 

@@ -219,8 +219,9 @@ def _check_classes(path, classes, entries):
 
 
 def checked(source, *, workers=None, max_pixels=image_check.DEFAULT_MAX_PIXELS,
-            max_bytes=image_check.DEFAULT_MAX_BYTES):
-    """Checks every file of ``source`` as `jacktf convert` does.
+            max_bytes=image_check.DEFAULT_MAX_BYTES, sides=None):
+    """Checks every file of ``source`` as `jacktf convert` does; appends the shorter
+    side (pixels) of each kept image to the list ``sides`` when one is given.
 
     Returns:
       (kept entries, [(relative path, reason)] of the skipped files, [relative paths of
@@ -238,6 +239,8 @@ def checked(source, *, workers=None, max_pixels=image_check.DEFAULT_MAX_PIXELS,
         for entry, result in zip(source.entries, results):
             if result['ok']:
                 kept.append(entry)
+                if sides is not None and result.get('height'):
+                    sides.append(min(result['height'], result['width']))
                 if 'EXIF orientation' in (result.get('converted') or ''):
                     turned.append(entry[0])
             else:
