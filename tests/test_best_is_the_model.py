@@ -78,3 +78,20 @@ def test_a_model_directory_resolves_to_its_best_saved_model(tmp_path):
     os.rename(tmp_path / 'export_best', tmp_path / 'elsewhere')
     path, _ = find_saved_model(str(tmp_path))
     assert path == str(tmp_path / 'export' / '6')
+
+
+def test_a_tie_goes_to_the_later_step(tmp_path):
+    """On a small validation set evaluations tie; the later (longer trained) checkpoint
+    is the best, for accuracy and for loss, and a worse one never enters."""
+    from jacktf.train.checkpointing import BestCheckpoints
+    ckpt = tf.train.Checkpoint(v=tf.Variable(0.0))
+    for mode, values in (('max', [1.0, 1.0, 0.9]), ('min', [0.2, 0.2, 0.3])):
+        best = BestCheckpoints(str(tmp_path / mode), 1, ckpt, metric='m', mode=mode)
+        for step, value in zip((10, 20, 30), values):
+            ckpt.v.assign(float(step))
+            best.consider(step, value)
+        assert [e['step'] for e in best.entries] == [20]
+        reader = tf.train.load_checkpoint(best.entries[0]['checkpoint'])
+        assert reader.get_tensor('v/.ATTRIBUTES/VARIABLE_VALUE') == 20.0
+        assert sorted(os.listdir(tmp_path / mode / 'best')) == [
+            'best.json', 'ckpt-20.data-00000-of-00001', 'ckpt-20.index']

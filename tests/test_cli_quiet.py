@@ -89,3 +89,21 @@ def test_log_level_respects_the_user():
     assert _log_level(_env(JACKTF_VERBOSE='1'), 'compat.quiet_startup()') == ['None', '1']
     assert _log_level(_env(TF_CPP_MIN_LOG_LEVEL='1'),
                       'compat.quiet_startup(verbose=True)') == ['1', '1']
+
+
+def test_the_tflite_converters_log_lines_stay_off_the_terminal(capfd, monkeypatch):
+    """What the converter's C++ code prints on an int8 conversion is dropped; anything
+    else it prints still shows, and -v (JACKTF_VERBOSE=1) shows all."""
+    from jacktf.serve import tflite
+
+    def convert():
+        os.write(2, b'fully_quantize: 0, inference_type: 6, input_inference_type: UINT8\n'
+                    b'W0000 00:00:1796 flatbuffer_export.cc:1] ops\nsomething else\n')
+        return b'flat'
+    monkeypatch.delenv('JACKTF_VERBOSE', raising=False)
+    assert tflite._quietly(convert) == b'flat'
+    err = capfd.readouterr().err
+    assert 'something else' in err and 'fully_quantize' not in err and 'W0000' not in err
+    monkeypatch.setenv('JACKTF_VERBOSE', '1')
+    tflite._quietly(convert)
+    assert 'fully_quantize' in capfd.readouterr().err

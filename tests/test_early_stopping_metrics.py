@@ -20,7 +20,8 @@ from jacktf.train.trainer import Trainer
 def test_stops_after_patience_evaluations_without_gain_and_exports_the_best(
         tmp_path, default_registry, caplog):
     # A learning rate of 1e-12 and batch norm in inference mode: the eval metrics stay
-    # put, so the first evaluation (step 2) is the best and patience 2 ends at step 6.
+    # put, so the first evaluation (step 2) is the last gain and patience 2 ends at step
+    # 6; of the tied evaluations best-k keeps the latest (step 6).
     model = Model(backbone='resnet_v1_tiny', num_classes=2, image_size=32,
                   preprocessing='simple', registry=default_registry, train_batch_norm=False)
     stopper = EarlyStopping(metric='loss', patience=2, min_delta=1e-3)
@@ -41,8 +42,8 @@ def test_stops_after_patience_evaluations_without_gain_and_exports_the_best(
     assert summary['step'] == 6 and stopper.stopped_at == 6
     assert summary['checkpoint'].endswith('ckpt-6')
     best = json.load(open(tmp_path / 'best' / 'best.json'))
-    assert [e['step'] for e in best] == [2] and 'loss' in best[0]
-    assert summary['eval_export_best'].endswith(os.path.join('export_best', '2'))
+    assert [e['step'] for e in best] == [6] and 'loss' in best[0]
+    assert summary['eval_export_best'].endswith(os.path.join('export_best', '6'))
     assert summary['eval_export'].endswith(os.path.join('export', '6'))
     # metrics.csv: one row per evaluation (no second one for the last step).
     with open(tmp_path / 'metrics.csv') as f:

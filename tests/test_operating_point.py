@@ -150,7 +150,7 @@ def test_a_run_keeps_and_exports_its_best_checkpoint_by_min_recall(tmp_path,
     with open(tmp_path / 'metrics.csv') as f:
         rows = [(int(r['step']), float(r['eval_min_recall'])) for r in csv.DictReader(f)]
     assert [s for s, _ in rows] == [2, 4, 6]
-    best_step = max(rows, key=lambda r: (r[1], -r[0]))[0]  # the first of the best
+    best_step = max(rows, key=lambda r: (r[1], r[0]))[0]  # ties: the latest
     with open(tmp_path / 'best' / 'best.json') as f:
         kept = json.load(f)
     assert [e['step'] for e in kept] == [best_step]

@@ -94,7 +94,7 @@ def convert(model, variant, representative=None, normalize=None):
         converter.inference_input_type = tf.uint8
         converter.inference_output_type = tf.uint8
     try:
-        return converter.convert()
+        return _quietly(converter.convert)
     except Exception as e:  # the converter raises ConverterError, RuntimeError, ...
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ExportError(f'The TFLite converter failed for the {variant} variant of '
@@ -145,6 +145,21 @@ def litert_version():
         return metadata.version('ai-edge-litert')
     except metadata.PackageNotFoundError:
         return None
+
+
+# What the TFLite converter's C++ code prints to stderr on every conversion (the int8
+# one: "fully_quantize: 0, inference_type: 6, ..."); its errors come back as exceptions.
+CONVERTER_NOISE = ('fully_quantize: ', 'I0000 00:00:', 'W0000 00:00:')
+
+
+def _quietly(convert):
+    """``convert()`` with the converter's log lines kept off the terminal (shown with
+    -v / JACKTF_VERBOSE=1)."""
+    from jacktf.core import compat
+    if compat.verbose_requested():
+        return convert()
+    with compat.filtered_stderr(CONVERTER_NOISE):
+        return convert()
 
 
 def interpreter(flat):

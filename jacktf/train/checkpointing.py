@@ -107,16 +107,19 @@ class BestCheckpoints:
         return -value if self.mode == 'max' else value
 
     def consider(self, step, value):
-        """Keeps the current state as ckpt-``step`` when ``value`` is among the k best."""
+        """Keeps the current state as ckpt-``step`` when ``value`` is among the k best;
+        of equal values the later step ranks first."""
         metric = self.metric
         if not self.k or any(e['step'] == step for e in self.entries):
             return
+        # A tie goes to the later step (more training): on a small validation set many
+        # evaluations tie, and the first of them can be the head-only stage's.
         if len(self.entries) >= self.k and \
-                not improved(value, self.entries[-1][metric], self.mode):
+                self._rank(value) > self._rank(self.entries[-1][metric]):
             return
         path = self.checkpoint.write(os.path.join(self.directory, f'ckpt-{step}'))
         self.entries.append({'step': step, metric: float(value), 'checkpoint': path})
-        self.entries.sort(key=lambda e: (self._rank(e[metric]), e['step']))
+        self.entries.sort(key=lambda e: (self._rank(e[metric]), -e['step']))
         dropped, self.entries = self.entries[self.k:], self.entries[:self.k]
         self._save_index()  # first: best.json never names a deleted checkpoint
         for entry in dropped:  # only this run's files, never through a link
