@@ -17,15 +17,15 @@ import os
 import re
 from typing import List, Optional
 
-
-from jacktf.core.errors import ConfigError, JacktfError
 from jacktf.app import input_size
+from jacktf.core.errors import ConfigError, JacktfError
 from jacktf.data import sources, split_file
 
 log = logging.getLogger('jacktf')
 RECIPE = 'front_door.gin'
 DEFAULT_BACKBONE = 'mobilenet_v1_025'
 _NUM_CLASSES = re.compile(r'^\s*NUM_CLASSES\s*=\s*([^#\n]+)', re.MULTILINE)
+_IMAGE_SIZE = re.compile(r'^\s*IMAGE_SIZE\s*=', re.MULTILINE)
 
 
 @dataclasses.dataclass
@@ -134,7 +134,8 @@ def plan(data, *, backbone=None, epochs=None, batch_size=None, image_size=None, 
         checkpoint = _checkpoint_of(backbone)
         params += [f'BACKBONE = @{backbone}', f'CHECKPOINT_PATH = {checkpoint!r}']
     if image_size is None and split_path and (backbone or not gin_files) and \
-            not input_size.binds('IMAGE_SIZE', gin_files, gin_params):
+            not any(_IMAGE_SIZE.search(text) for _, text in _user_texts(gin_files,
+                                                                         gin_params)):
         image_size = input_size.from_split(content, backbone or DEFAULT_BACKBONE, notes)
     for value, macro in ((epochs, 'TRAIN_EPOCHS'), (batch_size, 'BATCH_SIZE'),
                          (image_size, 'IMAGE_SIZE'), (lr, 'LEARNING_RATE')):
@@ -232,8 +233,9 @@ def _checkpoint_of(backbone):
     return None
 
 
-def _check_num_classes(gin_files, gin_params, n):
-    """ConfigError when the user's recipes or bindings set NUM_CLASSES to another n."""
+def _user_texts(gin_files, gin_params):
+    """[(where, text)] of the user's own bindings and recipe files (a file that cannot
+    be read is left to the recipe parser, which names it)."""
     from jacktf.app import configurables
     texts = [(f'--gin_param {p!r}', p) for p in gin_params]
     for f in gin_files:
@@ -241,8 +243,13 @@ def _check_num_classes(gin_files, gin_params, n):
             with open(configurables.resolve_gin_file(f)) as handle:
                 texts.append((f, handle.read()))
         except (OSError, ConfigError):
-            continue  # parsing the recipe names a missing file
-    for where, text in texts:
+            continue
+    return texts
+
+
+def _check_num_classes(gin_files, gin_params, n):
+    """ConfigError when the user's recipes or bindings set NUM_CLASSES to another n."""
+    for where, text in _user_texts(gin_files, gin_params):
         for match in _NUM_CLASSES.finditer(text):
             try:
                 value = ast.literal_eval(match.group(1).strip())

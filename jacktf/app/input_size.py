@@ -24,22 +24,8 @@ def data_input_size(median_side, card_size):
 
 
 def median(sides):
-    """The median of the images' shorter sides (pixels), an int."""
+    """The median of the images' shorter sides (pixels), an int (what split.json keeps)."""
     return int(np.median(sides))
-
-
-def binds(macro, gin_files, gin_params):
-    """Whether the user's own recipes or bindings set ``macro``."""
-    if any(p.split('=')[0].strip() == macro for p in gin_params):
-        return True
-    for path in gin_files:
-        try:
-            with open(path) as f:
-                if any(line.split('=')[0].strip() == macro for line in f):
-                    return True
-        except OSError:
-            continue
-    return False
 
 
 def from_split(content, backbone, notes):

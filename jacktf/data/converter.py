@@ -124,22 +124,6 @@ def _check_all(items, image_dir, pool_path, classes, *, workers, max_pixels, max
             sorted(converted, key=lambda c: c['file']))
 
 
-def conflict_message(image_dir, report, kept, classes, limit=10, members=4):
-    """The error of near-identical images in different classes (at most ``limit``
-    groups of at most ``members`` images named)."""
-    groups = [report.groups[g] for g in report.conflicts]
-
-    def named(group):
-        shown = ' = '.join(f'{kept[i][0]} ({classes[kept[i][1]]})' for i in group[:members])
-        return shown + (f' (+{len(group) - members} more)' if len(group) > members else '')
-    listed = '; '.join(named(g) for g in groups[:limit])
-    more = f' and {len(groups) - limit} more' if len(groups) > limit else ''
-    return (f'{image_dir!r} has {len(groups)} group(s) of near-identical images in '
-            f'different classes (label conflicts): {listed}{more}. Keep each photo in one '
-            'class folder (delete or move the wrong copy), or pass --allow_conflicts to '
-            'convert them as they are (listed in dataset.json).')
-
-
 def _write_shards(pool_path, staging, splits, kept, classes, num_shards):
     """Copies the pool's records into the split shards; returns the counts per split."""
     where = {}
@@ -171,7 +155,8 @@ def _group(kept, image_dir, classes, *, allow_conflicts, max_distance):
     report = near_duplicates.find_groups(hashes, [label for _, label, _ in kept],
                                          max_distance=max_distance)
     if report.conflicts and not allow_conflicts:
-        raise DataError(conflict_message(image_dir, report, kept, classes))
+        raise DataError(near_duplicates.conflict_message(
+            image_dir, report, [f'{path} ({classes[label]})' for path, label, _ in kept]))
     return report
 
 

@@ -237,6 +237,22 @@ def leaked_files(files):
     return {m['file'] for group in groups for m in group if m.get('split') == split}
 
 
+def conflict_message(image_dir, report, names, *, limit=10, members=4):
+    """The error of near-identical images in different classes: at most ``limit`` groups
+    of at most ``members`` of their ``names`` (one per image, e.g. 'cat/1.jpg (cat)')."""
+    groups = [report.groups[g] for g in report.conflicts]
+
+    def named(group):
+        shown = ' = '.join(names[i] for i in group[:members])
+        return shown + (f' (+{len(group) - members} more)' if len(group) > members else '')
+    listed = '; '.join(named(g) for g in groups[:limit])
+    more = f' and {len(groups) - limit} more' if len(groups) > limit else ''
+    return (f'{image_dir!r} has {len(groups)} group(s) of near-identical images in '
+            f'different classes (label conflicts): {listed}{more}. Keep each photo in one '
+            'class folder (delete or move the wrong copy), or pass --allow_conflicts to '
+            'convert them as they are (listed in dataset.json).')
+
+
 def describe(found, *, limit=10):
     """The lines a command prints for ``found`` (``Report.to_json``, as in dataset.json):
     the counts, then the label conflicts and the groups across splits (a warning: the
