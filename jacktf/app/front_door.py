@@ -65,7 +65,8 @@ class Plan:
         split = ', '.join(f'{n} {name}' for name, n in self.counts.items() if n)
         lines = [f'data {self.data} ({self.form}): {len(self.classes)} classes ({shown})'
                  + (f'; {split} images' if split else '') +
-                 (f'; {len(self.skipped)} files skipped' if self.skipped else '')]
+                 (f'; {len(self.skipped)} file{"s" if len(self.skipped) > 1 else ""} skipped'
+                  if self.skipped else '')]
         if self.split_path:
             lines.append(f'split: {self.split_path}')
         lines.append(f'backbone {self.backbone or "(recipe)"}'
